@@ -88,24 +88,25 @@ export interface Endpoint {
  * Parses an endpoint as operators write it: Elliptics form `host:port:family` (read from the right,
  * so IPv6 literals work: `::1:1025:10`), or `host:port` / `[v6]:port`.
  */
-export function parseEndpoint(text: string): Endpoint {
+export function parseEndpoint(text: string, opts: { allowPortZero?: boolean } = {}): Endpoint {
   const s = text.trim();
+  const zero = opts.allowPortZero ?? false;
   const bracket = /^\[([^\]]+)\]:(\d+)(?::(\d+))?$/.exec(s);
-  if (bracket) return withFamily(bracket[1]!, bracket[2]!, bracket[3], text);
+  if (bracket) return withFamily(bracket[1]!, bracket[2]!, bracket[3], text, zero);
   const fields = s.split(':');
-  if (fields.length === 2) return withFamily(fields[0]!, fields[1]!, undefined, text);
+  if (fields.length === 2) return withFamily(fields[0]!, fields[1]!, undefined, text, zero);
   if (fields.length >= 3) {
     const family = fields[fields.length - 1]!;
     const port = fields[fields.length - 2]!;
-    return withFamily(fields.slice(0, -2).join(':'), port, family, text);
+    return withFamily(fields.slice(0, -2).join(':'), port, family, text, zero);
   }
   throw new RangeError(`"${text}" is not host:port or host:port:family`);
 }
 
-function withFamily(host: string, portText: string, familyText: string | undefined, original: string): Endpoint {
+function withFamily(host: string, portText: string, familyText: string | undefined, original: string, allowZero: boolean): Endpoint {
   if (host === '') throw new RangeError(`"${original}": empty host`);
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-    throw new RangeError(`"${original}": port must be 1..65535`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) < (allowZero ? 0 : 1) || Number(portText) > 65535) {
+    throw new RangeError(`"${original}": port must be ${allowZero ? 0 : 1}..65535`);
   }
   const port = Number(portText);
   if (familyText === undefined) return { host, port };

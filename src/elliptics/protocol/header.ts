@@ -99,6 +99,7 @@ export function replyTrans(h: Header): bigint {
 export interface ReplyOptions {
   status?: number;
   size?: number;
+  /** Set (true) or clear (false) MORE on top of the flags. */
   more?: boolean;
   backendId?: number;
   /** Replace the flags entirely (REVERSE_LOOKUP / ROUTE_LIST answer with exactly NOLOCK|REPLY). */
@@ -111,7 +112,9 @@ export interface ReplyOptions {
  * REPLY set, MORE only when more packets follow (spec §2.3).
  */
 export function replyHeader(req: Header, opts: ReplyOptions = {}): Header {
-  const base = opts.flags ?? (req.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
+  let flags = opts.flags ?? ((req.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY);
+  if (opts.more === true) flags |= CommandFlags.MORE;
+  else if (opts.more === false) flags &= ~CommandFlags.MORE;
   return {
     id: opts.id ?? req.id,
     group: req.group,
@@ -120,7 +123,7 @@ export function replyHeader(req: Header, opts: ReplyOptions = {}): Header {
     cmd: req.cmd,
     backendId: opts.backendId ?? req.backendId,
     traceId: req.traceId,
-    flags: (opts.more ? base | CommandFlags.MORE : base & ~CommandFlags.MORE) >>> 0,
+    flags: flags >>> 0,
     flagsHigh: req.flagsHigh,
     trans: req.trans,
     size: opts.size ?? 0,

@@ -1,0 +1,311 @@
+// One TCP connection to an Elliptics node: framing, transaction ids, per-transaction inactivity
+// deadlines, the REVERSE_LOOKUP handshake, and UPDATE_IDS pushes. The bottom rung of the client
+// ladder (connection → node pool → cluster → session).
+
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import {
+  Command, CommandFlags, Errno, HEADER_SIZE, type ProtocolVersion,
+  decodeIdContainer, decodeNodeIdentity, decodeVersion, encodeHeader, encodeVersion, formatVersion, FrameDecoder,
+  isReply, isSupportedVersion, makeAddr, makeHeader, addrEquals, replyHeader, replyTrans,
+  type BackendIds, type Header, type NodeIdentity, ProtocolError,
+} from './protocol/index.js';
+import { EllipticsError } from './errors.js';
+
+export interface Packet {
+  header: Header;
+  payload: Buffer;
+}
+
+export interface ConnectionOptions {
+  /** Largest reply frame accepted; a bigger one closes the connection. */
+  maxFrame: number;
+  /** Default inactivity deadline of a transaction, re-armed by every packet of it. */
+  timeoutMs: number;
+  connectTimeoutMs?: number;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  /** Called for every packet of the transaction as it arrives (the final one included). */
+  onPacket?: (p: Packet) => void;
+  /** Keep packets out of the resolved array (streaming consumers that use onPacket). */
+  discard?: boolean;
+}
+
+interface Pending {
+  packets: Packet[];
+  deadline: number;
+  timeoutMs: number;
+  onPacket: ((p: Packet) => void) | undefined;
+  discard: boolean;
+  resolve: (packets: Packet[]) => void;
+  reject: (err: Error) => void;
+}
+
+export interface HandshakeResult {
+  /** The version the node answered with (its own). */
+  version: ProtocolVersion;
+  identity: NodeIdentity;
+  /** Index of the dialled address in the node's address list. */
+  addrIndex: number;
+}
+
+/** Process-wide transaction counter, as the C library keeps it (0 is reserved for the handshake). */
+let nextTrans = 1;
+
+export interface ConnectionEvents {
+  close: [err: EllipticsError];
+  'update-ids': [backends: BackendIds[]];
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> {
+  private readonly pending = new Map<number, Pending>();
+  private readonly decoder: FrameDecoder;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closedWith: EllipticsError | undefined;
+  /** `ip:port` of the node, for messages. */
+  readonly remote: string;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly opts: ConnectionOptions,
+  ) {
+    super();
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.decoder = new FrameDecoder((h, p) => this.onFrame(h, p), opts.maxFrame);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch (err) {
+        const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
+        this.destroy(new EllipticsError(status, `${this.remote}: ${(err as Error).message}`));
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.destroy(socketError(err, this.remote)));
+    socket.on('close', () => this.destroy(new EllipticsError(Errno.ECONNRESET, `${this.remote}: connection closed`)));
+  }
+
+  /** Opens a TCP connection (keepalive on, Nagle off), without the handshake. */
+  static open(host: string, port: number, opts: ConnectionOptions): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000 });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new EllipticsError(Errno.ETIMEDOUT, `connect to ${host}:${port} timed out`));
+      }, opts.connectTimeoutMs ?? 5000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new Connection(socket, opts));
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(socketError(err, `${host}:${port}`));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Bytes queued in the socket that the kernel has not taken yet. */
+  get writeQueue(): number {
+    return this.socket.writableLength;
+  }
+
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  /**
+   * REVERSE_LOOKUP (spec §5.1): announce our version, learn the node's addresses and ring points.
+   * A node that rejects the version closes the socket without a reply.
+   */
+  async handshake(version: ProtocolVersion, timeoutMs = this.opts.timeoutMs): Promise<HandshakeResult> {
+    const header = makeHeader({ cmd: Command.REVERSE_LOOKUP, id: encodeVersion(version), flags: CommandFlags.DIRECT | CommandFlags.NOLOCK });
+    let packets: Packet[];
+    try {
+      packets = await this.transact(0, header, [], { timeoutMs });
+    } catch (err) {
+      if (err instanceof EllipticsError && err.status === Errno.ECONNRESET) {
+        throw new EllipticsError(Errno.EPROTO, `${this.remote} closed the connection instead of answering the handshake; it probably does not accept protocol version ${formatVersion(version)} (set elliptics.protocol-version to what the cluster runs)`);
+      }
+      throw err;
+    }
+    const reply = packets[packets.length - 1]!;
+    if (reply.header.status !== 0) throw new EllipticsError(reply.header.status, `${this.remote}: handshake refused`);
+    const theirs = decodeVersion(reply.header.id);
+    if (!isSupportedVersion(theirs)) {
+      throw new EllipticsError(Errno.EPROTO, `${this.remote} speaks protocol ${formatVersion(theirs)}; supported are 2.26 and 3.0`);
+    }
+    let identity: NodeIdentity;
+    try {
+      identity = decodeNodeIdentity(reply.payload);
+    } catch (err) {
+      throw new EllipticsError(Errno.EPROTO, `${this.remote}: bad handshake payload: ${(err as Error).message}`);
+    }
+    const dialled = makeAddr(this.socket.remoteAddress!.replace(/^::ffff:/, ''), this.socket.remotePort!);
+    const addrIndex = identity.addrs.findIndex((a) => addrEquals(a, dialled));
+    if (addrIndex < 0) {
+      throw new EllipticsError(Errno.EPROTO, `${this.remote} does not list the address we dialled among its addresses (${identity.addrs.map((a) => `${a.host}:${a.port}`).join(', ')})`);
+    }
+    return { version: theirs, identity, addrIndex };
+  }
+
+  /** Sends a request with a fresh transaction id; resolves with every packet of the reply. */
+  request(header: Header, payload: readonly Buffer[] = [], opts: RequestOptions = {}): Promise<Packet[]> {
+    const trans = nextTrans++;
+    if (nextTrans > Number.MAX_SAFE_INTEGER) nextTrans = 1;
+    return this.transact(trans, header, payload, opts);
+  }
+
+  /** Sends a packet that expects no reply (UPDATE_IDS, JOIN). */
+  send(header: Header, payload: readonly Buffer[] = []): void {
+    if (this.closedWith) throw this.closedWith;
+    this.write(header, payload);
+  }
+
+  private transact(trans: number, header: Header, payload: readonly Buffer[], opts: RequestOptions): Promise<Packet[]> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    header.trans = BigInt(trans);
+    return new Promise<Packet[]>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
+      this.pending.set(trans, {
+        packets: [],
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
+        onPacket: opts.onPacket,
+        discard: opts.discard ?? false,
+        resolve,
+        reject,
+      });
+      this.armSweeper();
+      this.write(header, payload);
+    });
+  }
+
+  private write(header: Header, payload: readonly Buffer[]): void {
+    let size = 0;
+    for (const p of payload) size += p.length;
+    header.size = size;
+    const head = encodeHeader(header, Buffer.allocUnsafe(HEADER_SIZE));
+    if (payload.length === 0) {
+      this.socket.write(head);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(head);
+    for (const p of payload) if (p.length > 0) this.socket.write(p);
+    this.socket.uncork();
+  }
+
+  /** Resolves once the socket's write buffer has drained (or at once when it is empty). */
+  drained(): Promise<void> {
+    if (this.socket.writableLength === 0 || this.closedWith) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.on('close', done);
+    });
+  }
+
+  private onFrame(header: Header, payload: Buffer): void {
+    if (!isReply(header)) {
+      this.onUnsolicited(header, payload);
+      return;
+    }
+    const trans = Number(replyTrans(header));
+    const p = this.pending.get(trans);
+    if (!p) return; // late reply of a transaction that already timed out
+    const packet = { header, payload };
+    p.deadline = Date.now() + p.timeoutMs;
+    if (!p.discard) p.packets.push(packet);
+    const last = (header.flags & CommandFlags.MORE) === 0;
+    if (last) this.pending.delete(trans);
+    try {
+      p.onPacket?.(packet);
+    } catch (err) {
+      if (last) p.reject(err as Error);
+      return;
+    }
+    if (last) p.resolve(p.packets);
+  }
+
+  private onUnsolicited(header: Header, payload: Buffer): void {
+    if (header.cmd === Command.UPDATE_IDS) {
+      try {
+        this.emit('update-ids', decodeIdContainer(payload, 0));
+      } catch {
+        // A malformed push changes nothing; the next ROUTE_LIST / handshake refresh corrects the routes.
+      }
+      return;
+    }
+    if (header.flags & CommandFlags.NEED_ACK) {
+      this.write(replyHeader(header, { status: Errno.ENOTSUP }), []);
+    }
+  }
+
+  private armSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), 50);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [trans, p] of this.pending) {
+      if (p.deadline <= now) {
+        this.pending.delete(trans);
+        p.reject(new EllipticsError(Errno.ETIMEDOUT, `${this.remote}: no reply within ${p.timeoutMs} ms`));
+      }
+    }
+    if (this.pending.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Closes the socket; every pending transaction fails with `reason`. */
+  destroy(reason: EllipticsError = new EllipticsError(Errno.ECONNRESET, `${this.remote}: connection closed locally`)): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    this.socket.destroy();
+    const failed = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of failed) p.reject(reason);
+    this.emit('close', reason);
+  }
+
+  /** Closes gracefully after the queued bytes are written. */
+  end(): void {
+    if (this.closedWith) return;
+    this.socket.end();
+  }
+}
+
+function socketError(err: NodeJS.ErrnoException, where: string): EllipticsError {
+  const map: Record<string, number> = {
+    ECONNREFUSED: Errno.ECONNREFUSED,
+    ECONNRESET: Errno.ECONNRESET,
+    ETIMEDOUT: Errno.ETIMEDOUT,
+    EPIPE: Errno.ECONNRESET,
+    EHOSTUNREACH: Errno.ENXIO,
+    ENETUNREACH: Errno.ENXIO,
+    ENOTFOUND: Errno.ENXIO,
+    EAI_AGAIN: Errno.ENXIO,
+  };
+  const status = map[err.code ?? ''] ?? Errno.ECONNRESET;
+  return new EllipticsError(status, `${where}: ${err.code ?? err.message}`);
+}

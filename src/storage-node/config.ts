@@ -1,0 +1,122 @@
+// The storage node's config file (`backrunner node --config node.json`):
+//
+//   {"address": "127.0.0.1:1025", "remotes": ["127.0.0.1:1026"],
+//    "backends": [{"id": 1, "group": 1, "dir": "var/node1/b1"},
+//                 {"id": 2, "group": 2, "dir": "var/node1/b2", "blob-size-limit": 104857600}],
+//    "sync": 1, "max-frame": 104857600}
+
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { type Endpoint, parseEndpoint } from '../elliptics/protocol/addr.js';
+import { ConfigError, readJsonFile, Section } from '../config/reader.js';
+import type { BackendOptions, SyncPolicy } from './engine/backend.js';
+
+export interface NodeConfig {
+  /** The address clients dial; advertised verbatim in the handshake, so it must be a numeric IP. */
+  address: Endpoint;
+  /** Where to bind, when it differs from `address` (e.g. 0.0.0.0 behind NAT). */
+  listen: Endpoint;
+  remotes: Endpoint[];
+  backends: BackendOptions[];
+  sync: SyncPolicy;
+  maxFrame: number;
+  /** Cookie sent in AUTH to peers and expected from them ("" accepts any). */
+  authCookie: string;
+  /** Seconds between route-list refreshes and reconnects of peers. */
+  checkInterval: number;
+  logLevel: string;
+  /** Warnings for the operator (unknown keys). */
+  warnings: string[];
+}
+
+export const NODE_DEFAULTS = {
+  blobSize: 1024 * 1024 * 1024,
+  maxFrame: 100 * 1024 * 1024,
+  sync: 1,
+  checkInterval: 30,
+} as const;
+
+export function loadNodeConfig(file: string): NodeConfig {
+  try {
+    return parseNodeConfig(readJsonFile(file), path.dirname(path.resolve(file)));
+  } catch (err) {
+    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
+    throw err;
+  }
+}
+
+/** Validates a node config object; relative backend dirs resolve against `baseDir`. */
+export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
+  const root = Section.root(value, 'node config');
+  const address = endpoint(root, 'address');
+  if (!isIP(address.host)) root.fail('address', `must be a numeric IP address (it is advertised to clients verbatim), got "${address.host}"`);
+  const listen = root.has('listen') ? endpoint(root, 'listen') : address;
+  const remotes = root.stringArray('remotes', []).map((r, i) => {
+    try {
+      return parseEndpoint(r);
+    } catch (err) {
+      throw new ConfigError(`remotes[${i}]`, (err as Error).message);
+    }
+  });
+  const sync = syncPolicy(root);
+  const maxFrame = root.int('max-frame', { def: NODE_DEFAULTS.maxFrame, min: 4096 });
+  const backendSections = root.sections('backends');
+  if (backendSections.length === 0) root.fail('backends', 'must list at least one backend');
+  const backends: BackendOptions[] = [];
+  const warnings: string[] = [];
+  for (const b of backendSections) {
+    const id = b.int('id', { positive: true });
+    const group = b.int('group', { positive: true, max: 0xffff_ffff });
+    const dir = b.string('dir');
+    if (dir === '') b.fail('dir', 'must not be empty');
+    const earlier = backends.findIndex((o) => o.id === id);
+    if (earlier >= 0) b.fail('id', `backend id ${id} is already used by backends[${earlier}]`);
+    const sameGroup = backends.findIndex((o) => o.group === group);
+    if (sameGroup >= 0) b.fail('group', `group ${group} is already served by backends[${sameGroup}]`);
+    const resolved = path.resolve(baseDir, dir);
+    const sameDir = backends.findIndex((o) => o.dir === resolved);
+    if (sameDir >= 0) b.fail('dir', `directory ${resolved} is already used by backends[${sameDir}]`);
+    backends.push({
+      id,
+      group,
+      dir: resolved,
+      blobSize: b.int('blob-size', { def: NODE_DEFAULTS.blobSize, min: 4096 }),
+      blobSizeLimit: b.int('blob-size-limit', { def: 0, min: 0 }),
+      sync,
+      readOnly: b.bool('read-only', false),
+      delay: b.int('delay', { def: 0, min: 0, max: 0xffff_ffff }),
+    });
+    warnings.push(...b.unknownKeys().map((k) => `unknown key ${k} ignored`));
+  }
+  const config: NodeConfig = {
+    address,
+    listen,
+    remotes,
+    backends,
+    sync,
+    maxFrame,
+    authCookie: root.string('auth-cookie', ''),
+    checkInterval: root.int('check-interval', { def: NODE_DEFAULTS.checkInterval, positive: true }),
+    logLevel: root.string('log-level', 'info'),
+    warnings,
+  };
+  warnings.unshift(...root.unknownKeys().map((k) => `unknown key ${k} ignored`));
+  return config;
+}
+
+function endpoint(s: Section, key: string): Endpoint {
+  const text = s.string(key);
+  try {
+    return parseEndpoint(text, { allowPortZero: true }); // port 0: any free port (tests)
+  } catch (err) {
+    return s.fail(key, (err as Error).message);
+  }
+}
+
+function syncPolicy(s: Section): SyncPolicy {
+  const v = s.raw('sync');
+  if (v === undefined || v === null) return NODE_DEFAULTS.sync;
+  if (v === 'always') return 'always';
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  return s.fail('sync', 'must be "always" or a number of seconds between fsyncs (0 leaves flushing to the kernel)');
+}

@@ -1,0 +1,111 @@
+// One append-only blob file (`data-0.<n>`): space is handed out front to back, records are written
+// at their reserved positions, and fsyncs are batched so concurrent writers share one.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { closeFile, fdatasync, openFile, pread, preadExact, pwriteAll } from './file-io.js';
+
+export class BlobFile {
+  /** End of the space handed out so far (the file may be shorter while writes are in flight). */
+  private end: number;
+  /** Writes completed so far, and how many of them an fdatasync has covered. */
+  private writesDone = 0;
+  private writesSynced = 0;
+  private syncing: Promise<void> | undefined;
+  /** Bytes of records that are removed or superseded (dead space). */
+  removedBytes = 0;
+  removedRecords = 0;
+  records = 0;
+
+  private constructor(
+    readonly index: number,
+    readonly path: string,
+    readonly fd: number,
+    size: number,
+  ) {
+    this.end = size;
+  }
+
+  static fileName(index: number): string {
+    return `data-0.${index}`;
+  }
+
+  static async open(dir: string, index: number, size: number): Promise<BlobFile> {
+    const file = path.resolve(dir, BlobFile.fileName(index));
+    const fd = await openFile(file, 'a+');
+    // 'a+' would force appends; reopen for positional writes now that the file surely exists.
+    await closeFile(fd);
+    return new BlobFile(index, file, await openFile(file, 'r+'), size);
+  }
+
+  /** Creates the next blob file of a backend (rotation happens on the write path, so synchronously). */
+  static openSync(dir: string, index: number): BlobFile {
+    const file = path.resolve(dir, BlobFile.fileName(index));
+    fs.closeSync(fs.openSync(file, 'a'));
+    return new BlobFile(index, file, fs.openSync(file, 'r+'), 0);
+  }
+
+  get size(): number {
+    return this.end;
+  }
+
+  /** Reserves `span` bytes and returns where they start. */
+  allocate(span: number): number {
+    const at = this.end;
+    this.end += span;
+    return at;
+  }
+
+  /** Cuts the file back to `size` after a startup scan found a torn tail. */
+  resetEnd(size: number): void {
+    this.end = size;
+  }
+
+  async write(buffers: readonly Buffer[], position: number): Promise<void> {
+    await pwriteAll(this.fd, buffers, position);
+    this.writesDone++;
+  }
+
+  readExact(buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+    return preadExact(this.fd, buf, offset, length, position);
+  }
+
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+    return pread(this.fd, buf, offset, length, position);
+  }
+
+  /**
+   * Makes every write that completed before this call durable. Callers that arrive while an
+   * fdatasync runs share the next one (group commit).
+   */
+  async sync(): Promise<void> {
+    const target = this.writesDone;
+    while (this.writesSynced < target) {
+      if (this.syncing) {
+        await this.syncing.catch(() => undefined);
+        continue;
+      }
+      const covers = this.writesDone;
+      this.syncing = fdatasync(this.fd).then(
+        () => {
+          this.writesSynced = Math.max(this.writesSynced, covers);
+          this.syncing = undefined;
+        },
+        (err: unknown) => {
+          this.syncing = undefined;
+          throw err;
+        },
+      );
+      await this.syncing;
+    }
+  }
+
+  get needsSync(): boolean {
+    return this.writesSynced < this.writesDone;
+  }
+
+  async close(): Promise<void> {
+    await this.sync().catch(() => undefined);
+    await closeFile(this.fd);
+  }
+}

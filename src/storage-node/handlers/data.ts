@@ -1,0 +1,134 @@
+// Data commands: LOOKUP, WRITE, READ, DEL, BULK_READ (spec §6). Each runs on the backend that
+// serves the command's group and answers exactly as a real node: one data packet on success (no
+// trailing ACK), an error ACK from the dispatcher on failure.
+
+import { createHash } from 'node:crypto';
+import {
+  Command, CommandFlags, Errno, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags,
+  decodeIoAttr, encodeFileInfoReply, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
+} from '../../elliptics/protocol/index.js';
+import { type Backend, wireRecordFlags } from '../engine/backend.js';
+import { dataOffset, type RecordRef } from '../engine/key-index.js';
+import { StorageError } from '../engine/storage-error.js';
+import type { NodeContext } from '../node-context.js';
+import type { ServerConnection } from '../server-connection.js';
+
+const ZERO_CSUM = Buffer.alloc(ID_SIZE);
+/** Reply header + io_attr in front of READ data. */
+const READ_REPLY_HEAD = HEADER_SIZE + IO_ATTR_SIZE;
+
+export type DataHandler = (ctx: NodeContext, conn: ServerConnection, h: Header, payload: Buffer, backend: Backend) => Promise<number>;
+
+export function fileInfoOf(ref: RecordRef, pending: boolean, checksum: Buffer = ZERO_CSUM): FileInfo {
+  return {
+    checksum,
+    recordFlags: wireRecordFlags(ref, pending),
+    // An uncommitted record reports the size it reserved (captured from a real node).
+    size: pending ? ref.header.capacity : ref.header.size,
+    offset: dataOffset(ref),
+    mtime: { sec: ref.header.tsec, nsec: ref.header.tnsec },
+    path: ref.blob.path,
+  };
+}
+
+function ioAttrOf(payload: Buffer, what: string): IoAttr {
+  if (payload.length < IO_ATTR_SIZE) {
+    throw new StorageError(Errno.EINVAL, `${what} needs a ${IO_ATTR_SIZE}-byte io_attr, got ${payload.length} bytes`);
+  }
+  return decodeIoAttr(payload);
+}
+
+export const lookup: DataHandler = async (ctx, conn, h, _payload, backend) => {
+  const ref = backend.lookup(h.id);
+  const checksum = h.flags & CommandFlags.CHECKSUM ? await backend.checksum(ref) : ZERO_CSUM;
+  conn.send(replyHeader(h, { backendId: backend.id }), encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(ref, false, checksum) }));
+  return 0;
+};
+
+export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
+  const io = ioAttrOf(payload, 'WRITE');
+  if (io.size > payload.length - IO_ATTR_SIZE) {
+    throw new StorageError(Errno.EINVAL, `WRITE io_attr announces ${io.size} bytes, the frame carries ${payload.length - IO_ATTR_SIZE}`);
+  }
+  const data = payload.subarray(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
+  const result = await backend.write({
+    id: Buffer.from(io.id), // the index keeps it: do not pin the socket buffer
+    data,
+    offset: io.offset,
+    num: io.num,
+    ioFlags: io.flags,
+    timestamp: io.timestamp,
+    userFlags: io.userFlags,
+  });
+  if (io.flags & IoFlags.WRITE_NO_FILE_INFO) conn.send(replyHeader(h, { backendId: backend.id }));
+  else conn.send(replyHeader(h, { backendId: backend.id }), encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(result.ref, result.pending) }));
+  return data.length;
+};
+
+/** Reads one key and returns the whole encoded reply (header + io_attr + data) in one buffer. */
+async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number): Promise<{ message: Buffer; bytes: number }> {
+  const r = await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD);
+  const data = r.buf.subarray(r.start, r.start + r.length);
+  const reply: IoAttr = {
+    ...io,
+    parent: io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent,
+    size: r.length,
+    totalSize: r.ref.header.size,
+    recordFlags: wireRecordFlags(r.ref, false),
+    timestamp: { sec: r.ref.header.tsec, nsec: r.ref.header.tnsec },
+    userFlags: r.ref.header.userFlags,
+  };
+  const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
+  header.cmd = Command.READ;
+  header.size = IO_ATTR_SIZE + r.length;
+  // The data was read READ_REPLY_HEAD bytes into the buffer: the reply head goes in front of it, no copy.
+  const head = r.start - READ_REPLY_HEAD;
+  encodeIoAttr(reply, r.buf, r.start - IO_ATTR_SIZE);
+  encodeHeader(header, r.buf, head);
+  return { message: r.buf.subarray(head, r.start + r.length), bytes: r.length };
+}
+
+export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
+  const io = ioAttrOf(payload, 'READ');
+  const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
+  const { message, bytes } = await readReply(h, io, backend, flags);
+  conn.sendRaw(message);
+  return bytes;
+};
+
+export const remove: DataHandler = async (_ctx, conn, h, payload, backend) => {
+  ioAttrOf(payload, 'DEL');
+  // eblob removes the key named in the command header, not in the io_attr (spec §6.7).
+  await backend.remove(Buffer.from(h.id));
+  conn.send(replyHeader(h, { backendId: backend.id }));
+  return 0;
+};
+
+/**
+ * BULK_READ (spec §6.8): one READ-shaped packet with MORE per key, in request order (an error is a
+ * header-only packet carrying the batch's first key), then a final ACK whose status is 0.
+ */
+export const bulkRead: DataHandler = async (_ctx, conn, h, payload, backend) => {
+  if (payload.length < IO_ATTR_SIZE || payload.length % IO_ATTR_SIZE !== 0) {
+    throw new StorageError(Errno.EINVAL, `BULK_READ payload of ${payload.length} bytes is not a whole number of io_attrs`);
+  }
+  const count = payload.length / IO_ATTR_SIZE - 1;
+  if (count === 0) throw new StorageError(Errno.EPERM, 'BULK_READ without keys');
+  const more = (h.flags & ~CommandFlags.NEED_ACK) | CommandFlags.REPLY | CommandFlags.MORE;
+  let bytes = 0;
+  for (let i = 1; i <= count; i++) {
+    const io = decodeIoAttr(payload, i * IO_ATTR_SIZE);
+    try {
+      const r = await readReply(h, io, backend, more);
+      conn.sendRaw(r.message);
+      bytes += r.bytes;
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      const ack = replyHeader(h, { backendId: backend.id, status: err.status, flags: more });
+      ack.cmd = Command.READ;
+      conn.send(ack);
+    }
+  }
+  conn.send(replyHeader(h, { backendId: backend.id }));
+  return bytes;
+};

@@ -1,0 +1,45 @@
+// Runs a storage node as the current process: load the config, start, stop on SIGTERM/SIGINT.
+// Used by `backrunner node` and by the embedded node the proxy's primary forks.
+
+import { ConfigError } from '../config/reader.js';
+import { createLogger } from '../util/logger.js';
+import { loadNodeConfig } from './config.js';
+import { StorageNode } from './node.js';
+
+/** Messages a forked node sends its parent over IPC. */
+export type NodeToParent = { type: 'ready'; address: string; port: number } | { type: 'fatal'; error: string };
+
+export async function runStorageNode(configFile: string): Promise<StorageNode> {
+  const bootLog = createLogger('storage-node');
+  let node: StorageNode;
+  try {
+    const config = loadNodeConfig(configFile);
+    const log = createLogger('storage-node', config.logLevel);
+    for (const w of config.warnings) log.warn(`${configFile}: ${w}`);
+    node = await StorageNode.start(config, log);
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      node.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    // A forked node stops with its parent.
+    process.once('disconnect', () => stop('parent exited'));
+    const ready: NodeToParent = { type: 'ready', address: `${config.address.host}:${node.port}`, port: node.port };
+    process.send?.(ready);
+    return node;
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : (err as Error).message;
+    bootLog.fatal(message);
+    const fatal: NodeToParent = { type: 'fatal', error: message };
+    process.send?.(fatal);
+    process.exitCode = 1;
+    throw err;
+  }
+}

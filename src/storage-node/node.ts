@@ -1,0 +1,156 @@
+// The embedded storage node: backends, a TCP server speaking the Elliptics protocol, and links to
+// its peers. `StorageNode.start()` returns once it accepts connections.
+
+import net from 'node:net';
+import {
+  Command, CommandFlags, Errno, encodeIdContainer, FrameTooLargeError, idContainerSize, makeAddr, makeHeader, replyHeader,
+  formatEndpoint, type BackendIds, type DnetAddr,
+} from '../elliptics/protocol/index.js';
+import type { Logger } from '../util/logger.js';
+import { CommandStats } from './command-stats.js';
+import type { NodeConfig } from './config.js';
+import { createDispatcher } from './dispatch.js';
+import { Backend } from './engine/backend.js';
+import { announcedBackends } from './handlers/cluster.js';
+import type { NodeContext } from './node-context.js';
+import { PeerLinks } from './peers.js';
+import { ServerConnection } from './server-connection.js';
+
+export class StorageNode implements NodeContext {
+  /** Advertised address; with port 0 in the config it takes the bound port once listening. */
+  self: DnetAddr;
+  readonly backends: Backend[];
+  readonly stats = new CommandStats();
+  readonly connections = new Set<ServerConnection>();
+  private readonly perBackend = new Map<Backend, CommandStats>();
+  private readonly server: net.Server;
+  private readonly peers: PeerLinks;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly log: Logger,
+  ) {
+    this.self = makeAddr(config.address.host, config.address.port);
+    this.backends = config.backends.map((b) => new Backend(b));
+    const dispatch = createDispatcher(this);
+    this.server = net.createServer((socket) => this.accept(socket, dispatch));
+    this.peers = new PeerLinks({
+      self: () => this.self,
+      identity: () => ({ addrs: [this.self], backends: announcedBackends(this) }),
+      authCookie: config.authCookie,
+      checkIntervalMs: config.checkInterval * 1000,
+      maxFrame: config.maxFrame,
+      log,
+    });
+  }
+
+  static async start(config: NodeConfig, log: Logger): Promise<StorageNode> {
+    const node = new StorageNode(config, log);
+    await node.startBackends();
+    await node.listen();
+    node.peers.start(config.remotes);
+    return node;
+  }
+
+  private async startBackends(): Promise<void> {
+    const results = await Promise.allSettled(this.backends.map((b) => b.start()));
+    results.forEach((r, i) => {
+      const b = this.backends[i]!;
+      if (r.status === 'rejected') {
+        this.log.error({ backend: b.id, group: b.group, dir: b.dir, err: (r.reason as Error).message }, 'backend failed to start; it stays disabled');
+      } else {
+        const s = b.summary();
+        this.log.info({ backend: b.id, group: b.group, dir: b.dir, keys: b.keys, blobs: s.blobs.length, bytes: s.baseSize, corrupted: s.recordsCorrupted }, 'backend started');
+      }
+    });
+    if (this.backends.every((b) => !b.enabled)) {
+      throw new Error('no backend could be started (see the errors above: check each backends[].dir)');
+    }
+  }
+
+  private listen(): Promise<void> {
+    const { host, port } = this.config.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new Error(`cannot listen on ${formatEndpoint(this.config.listen)} (config field "listen"/"address"): ${err.code ?? err.message}`));
+      });
+      this.server.listen({ host, port, backlog: 1024 }, () => {
+        this.server.removeAllListeners('error');
+        if (this.config.address.port === 0) this.self = makeAddr(this.config.address.host, this.port);
+        this.server.on('error', (err) => this.log.error({ err }, 'server error'));
+        this.log.info({ address: `${this.self.host}:${this.self.port}`, groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
+        resolve();
+      });
+    });
+  }
+
+  /** The TCP port actually bound (useful with port 0 in tests). */
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  private accept(socket: net.Socket, dispatch: ReturnType<typeof createDispatcher>): void {
+    const conn = new ServerConnection(socket, this.config.maxFrame, dispatch);
+    this.connections.add(conn);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        conn.push(chunk);
+      } catch (err) {
+        if (err instanceof FrameTooLargeError) {
+          // The payload cannot be skipped safely without reading it all: answer and hang up.
+          this.log.warn({ client: conn.remote, size: err.header.size, maxFrame: this.config.maxFrame }, 'frame above max-frame, closing connection');
+          conn.send(replyHeader(err.header, { status: Errno.EMSGSIZE, backendId: err.header.backendId }));
+          conn.end();
+        } else {
+          this.log.warn({ client: conn.remote, err: (err as Error).message }, 'undecodable input, closing connection');
+          conn.destroy();
+        }
+        socket.pause();
+      }
+    });
+    socket.on('error', (err) => this.log.debug({ client: conn.remote, err: err.message }, 'connection error'));
+    socket.on('close', () => {
+      this.connections.delete(conn);
+      conn.closed = true;
+      if (conn.midFrame) this.log.debug({ client: conn.remote }, 'client disconnected in the middle of a frame');
+    });
+  }
+
+  backendStats(b: Backend): CommandStats {
+    let s = this.perBackend.get(b);
+    if (!s) this.perBackend.set(b, (s = new CommandStats()));
+    return s;
+  }
+
+  backendByGroup(group: number): Backend | undefined {
+    return this.backends.find((b) => b.group === group);
+  }
+
+  backendById(id: number): Backend | undefined {
+    return this.backends.find((b) => b.id === id);
+  }
+
+  knownServers(): DnetAddr[] {
+    const joined = [...this.connections].flatMap((c) => c.joined ?? []);
+    return [...joined, ...this.peers.addresses()];
+  }
+
+  pushUpdateIds(ids: BackendIds): void {
+    const payload = Buffer.alloc(idContainerSize([ids]));
+    encodeIdContainer([ids], payload, 0);
+    for (const c of this.connections) {
+      if (c.idsSent) c.send(makeHeader({ cmd: Command.UPDATE_IDS, flags: CommandFlags.DIRECT | CommandFlags.NOLOCK }), payload);
+    }
+  }
+
+  /** Stops accepting, closes connections, flushes and closes every backend. */
+  async stop(): Promise<void> {
+    this.peers.stop();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const c of this.connections) c.destroy();
+    });
+    await Promise.all(this.backends.map((b) => b.stop().catch((err: unknown) => this.log.error({ backend: b.id, err }, 'backend stop failed'))));
+    this.log.info('storage node stopped');
+  }
+}

@@ -1,0 +1,160 @@
+// Request builders and reply readers for each command, in the exact shapes the C client sends
+// (spec §5–§7; checked against the captures). Shared by the session layer, the node's peer links,
+// tests and benchmarks.
+
+import {
+  Command, CommandFlags, IO_ATTR_SIZE,
+  decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, encodeBackendControl,
+  encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
+  type BackendControl, type BackendStatus, type DnetTime, type FileInfoReply, type Header, type IoAttr,
+} from './protocol/index.js';
+import type { Packet } from './connection.js';
+import { EllipticsError } from './errors.js';
+
+export interface Request {
+  header: Header;
+  payload: Buffer[];
+}
+
+export interface Target {
+  id: Buffer;
+  group: number;
+  /** The owner backend from the route table (informational, as the C client fills it). */
+  backendId?: number;
+  /** Extra command flags (session cflags). */
+  cflags?: number;
+  traceId?: bigint;
+}
+
+function dataHeader(cmd: number, t: Target): Header {
+  return makeHeader({
+    cmd,
+    id: t.id,
+    group: t.group,
+    backendId: t.backendId ?? 0,
+    flags: CommandFlags.NEED_ACK | (t.cflags ?? 0),
+    traceId: t.traceId ?? 0n,
+  });
+}
+
+export interface WriteFields {
+  offset?: number;
+  /** Bytes to reserve (PREPARE), offset+size (PLAIN_WRITE), final size (COMMIT). */
+  num?: number;
+  ioFlags?: number;
+  timestamp?: DnetTime;
+  userFlags?: bigint;
+}
+
+export function writeRequest(t: Target, data: Buffer, f: WriteFields = {}): Request {
+  const io = makeIoAttr({
+    id: t.id,
+    offset: f.offset ?? 0,
+    size: data.length,
+    num: f.num ?? 0,
+    flags: f.ioFlags ?? 0,
+    timestamp: f.timestamp ?? timeNow(),
+    userFlags: f.userFlags ?? 0n,
+  });
+  return { header: dataHeader(Command.WRITE, t), payload: [encodeIoAttr(io), data] };
+}
+
+export interface ReadFields {
+  offset?: number;
+  /** 0 = to the end of the object. */
+  size?: number;
+  ioFlags?: number;
+}
+
+export function readRequest(t: Target, f: ReadFields = {}): Request {
+  const io = makeIoAttr({ id: t.id, parent: t.id, offset: f.offset ?? 0, size: f.size ?? 0, flags: f.ioFlags ?? 0 });
+  return { header: dataHeader(Command.READ, t), payload: [encodeIoAttr(io)] };
+}
+
+export function lookupRequest(t: Target): Request {
+  // The C client leaves backend_id 0 in LOOKUP (captured).
+  return { header: dataHeader(Command.LOOKUP, { ...t, backendId: 0 }), payload: [] };
+}
+
+export function removeRequest(t: Target, ioFlags = 0): Request {
+  const io = makeIoAttr({ id: t.id, parent: t.id, flags: ioFlags });
+  return { header: dataHeader(Command.DEL, t), payload: [encodeIoAttr(io)] };
+}
+
+/** BULK_READ of `ids` (sorted by the caller as the C++ client does); `cmd.id` is the first id. */
+export function bulkReadRequest(t: Omit<Target, 'id'>, ids: Buffer[], ioFlags = 0): Request {
+  const lead = makeIoAttr({ size: ids.length * IO_ATTR_SIZE, flags: ioFlags });
+  const payload = [encodeIoAttr(lead), ...ids.map((id) => encodeIoAttr(makeIoAttr({ id, flags: ioFlags })))];
+  return { header: dataHeader(Command.BULK_READ, { ...t, id: ids[0]! }), payload };
+}
+
+export function routeListRequest(): Request {
+  return { header: makeHeader({ cmd: Command.ROUTE_LIST, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT | CommandFlags.NOLOCK }), payload: [] };
+}
+
+export function monitorStatRequest(categories: bigint): Request {
+  return {
+    header: makeHeader({ cmd: Command.MONITOR_STAT, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT | CommandFlags.NOLOCK }),
+    payload: [encodeMonitorStatRequest(categories)],
+  };
+}
+
+export function backendStatusRequest(): Request {
+  return { header: makeHeader({ cmd: Command.BACKEND_STATUS, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT }), payload: [] };
+}
+
+export function backendControlRequest(ctl: BackendControl): Request {
+  // The id starts with the backend id as u32 LE, then random bytes (captured).
+  const id = Buffer.alloc(64);
+  id.writeUInt32LE(ctl.backendId, 0);
+  return {
+    header: makeHeader({ cmd: Command.BACKEND_CONTROL, id, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT }),
+    payload: [encodeBackendControl(ctl)],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies
+
+/** The final packet of a transaction; throws its status when it is an error. */
+export function finalPacket(packets: readonly Packet[], what: string): Packet {
+  const last = packets[packets.length - 1];
+  if (!last) throw new EllipticsError(-5, `${what}: empty reply`);
+  if (last.header.status !== 0) throw new EllipticsError(last.header.status, what);
+  return last;
+}
+
+/** WRITE / LOOKUP: the file info of the stored record (undefined for a bare ACK). */
+export function fileInfoOf(packets: readonly Packet[], what: string): FileInfoReply | undefined {
+  const p = finalPacket(packets, what);
+  return p.payload.length > 0 ? decodeFileInfoReply(p.payload) : undefined;
+}
+
+export interface ReadReply {
+  io: IoAttr;
+  data: Buffer;
+}
+
+export function readReplyOf(packets: readonly Packet[], what: string): ReadReply {
+  const p = finalPacket(packets, what);
+  return { io: decodeIoAttr(p.payload), data: p.payload.subarray(IO_ATTR_SIZE) };
+}
+
+export function backendStatusOf(packets: readonly Packet[], what: string): BackendStatus[] {
+  // An EALREADY answer is the status list with MORE, then the error ACK.
+  return decodeBackendStatusList(finalPacketWithData(packets, what).payload);
+}
+
+function finalPacketWithData(packets: readonly Packet[], what: string): Packet {
+  const last = finalPacket(packets, what);
+  return last.payload.length > 0 ? last : packets.find((p) => p.payload.length > 0) ?? last;
+}
+
+/** MONITOR_STAT: the JSON of the data packet (the final packet is an empty ACK). */
+export function monitorStatOf(packets: readonly Packet[], what: string): unknown {
+  finalPacket(packets, what);
+  const data = packets.find((p) => p.payload.length > 0);
+  if (!data) throw new EllipticsError(-5, `${what}: no statistics in the reply`);
+  return decodeMonitorStatReply(data.payload);
+}
+

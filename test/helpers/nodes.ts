@@ -1,0 +1,77 @@
+// Real storage nodes for tests: in this process (fast) or as child processes (to kill them),
+// always over TCP on 127.0.0.1 with temporary directories.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseNodeConfig } from '../../src/storage-node/config.js';
+import { StorageNode } from '../../src/storage-node/node.js';
+import { createLogger } from '../../src/util/logger.js';
+import type { NodeToParent } from '../../src/storage-node/main.js';
+
+export function tempDir(prefix = 'backrunner-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface BackendSpec {
+  id: number;
+  group: number;
+  dir?: string;
+  'blob-size'?: number;
+  'blob-size-limit'?: number;
+  'read-only'?: boolean;
+  delay?: number;
+}
+
+export interface NodeSpec {
+  backends: BackendSpec[];
+  remotes?: string[];
+  sync?: 'always' | number;
+  'max-frame'?: number;
+  port?: number;
+}
+
+/** A node config object with backend dirs under `root`. */
+export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown> {
+  return {
+    address: `127.0.0.1:${spec.port ?? 0}`,
+    remotes: spec.remotes ?? [],
+    backends: spec.backends.map((b) => ({ ...b, dir: b.dir ?? path.join(root, `b${b.id}-g${b.group}`) })),
+    sync: spec.sync ?? 1,
+    'max-frame': spec['max-frame'] ?? 100 * 1024 * 1024,
+    'log-level': process.env.TEST_LOG_LEVEL ?? 'silent',
+  };
+}
+
+export async function startNode(root: string, spec: NodeSpec): Promise<StorageNode> {
+  const config = parseNodeConfig(nodeConfig(root, spec), root);
+  return StorageNode.start(config, createLogger('test-node', config.logLevel));
+}
+
+export interface ChildNode {
+  proc: ChildProcess;
+  port: number;
+  configFile: string;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+}
+
+const NODE_ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
+
+/** Runs a node as a child process; resolves when it accepts connections. */
+export function spawnNode(root: string, spec: NodeSpec, name = 'node'): Promise<ChildNode> {
+  const configFile = path.join(root, `${name}.json`);
+  writeFileSync(configFile, JSON.stringify(nodeConfig(root, spec), null, 2));
+  return new Promise((resolve, reject) => {
+    const proc = fork(NODE_ENTRY, [configFile], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+    proc.once('message', (m: NodeToParent) => {
+      if (m.type === 'ready') resolve({ proc, port: m.port, configFile, exited });
+      else reject(new Error(`node failed to start: ${m.error}`));
+    });
+    proc.once('exit', (code) => reject(new Error(`node exited with ${code} before it was ready`)));
+  });
+}

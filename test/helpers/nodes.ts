@@ -2,7 +2,7 @@
 // always over TCP on 127.0.0.1 with temporary directories.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,7 @@ const NODE_ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import
 
 /** Runs a node as a child process; resolves when it accepts connections. */
 export function spawnNode(root: string, spec: NodeSpec, name = 'node'): Promise<ChildNode> {
+  mkdirSync(root, { recursive: true });
   const configFile = path.join(root, `${name}.json`);
   writeFileSync(configFile, JSON.stringify(nodeConfig(root, spec), null, 2));
   return new Promise((resolve, reject) => {

@@ -51,7 +51,7 @@ describe('bad input', () => {
   let healthy: RawClient;
 
   before(async () => {
-    node = await startNode(tmp.dir, { backends: [{ id: 1, group: 1, 'blob-size-limit': 200_000 }], 'max-frame': MAX_FRAME });
+    node = await startNode(tmp.dir, { backends: [{ id: 1, group: 1, 'blob-size-limit': 100_000 }], 'max-frame': MAX_FRAME });
     healthy = await RawClient.connect(node.port);
     await healthy.write(1, 'canary', Buffer.from('still here'));
   });
@@ -110,10 +110,10 @@ describe('bad input', () => {
   });
 
   it('a write past blob-size-limit gets -ENOSPC and is not stored', async () => {
-    await healthy.write(1, 'fits', Buffer.alloc(150_000, 1));
-    await assert.rejects(healthy.write(1, 'too-big', Buffer.alloc(60_000, 2)), (e: Error & { status?: number }) => e.status === Errno.ENOSPC);
+    await healthy.write(1, 'fits', Buffer.alloc(60_000, 1));
+    await assert.rejects(healthy.write(1, 'too-big', Buffer.alloc(50_000, 2)), (e: Error & { status?: number }) => e.status === Errno.ENOSPC);
     await assert.rejects(healthy.read(1, 'too-big'), (e: Error & { status?: number }) => e.status === Errno.ENOENT);
-    assert.equal((await healthy.read(1, 'fits')).data.length, 150_000);
+    assert.equal((await healthy.read(1, 'fits')).data.length, 60_000);
     await stillServing();
   });
 

@@ -59,7 +59,10 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
   const out: Record<string, unknown> = { backend_id: b.id, status };
   if (!b.enabled) {
     // A disabled backend only shows its parsed config (and group), as a real node does.
-    if (has(MonitorCategory.BACKEND)) out.backend = { config: configJson(b) };
+    if (has(MonitorCategory.BACKEND)) {
+      const { string_blob_flags: _omitted, ...config } = configJson(b);
+      out.backend = { config };
+    }
     return out;
   }
   if (has(MonitorCategory.COMMANDS)) out.commands = commands.backendJson();
@@ -101,6 +104,7 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
       base_stats: baseStats,
       config: configJson(b),
       vfs: await vfsJson(b.dir),
+      dstat: await dstatJson(b.dir),
       timestamp: timeval(now),
     };
   }
@@ -152,6 +156,24 @@ async function vfsJson(dir: string): Promise<Record<string, unknown>> {
   }
 }
 
+const DSTAT_FIELDS = ['read_ios', 'read_merges', 'read_sectors', 'read_ticks', 'write_ios', 'write_merges', 'write_sectors', 'write_ticks', 'in_flight', 'io_ticks', 'time_in_queue'];
+
+/** Block-device counters of the disk under the backend (`/sys/dev/block/M:m/stat`), or `{"error"}`. */
+async function dstatJson(dir: string): Promise<Record<string, unknown>> {
+  const timestamp = timeval(Date.now());
+  try {
+    const dev = (await fs.stat(dir)).dev;
+    const major = (dev >> 8) & 0xfff;
+    const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    const fields = (await fs.readFile(`/sys/dev/block/${major}:${minor}/stat`, 'utf8')).trim().split(/\s+/).map(Number);
+    const out: Record<string, unknown> = { timestamp };
+    DSTAT_FIELDS.forEach((name, i) => (out[name] = fields[i] ?? 0));
+    return out;
+  } catch (err) {
+    return { timestamp, error: -((err as NodeJS.ErrnoException).errno ?? 2) };
+  }
+}
+
 async function procfsJson(): Promise<Record<string, unknown>> {
   const mem = process.memoryUsage();
   const io = await readProcKeyValues('/proc/self/io');
@@ -191,7 +213,27 @@ async function procfsJson(): Promise<Record<string, unknown>> {
       mcode: 0,
       mdata: 0,
     },
+    net: await netJson(),
   };
+}
+
+/** Per-interface byte/packet/error counters from /proc/net/dev. */
+async function netJson(): Promise<Record<string, unknown>> {
+  try {
+    const interfaces: Record<string, unknown> = {};
+    for (const line of (await fs.readFile('/proc/net/dev', 'utf8')).split('\n').slice(2)) {
+      const m = /^\s*([^:]+):\s*(.*)$/.exec(line);
+      if (!m) continue;
+      const f = m[2]!.trim().split(/\s+/).map(Number);
+      interfaces[m[1]!] = {
+        receive: { bytes: f[0] ?? 0, packets: f[1] ?? 0, errors: f[2] ?? 0 },
+        transmit: { bytes: f[8] ?? 0, packets: f[9] ?? 0, errors: f[10] ?? 0 },
+      };
+    }
+    return { error: 0, string_error: '', net_interfaces: interfaces };
+  } catch (err) {
+    return { error: -((err as NodeJS.ErrnoException).errno ?? 2), string_error: (err as Error).message, net_interfaces: {} };
+  }
 }
 
 async function readProcKeyValues(file: string): Promise<Record<string, number> | undefined> {

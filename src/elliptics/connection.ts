@@ -63,6 +63,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly decoder: FrameDecoder;
   private sweeper: NodeJS.Timeout | undefined;
+  private corked = false;
   private closedWith: EllipticsError | undefined;
   /** `ip:port` of the node, for messages. */
   readonly remote: string;
@@ -194,16 +195,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     let size = 0;
     for (const p of payload) size += p.length;
     header.size = size;
-    const head = encodeHeader(header, Buffer.allocUnsafe(HEADER_SIZE));
-    if (payload.length === 0) {
-      this.socket.write(head);
-      return;
+    if (!this.corked) {
+      // Requests issued in one turn of the event loop leave in one writev.
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(this.flush);
     }
-    this.socket.cork();
-    this.socket.write(head);
+    this.socket.write(encodeHeader(header, Buffer.allocUnsafe(HEADER_SIZE)));
     for (const p of payload) if (p.length > 0) this.socket.write(p);
-    this.socket.uncork();
   }
+
+  private readonly flush = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** Resolves once the socket's write buffer has drained (or at once when it is empty). */
   drained(): Promise<void> {

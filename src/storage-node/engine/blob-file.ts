@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { closeFile, fdatasync, openFile, pread, preadExact, pwriteAll } from './file-io.js';
 
+/** Largest read served inline (see readExact). */
+const INLINE_READ_MAX = 64 * 1024;
+
 export class BlobFile {
   /** End of the space handed out so far (the file may be shorter while writes are in flight). */
   private end: number;
@@ -66,7 +69,25 @@ export class BlobFile {
     this.writesDone++;
   }
 
+  /**
+   * Reads exactly `length` bytes. Reads up to INLINE_READ_MAX bytes are done synchronously: from the
+   * page cache they take a few microseconds, while a hop through libuv's thread pool costs more
+   * than the copy itself (a 4 KiB read runs ~1.8x faster this way, see bench/node).
+   */
   readExact(buf: Buffer, offset: number, length: number, position: number): Promise<void> {
+    if (length <= INLINE_READ_MAX) {
+      try {
+        let done = 0;
+        while (done < length) {
+          const n = fs.readSync(this.fd, buf, offset + done, length - done, position + done);
+          if (n === 0) throw Object.assign(new Error(`short read at ${position + done}`), { code: 'ENODATA' });
+          done += n;
+        }
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return preadExact(this.fd, buf, offset, length, position);
   }
 

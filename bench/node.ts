@@ -1,0 +1,166 @@
+// Storage node throughput through the codec over TCP, next to the bare TCP ceiling measured in the
+// same run, and the node's memory while 1 GiB passes through it.
+//
+//   npm run bench:node [-- --seconds 3]
+
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Connection } from '../src/elliptics/connection.js';
+import { HEADER_SIZE, IO_ATTR_SIZE, keyToId, VERSION_2_26 } from '../src/elliptics/protocol/index.js';
+import { finalPacket, readRequest, writeRequest, type Request } from '../src/elliptics/requests.js';
+import { printTable, percent, sizeLabel } from './lib/table.js';
+import { forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
+
+const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const SECONDS = Number(arg('--seconds') ?? 3);
+/** `--only read` / `--only 4KiB` / `--only read-4KiB-16`: run the matching cells only. */
+const ONLY = arg('--only');
+const SIZES = [4096, 1024 * 1024];
+const CONCURRENCY = [1, 16];
+const KEYS = 64;
+/** Each cell alternates node and bare-TCP runs this many times, so machine noise hits both alike. */
+const ROUNDS = 4;
+const WRITE_REPLY = 185; // addr + file info + a short path: what a WRITE reply costs on the wire
+
+interface Result {
+  ops: number;
+  seconds: number;
+  bytes: number;
+}
+
+/** Runs `one` with `concurrency` requests always in flight for `seconds` or until `maxBytes` moved. */
+async function drive(concurrency: number, size: number, one: (i: number) => Promise<void>, maxBytes = Infinity, seconds = SECONDS): Promise<Result> {
+  const until = performance.now() + seconds * 1000;
+  let ops = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async (): Promise<void> => {
+    while (performance.now() < until && ops * size < maxBytes) {
+      await one(next++);
+      ops++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { ops, seconds: (performance.now() - t0) / 1000, bytes: ops * size };
+}
+
+function add(total: Result, r: Result): void {
+  total.ops += r.ops;
+  total.seconds += r.seconds;
+  total.bytes += r.bytes;
+}
+
+/** A minimal client of the ceiling server: requests pipelined on one socket, answers counted in order. */
+class CeilingClient {
+  private waiting: { left: number; resolve: () => void }[] = [];
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      let n = chunk.length;
+      while (n > 0 && this.waiting.length > 0) {
+        const w = this.waiting[0]!;
+        const take = Math.min(n, w.left);
+        w.left -= take;
+        n -= take;
+        if (w.left === 0) {
+          this.waiting.shift();
+          w.resolve();
+        }
+      }
+    });
+  }
+
+  static connect(port: number): Promise<CeilingClient> {
+    return new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.setNoDelay(true);
+        resolve(new CeilingClient(s));
+      });
+    });
+  }
+
+  /** Sends `requestBytes` (same sizes as the Elliptics message) and waits for `responseBytes`. */
+  call(requestBytes: number, responseBytes: number, body?: Buffer): Promise<void> {
+    const head = Buffer.alloc(HEADER_SIZE + IO_ATTR_SIZE);
+    head.writeUInt32LE(requestBytes, 0);
+    head.writeUInt32LE(responseBytes, 4);
+    return new Promise((resolve) => {
+      this.waiting.push({ left: responseBytes, resolve });
+      this.socket.cork();
+      this.socket.write(head);
+      if (body) this.socket.write(body);
+      this.socket.uncork();
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-node-'));
+  const node = await startBenchNode(path.join(dir, 'node'), [1]);
+  const ceiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', []);
+  const rows: (string | number)[][] = [];
+  try {
+    const conn = await Connection.open('127.0.0.1', node.port, { maxFrame: 200 * 1024 * 1024, timeoutMs: 30_000 });
+    await conn.handshake(VERSION_2_26);
+    const bare = await CeilingClient.connect(ceiling.message.port);
+    const send = async (r: Request): Promise<void> => {
+      finalPacket(await conn.request(r.header, r.payload), 'bench');
+    };
+
+    for (const size of SIZES) {
+      const body = Buffer.alloc(size, 0xab);
+      const ids = Array.from({ length: KEYS }, (_, i) => keyToId(`bench-${size}-${i}`));
+      for (const id of ids) await send(writeRequest({ id, group: 1 }, body));
+      for (const op of ['read', 'write'] as const) {
+        for (const c of CONCURRENCY) {
+          if (ONLY && !`${op}-${sizeLabel(size).replace(' ', '')}-${c}`.includes(ONLY)) continue;
+          const viaNode: Result = { ops: 0, seconds: 0, bytes: 0 };
+          const viaTcp: Result = { ops: 0, seconds: 0, bytes: 0 };
+          for (let round = 0; round < ROUNDS; round++) {
+            add(viaNode, await drive(c, size, (i) =>
+              op === 'read' ? send(readRequest({ id: ids[i % KEYS]!, group: 1 })) : send(writeRequest({ id: ids[i % KEYS]!, group: 1 }, body)),
+              op === 'write' ? (1024 * 1024 * 1024) / ROUNDS : Infinity, SECONDS / ROUNDS));
+            add(viaTcp, await drive(c, size, () =>
+              op === 'read'
+                ? bare.call(HEADER_SIZE + IO_ATTR_SIZE, HEADER_SIZE + IO_ATTR_SIZE + size)
+                : bare.call(HEADER_SIZE + IO_ATTR_SIZE + size, HEADER_SIZE + WRITE_REPLY, body), Infinity, SECONDS / ROUNDS));
+          }
+          const nodeOps = viaNode.ops / viaNode.seconds;
+          const tcpOps = viaTcp.ops / viaTcp.seconds;
+          rows.push([op, sizeLabel(size), c, nodeOps, viaNode.bytes / viaNode.seconds / 1e6, tcpOps, viaTcp.bytes / viaTcp.seconds / 1e6, percent(nodeOps, tcpOps)]);
+        }
+      }
+    }
+    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined)`,
+      ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'tcp ops/s', 'tcp MB/s', 'node/tcp'], rows);
+
+    if (ONLY) return;
+    // Memory: 1 GiB written and 1 GiB read back in 1 MiB values, 16 in flight.
+    const mib = Buffer.alloc(1024 * 1024, 0xcd);
+    const before = rssOf(node.proc.pid!);
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(node.proc.pid!))), 50);
+    const memIds = Array.from({ length: 1024 }, (_, i) => keyToId(`mem-${i}`));
+    const t0 = performance.now();
+    await drive(16, mib.length, (i) => send(writeRequest({ id: memIds[i % memIds.length]!, group: 1 }, mib)), 1024 ** 3, Infinity);
+    await drive(16, mib.length, (i) => send(readRequest({ id: memIds[i % memIds.length]!, group: 1 })), 1024 ** 3, Infinity);
+    clearInterval(sampler);
+    const after = rssOf(node.proc.pid!);
+    printTable('storage node memory while 1 GiB is written through it and read back (1 MiB values, 16 in flight)',
+      ['RSS before', 'RSS peak', 'RSS after', 'peak growth', 'seconds'],
+      [[`${(before / 2 ** 20).toFixed(0)} MiB`, `${(peak / 2 ** 20).toFixed(0)} MiB`, `${(after / 2 ** 20).toFixed(0)} MiB`, `${((peak - before) / 2 ** 20).toFixed(0)} MiB`, ((performance.now() - t0) / 1000).toFixed(1)]]);
+    conn.destroy();
+    bare.close();
+  } finally {
+    await stop(node.proc);
+    await stop(ceiling.proc);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -7,14 +7,21 @@ import net from 'node:net';
 import {
   Command, CommandFlags, Errno, HEADER_SIZE, type ProtocolVersion,
   decodeIdContainer, decodeNodeIdentity, decodeVersion, encodeHeader, encodeVersion, formatVersion, FrameDecoder,
-  isReply, isSupportedVersion, makeAddr, makeHeader, addrEquals, replyHeader, replyTrans,
+  isReply, Payload, isSupportedVersion, makeAddr, makeHeader, addrEquals, replyHeader, replyTrans,
   type BackendIds, type Header, type NodeIdentity, ProtocolError,
 } from './protocol/index.js';
 import { EllipticsError } from './errors.js';
 
-export interface Packet {
-  header: Header;
-  payload: Buffer;
+/** One received message. `body` keeps the payload as received chunks; `payload` joins them. */
+export class Packet {
+  constructor(
+    readonly header: Header,
+    readonly body: Payload,
+  ) {}
+
+  get payload(): Buffer {
+    return this.body.bytes;
+  }
 }
 
 export interface ConnectionOptions {
@@ -224,15 +231,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  private onFrame(header: Header, payload: Buffer): void {
+  private onFrame(header: Header, payload: Payload): void {
     if (!isReply(header)) {
-      this.onUnsolicited(header, payload);
+      this.onUnsolicited(header, payload.bytes);
       return;
     }
     const trans = Number(replyTrans(header));
     const p = this.pending.get(trans);
     if (!p) return; // late reply of a transaction that already timed out
-    const packet = { header, payload };
+    const packet = new Packet(header, payload);
     p.deadline = Date.now() + p.timeoutMs;
     if (!p.discard) p.packets.push(packet);
     const last = (header.flags & CommandFlags.MORE) === 0;

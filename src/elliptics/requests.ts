@@ -130,14 +130,23 @@ export function fileInfoOf(packets: readonly Packet[], what: string): FileInfoRe
   return p.payload.length > 0 ? decodeFileInfoReply(p.payload) : undefined;
 }
 
-export interface ReadReply {
-  io: IoAttr;
-  data: Buffer;
+export class ReadReply {
+  constructor(
+    readonly io: IoAttr,
+    /** The data as received, chunk by chunk (no copy). */
+    readonly parts: readonly Buffer[],
+  ) {}
+
+  /** The data contiguously (joined on first use). */
+  get data(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts as Buffer[]);
+  }
 }
 
 export function readReplyOf(packets: readonly Packet[], what: string): ReadReply {
   const p = finalPacket(packets, what);
-  return { io: decodeIoAttr(p.payload), data: p.payload.subarray(IO_ATTR_SIZE) };
+  if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(-22, `${what}: READ reply shorter than io_attr`);
+  return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE));
 }
 
 export function backendStatusOf(packets: readonly Packet[], what: string): BackendStatus[] {

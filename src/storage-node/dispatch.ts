@@ -3,7 +3,7 @@
 // out of here: a bad request costs that request, never the node.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, CommandFlags, Errno, isReply, ProtocolError, replyHeader, type Header } from '../elliptics/protocol/index.js';
+import { Command, CommandFlags, Errno, isReply, ProtocolError, replyHeader, type Header, type Payload } from '../elliptics/protocol/index.js';
 import type { Backend } from './engine/backend.js';
 import { StorageError } from './engine/storage-error.js';
 import { bulkRead, lookup, read, remove, write, type DataHandler } from './handlers/data.js';
@@ -20,13 +20,13 @@ const DATA: ReadonlyMap<number, DataHandler> = new Map([
   [Command.BULK_READ, bulkRead],
 ]);
 
-export function createDispatcher(ctx: NodeContext): (conn: ServerConnection, h: Header, payload: Buffer) => void {
+export function createDispatcher(ctx: NodeContext): (conn: ServerConnection, h: Header, payload: Payload) => void {
   return (conn, h, payload) => {
     void dispatch(ctx, conn, h, payload);
   };
 }
 
-async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, payload: Buffer): Promise<void> {
+async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, payload: Payload): Promise<void> {
   // Replies would answer requests this node sent; none go out on server connections.
   if (isReply(h)) return;
   const started = process.hrtime.bigint();
@@ -48,24 +48,24 @@ async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, pay
           routeList(ctx, conn, h);
           break;
         case Command.JOIN:
-          join(ctx, conn, h, payload);
+          join(ctx, conn, h, payload.bytes);
           return;
         case Command.AUTH:
-          auth(ctx, conn, h, payload);
+          auth(ctx, conn, h, payload.bytes);
           break;
         case Command.UPDATE_IDS:
           return; // pushes from peers: this node does not forward, so its routes do not matter
         case Command.MONITOR_STAT:
-          bytes = await monitorStat(ctx, conn, h, payload);
+          bytes = await monitorStat(ctx, conn, h, payload.bytes);
           break;
         case Command.BACKEND_STATUS:
           bytes = backendStatus(ctx, conn, h);
           break;
         case Command.BACKEND_CONTROL:
-          bytes = await backendControl(ctx, conn, h, payload);
+          bytes = await backendControl(ctx, conn, h, payload.bytes);
           break;
         case Command.STATUS:
-          bytes = nodeStatus(ctx, conn, h, payload);
+          bytes = nodeStatus(ctx, conn, h, payload.bytes);
           break;
         default:
           if ((h.flags & CommandFlags.NEED_ACK) === 0) return;

@@ -2,7 +2,7 @@
 // backpressure — reading stops while the client does not drain what it asked for.
 
 import type net from 'node:net';
-import { type DnetAddr, encodeHeader, FrameDecoder, HEADER_SIZE, type Header } from '../elliptics/protocol/index.js';
+import { type DnetAddr, encodeHeader, FrameDecoder, HEADER_SIZE, type Header, type Payload } from '../elliptics/protocol/index.js';
 import { CommandStats } from './command-stats.js';
 
 /** Stop reading requests while this many reply bytes wait in the socket. */
@@ -22,7 +22,7 @@ export class ServerConnection {
   constructor(
     private readonly socket: net.Socket,
     maxFrame: number,
-    onFrame: (conn: ServerConnection, h: Header, payload: Buffer) => void,
+    onFrame: (conn: ServerConnection, h: Header, payload: Payload) => void,
   ) {
     this.remote = `${(socket.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${socket.remotePort ?? 0}`;
     this.decoder = new FrameDecoder((h, p) => onFrame(this, h, p), maxFrame);

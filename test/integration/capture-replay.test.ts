@@ -48,7 +48,7 @@ class Replayer {
 
   private constructor(private readonly socket: net.Socket) {
     const decoder = new FrameDecoder((header, payload) => {
-      const frame = { header, payload, raw: Buffer.alloc(0) };
+      const frame = { header, payload: payload.bytes, raw: Buffer.alloc(0) };
       if (!isReply(header)) this.pushes.push(frame);
       else this.replies.set(header.trans, [...(this.replies.get(header.trans) ?? []), frame]);
       this.wake();

@@ -14,11 +14,58 @@ export class FrameTooLargeError extends ProtocolError {
   }
 }
 
-export type FrameHandler = (header: Header, payload: Buffer) => void;
+/**
+ * A frame's payload as the socket delivered it: views of the received chunks, never copied unless
+ * a consumer asks for contiguous bytes. A 1 MiB READ reply arrives in ~16 chunks and can be passed
+ * on (to disk, to an HTTP response) chunk by chunk.
+ */
+export class Payload {
+  private joined: Buffer | undefined;
+
+  constructor(
+    readonly parts: readonly Buffer[],
+    readonly length: number,
+  ) {}
+
+  static of(buf: Buffer): Payload {
+    return new Payload(buf.length === 0 ? [] : [buf], buf.length);
+  }
+
+  /** All bytes contiguously (joined once, the first time, when the frame spanned several chunks). */
+  get bytes(): Buffer {
+    if (this.parts.length === 1) return this.parts[0]!;
+    if (this.parts.length === 0) return EMPTY;
+    this.joined ??= Buffer.concat(this.parts as Buffer[], this.length);
+    return this.joined;
+  }
+
+  /** The first `n` bytes contiguously; copies only those bytes when they straddle chunks. */
+  head(n: number): Buffer {
+    const first = this.parts[0];
+    if (first && first.length >= n) return first.subarray(0, n);
+    if (this.joined) return this.joined.subarray(0, n);
+    return Buffer.concat(this.slice(0, Math.min(n, this.length)), Math.min(n, this.length));
+  }
+
+  /** Views of bytes [start, end) without copying. */
+  slice(start: number, end: number = this.length): Buffer[] {
+    const out: Buffer[] = [];
+    let at = 0;
+    for (const p of this.parts) {
+      const pEnd = at + p.length;
+      if (pEnd > start && at < end) out.push(p.subarray(Math.max(0, start - at), Math.min(p.length, end - at)));
+      at = pEnd;
+      if (at >= end) break;
+    }
+    return out;
+  }
+}
+
+export type FrameHandler = (header: Header, payload: Payload) => void;
 
 /**
- * Incremental frame decoder. Chunks are kept as they arrive and copied at most once, into the
- * payload of the frame they complete; a payload inside a single chunk is a zero-copy view.
+ * Incremental frame decoder. Chunks are kept as they arrive; a payload is handed over as views of
+ * them (no copy). Only a header that straddles two chunks is copied together.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
@@ -61,10 +108,31 @@ export class FrameDecoder {
       const header = this.pending;
       if (this.buffered < header.size) return;
       this.pending = undefined;
-      this.onFrame(header, header.size === 0 ? EMPTY : this.take(header.size));
+      this.onFrame(header, header.size === 0 ? EMPTY_PAYLOAD : new Payload(this.takeParts(header.size), header.size));
     }
   }
 
+  /** Removes `n` bytes from the front as views of the received chunks. */
+  private takeParts(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= left) {
+        out.push(c);
+        this.chunks.shift();
+        left -= c.length;
+      } else {
+        out.push(c.subarray(0, left));
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+
+  /** Removes `n` bytes from the front contiguously (copied only when they straddle chunks). */
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
     let out: Buffer;
@@ -95,6 +163,7 @@ export class FrameDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_PAYLOAD = new Payload([], 0);
 
 /** One message as bytes: header (with `size` set from the payload) followed by the payload parts. */
 export function encodeFrame(header: Header, ...payload: Buffer[]): Buffer[] {
@@ -111,7 +180,7 @@ export function splitFrames(stream: Buffer, maxFrame = Number.MAX_SAFE_INTEGER):
   const decoder = new FrameDecoder((header, payload) => {
     const raw = stream.subarray(at, at + HEADER_SIZE + payload.length);
     at += raw.length;
-    out.push({ header, payload, raw });
+    out.push({ header, payload: payload.bytes, raw });
   }, maxFrame);
   decoder.push(stream);
   if (decoder.midFrame) throw new ProtocolError(`stream ends inside a frame (${decoder.bufferedBytes} bytes left)`);

@@ -38,7 +38,10 @@ export interface BackendOptions {
 
 export interface WriteRequest {
   id: Buffer;
-  data: Buffer;
+  /** The bytes to store, as the chunks they arrived in. */
+  data: readonly Buffer[];
+  /** Total bytes in `data`. */
+  length: number;
   offset: number;
   /** io_attr.num: bytes to reserve (PREPARE) or the final size (COMMIT). */
   num: number;
@@ -309,16 +312,16 @@ export class Backend {
     const f = w.ioFlags;
     return this.locks.run(indexKey(w.id), async () => {
       if (f & IoFlags.PREPARE) {
-        const pending = await this.prepare(w, Math.max(w.num, w.offset + w.data.length));
-        await this.writeIntoPending(pending, w.data, w.offset);
-        if (f & IoFlags.COMMIT) return this.commit(pending, w.offset + w.data.length, w);
+        const pending = await this.prepare(w, Math.max(w.num, w.offset + w.length));
+        await this.writeIntoPending(pending, w, w.offset);
+        if (f & IoFlags.COMMIT) return this.commit(pending, w.offset + w.length, w);
         await this.durable(pending.blob);
         return { ref: pending, pending: true };
       }
       if (f & (IoFlags.PLAIN_WRITE | IoFlags.COMMIT)) {
         const pending = this.index.get(w.id)?.pending;
         if (pending) {
-          await this.writeIntoPending(pending, w.data, w.offset);
+          await this.writeIntoPending(pending, w, w.offset);
           if (f & IoFlags.COMMIT) return this.commit(pending, w.num, w);
           await this.durable(pending.blob);
           return { ref: pending, pending: true };
@@ -367,13 +370,13 @@ export class Backend {
     return pending;
   }
 
-  private async writeIntoPending(p: PendingRecord, data: Buffer, offset: number): Promise<void> {
-    if (data.length === 0) return;
-    if (offset + data.length > p.header.capacity) {
-      throw new StorageError(Errno.EINVAL, `write of ${data.length} bytes at ${offset} exceeds the ${p.header.capacity} bytes prepared`);
+  private async writeIntoPending(p: PendingRecord, w: WriteRequest, offset: number): Promise<void> {
+    if (w.length === 0) return;
+    if (offset + w.length > p.header.capacity) {
+      throw new StorageError(Errno.EINVAL, `write of ${w.length} bytes at ${offset} exceeds the ${p.header.capacity} bytes prepared`);
     }
-    await this.writeRecord(p.blob, [data], dataOffset(p) + offset);
-    if (p.builder && p.builder.position === offset) p.builder.feed(data);
+    await this.writeRecord(p.blob, [...w.data], dataOffset(p) + offset);
+    if (p.builder && p.builder.position === offset) for (const part of w.data) p.builder.feed(part);
     else p.builder = undefined;
   }
 
@@ -419,7 +422,7 @@ export class Backend {
     const old = this.index.committed(w.id);
     const append = (w.ioFlags & IoFlags.APPEND) !== 0;
     const offset = append ? (old?.header.size ?? 0) : w.offset;
-    const end = offset + w.data.length;
+    const end = offset + w.length;
     const keepOld = old !== undefined && (offset > 0 || append || plain);
     let size = keepOld ? Math.max(old.header.size, end) : end;
     if (finalSize !== undefined) {
@@ -443,11 +446,11 @@ export class Backend {
     if (!keepOld && offset === 0) {
       // The common case: the whole object arrives in this request; one writev puts it on disk.
       crcs = chunkCrcsOf(w.data);
-      const parts = [encodeRecordHeader(header), w.data];
+      const parts = [encodeRecordHeader(header), ...w.data];
       if (size > 0) parts.push(encodeFooter(size, crcs), pad);
       await this.writeRecord(blob, parts, at);
     } else {
-      crcs = await this.writeComposed(blob, at, header, w.data, offset, keepOld ? old : undefined, pad);
+      crcs = await this.writeComposed(blob, at, header, w, offset, keepOld ? old : undefined, pad);
     }
     blob.records++;
     const ref: RecordRef = { blob, offset: at, header, crcs: nocsum ? undefined : crcs };
@@ -458,7 +461,7 @@ export class Backend {
   }
 
   /** Streams old bytes, zeros and the new data into a fresh record, in order, 1 MiB at a time. */
-  private async writeComposed(blob: BlobFile, at: number, header: RecordHeader, data: Buffer, offset: number, old: RecordRef | undefined, pad: Buffer): Promise<Uint32Array> {
+  private async writeComposed(blob: BlobFile, at: number, header: RecordHeader, data: WriteRequest, offset: number, old: RecordRef | undefined, pad: Buffer): Promise<Uint32Array> {
     const builder = new ChunkCrcBuilder();
     let pos = at;
     const put = async (bytes: Buffer): Promise<void> => {
@@ -485,7 +488,7 @@ export class Backend {
     pos += RECORD_HEADER_SIZE;
     await copyOld(0, Math.min(offset, oldSize));
     await zeros(offset - Math.min(offset, oldSize));
-    await put(data);
+    for (const part of data.data) await put(part);
     const end = offset + data.length;
     const tailOldEnd = Math.max(end, Math.min(oldSize, header.size));
     await copyOld(end, tailOldEnd);
@@ -592,9 +595,9 @@ function stamp(w: WriteRequest): Pick<RecordHeader, 'tsec' | 'tnsec' | 'userFlag
   return { tsec: t.sec, tnsec: t.nsec, userFlags: w.userFlags };
 }
 
-function chunkCrcsOf(data: Buffer): Uint32Array {
+function chunkCrcsOf(data: readonly Buffer[]): Uint32Array {
   const b = new ChunkCrcBuilder();
-  b.feed(data);
+  for (const part of data) b.feed(part);
   return b.finish();
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import {
   Command, CommandFlags, Errno, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags,
   decodeIoAttr, encodeFileInfoReply, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
+  type Payload,
 } from '../../elliptics/protocol/index.js';
 import { type Backend, wireRecordFlags } from '../engine/backend.js';
 import { dataOffset, type RecordRef } from '../engine/key-index.js';
@@ -17,7 +18,7 @@ const ZERO_CSUM = Buffer.alloc(ID_SIZE);
 /** Reply header + io_attr in front of READ data. */
 const READ_REPLY_HEAD = HEADER_SIZE + IO_ATTR_SIZE;
 
-export type DataHandler = (ctx: NodeContext, conn: ServerConnection, h: Header, payload: Buffer, backend: Backend) => Promise<number>;
+export type DataHandler = (ctx: NodeContext, conn: ServerConnection, h: Header, payload: Payload, backend: Backend) => Promise<number>;
 
 export function fileInfoOf(ref: RecordRef, pending: boolean, checksum: Buffer = ZERO_CSUM): FileInfo {
   return {
@@ -31,11 +32,11 @@ export function fileInfoOf(ref: RecordRef, pending: boolean, checksum: Buffer = 
   };
 }
 
-function ioAttrOf(payload: Buffer, what: string): IoAttr {
+function ioAttrOf(payload: Payload, what: string): IoAttr {
   if (payload.length < IO_ATTR_SIZE) {
     throw new StorageError(Errno.EINVAL, `${what} needs a ${IO_ATTR_SIZE}-byte io_attr, got ${payload.length} bytes`);
   }
-  return decodeIoAttr(payload);
+  return decodeIoAttr(payload.head(IO_ATTR_SIZE));
 }
 
 export const lookup: DataHandler = async (ctx, conn, h, _payload, backend) => {
@@ -50,10 +51,12 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
   if (io.size > payload.length - IO_ATTR_SIZE) {
     throw new StorageError(Errno.EINVAL, `WRITE io_attr announces ${io.size} bytes, the frame carries ${payload.length - IO_ATTR_SIZE}`);
   }
-  const data = payload.subarray(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
+  // The data goes to disk as the chunks it arrived in: no copy of the payload.
+  const data = payload.slice(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
   const result = await backend.write({
     id: Buffer.from(io.id), // the index keeps it: do not pin the socket buffer
     data,
+    length: io.size,
     offset: io.offset,
     num: io.num,
     ioFlags: io.flags,
@@ -62,7 +65,7 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
   });
   if (io.flags & IoFlags.WRITE_NO_FILE_INFO) conn.send(replyHeader(h, { backendId: backend.id }));
   else conn.send(replyHeader(h, { backendId: backend.id }), encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(result.ref, result.pending) }));
-  return data.length;
+  return io.size;
 };
 
 /** Reads one key and returns the whole encoded reply (header + io_attr + data) in one buffer. */
@@ -112,12 +115,13 @@ export const bulkRead: DataHandler = async (_ctx, conn, h, payload, backend) => 
   if (payload.length < IO_ATTR_SIZE || payload.length % IO_ATTR_SIZE !== 0) {
     throw new StorageError(Errno.EINVAL, `BULK_READ payload of ${payload.length} bytes is not a whole number of io_attrs`);
   }
+  const attrs = payload.bytes;
   const count = payload.length / IO_ATTR_SIZE - 1;
   if (count === 0) throw new StorageError(Errno.EPERM, 'BULK_READ without keys');
   const more = (h.flags & ~CommandFlags.NEED_ACK) | CommandFlags.REPLY | CommandFlags.MORE;
   let bytes = 0;
   for (let i = 1; i <= count; i++) {
-    const io = decodeIoAttr(payload, i * IO_ATTR_SIZE);
+    const io = decodeIoAttr(attrs, i * IO_ATTR_SIZE);
     try {
       const r = await readReply(h, io, backend, more);
       conn.sendRaw(r.message);

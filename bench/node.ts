@@ -11,7 +11,7 @@ import { Connection } from '../src/elliptics/connection.js';
 import { HEADER_SIZE, IO_ATTR_SIZE, keyToId, VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { finalPacket, readRequest, writeRequest, type Request } from '../src/elliptics/requests.js';
 import { printTable, percent, sizeLabel } from './lib/table.js';
-import { forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
+import { cpuSecondsOf, forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const SECONDS = Number(arg('--seconds') ?? 3);
@@ -28,13 +28,18 @@ interface Result {
   ops: number;
   seconds: number;
   bytes: number;
+  /** CPU seconds of the server process and of this (client) process. */
+  serverCpu: number;
+  clientCpu: number;
 }
 
 /** Runs `one` with `concurrency` requests always in flight for `seconds` or until `maxBytes` moved. */
-async function drive(concurrency: number, size: number, one: (i: number) => Promise<void>, maxBytes = Infinity, seconds = SECONDS): Promise<Result> {
+async function drive(server: number, concurrency: number, size: number, one: (i: number) => Promise<void>, maxBytes = Infinity, seconds = SECONDS): Promise<Result> {
   const until = performance.now() + seconds * 1000;
   let ops = 0;
   let next = 0;
+  const serverCpu0 = cpuSecondsOf(server);
+  const clientCpu0 = process.cpuUsage();
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
     while (performance.now() < until && ops * size < maxBytes) {
@@ -43,14 +48,25 @@ async function drive(concurrency: number, size: number, one: (i: number) => Prom
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-  return { ops, seconds: (performance.now() - t0) / 1000, bytes: ops * size };
+  const client = process.cpuUsage(clientCpu0);
+  return {
+    ops,
+    seconds: (performance.now() - t0) / 1000,
+    bytes: ops * size,
+    serverCpu: cpuSecondsOf(server) - serverCpu0,
+    clientCpu: (client.user + client.system) / 1e6,
+  };
 }
 
 function add(total: Result, r: Result): void {
   total.ops += r.ops;
   total.seconds += r.seconds;
   total.bytes += r.bytes;
+  total.serverCpu += r.serverCpu;
+  total.clientCpu += r.clientCpu;
 }
+
+const cpu = (r: Result, which: 'serverCpu' | 'clientCpu'): string => `${Math.round((r[which] / r.seconds) * 100)}%`;
 
 /** A minimal client of the ceiling server: requests pipelined on one socket, answers counted in order. */
 class CeilingClient {
@@ -119,25 +135,27 @@ async function main(): Promise<void> {
       for (const op of ['read', 'write'] as const) {
         for (const c of CONCURRENCY) {
           if (ONLY && !`${op}-${sizeLabel(size).replace(' ', '')}-${c}`.includes(ONLY)) continue;
-          const viaNode: Result = { ops: 0, seconds: 0, bytes: 0 };
-          const viaTcp: Result = { ops: 0, seconds: 0, bytes: 0 };
+          const viaNode: Result = { ops: 0, seconds: 0, bytes: 0, serverCpu: 0, clientCpu: 0 };
+          const viaTcp: Result = { ops: 0, seconds: 0, bytes: 0, serverCpu: 0, clientCpu: 0 };
           for (let round = 0; round < ROUNDS; round++) {
-            add(viaNode, await drive(c, size, (i) =>
+            add(viaNode, await drive(node.proc.pid!, c, size, (i) =>
               op === 'read' ? send(readRequest({ id: ids[i % KEYS]!, group: 1 })) : send(writeRequest({ id: ids[i % KEYS]!, group: 1 }, body)),
               op === 'write' ? (1024 * 1024 * 1024) / ROUNDS : Infinity, SECONDS / ROUNDS));
-            add(viaTcp, await drive(c, size, () =>
+            add(viaTcp, await drive(ceiling.proc.pid!, c, size, () =>
               op === 'read'
                 ? bare.call(HEADER_SIZE + IO_ATTR_SIZE, HEADER_SIZE + IO_ATTR_SIZE + size)
                 : bare.call(HEADER_SIZE + IO_ATTR_SIZE + size, HEADER_SIZE + WRITE_REPLY, body), Infinity, SECONDS / ROUNDS));
           }
           const nodeOps = viaNode.ops / viaNode.seconds;
           const tcpOps = viaTcp.ops / viaTcp.seconds;
-          rows.push([op, sizeLabel(size), c, nodeOps, viaNode.bytes / viaNode.seconds / 1e6, tcpOps, viaTcp.bytes / viaTcp.seconds / 1e6, percent(nodeOps, tcpOps)]);
+          rows.push([op, sizeLabel(size), c, nodeOps, viaNode.bytes / viaNode.seconds / 1e6, cpu(viaNode, 'serverCpu'), cpu(viaNode, 'clientCpu'),
+            tcpOps, viaTcp.bytes / viaTcp.seconds / 1e6, cpu(viaTcp, 'serverCpu'), cpu(viaTcp, 'clientCpu'), percent(nodeOps, tcpOps)]);
         }
       }
     }
     printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined)`,
-      ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'tcp ops/s', 'tcp MB/s', 'node/tcp'], rows);
+      ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp'], rows);
+    process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
 
     if (ONLY) return;
     // Memory: 1 GiB written and 1 GiB read back in 1 MiB values, 16 in flight.
@@ -147,8 +165,8 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peak = Math.max(peak, rssOf(node.proc.pid!))), 50);
     const memIds = Array.from({ length: 1024 }, (_, i) => keyToId(`mem-${i}`));
     const t0 = performance.now();
-    await drive(16, mib.length, (i) => send(writeRequest({ id: memIds[i % memIds.length]!, group: 1 }, mib)), 1024 ** 3, Infinity);
-    await drive(16, mib.length, (i) => send(readRequest({ id: memIds[i % memIds.length]!, group: 1 })), 1024 ** 3, Infinity);
+    await drive(node.proc.pid!, 16, mib.length, (i) => send(writeRequest({ id: memIds[i % memIds.length]!, group: 1 }, mib)), 1024 ** 3, Infinity);
+    await drive(node.proc.pid!, 16, mib.length, (i) => send(readRequest({ id: memIds[i % memIds.length]!, group: 1 })), 1024 ** 3, Infinity);
     clearInterval(sampler);
     const after = rssOf(node.proc.pid!);
     printTable('storage node memory while 1 GiB is written through it and read back (1 MiB values, 16 in flight)',

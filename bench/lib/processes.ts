@@ -52,3 +52,10 @@ export function stop(proc: ChildProcess): Promise<void> {
     proc.kill('SIGTERM');
   });
 }
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc, 10 ms resolution). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

@@ -17,6 +17,8 @@ const arg = (name: string): string | undefined => (process.argv.includes(name) ?
 const SECONDS = Number(arg('--seconds') ?? 3);
 /** `--only read` / `--only 4KiB` / `--only read-4KiB-16`: run the matching cells only. */
 const ONLY = arg('--only');
+/** `--verify-ttl 0`: the node re-verifies every chunk on every read (its default trusts a chunk for 10 s). */
+const VERIFY_TTL = arg('--verify-ttl');
 const SIZES = [4096, 1024 * 1024];
 const CONCURRENCY = [1, 16];
 const KEYS = 64;
@@ -117,7 +119,7 @@ class CeilingClient {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-node-'));
-  const node = await startBenchNode(path.join(dir, 'node'), [1]);
+  const node = await startBenchNode(path.join(dir, 'node'), [1], VERIFY_TTL === undefined ? {} : { 'verify-ttl': Number(VERIFY_TTL) });
   const ceiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', []);
   const rows: (string | number)[][] = [];
   try {
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined)`,
+    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'})`,
       ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp'], rows);
     process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
 

@@ -34,6 +34,7 @@ export const NODE_DEFAULTS = {
   maxFrame: 100 * 1024 * 1024,
   sync: 1,
   checkInterval: 30,
+  verifyTtl: 10,
 } as const;
 
 export function loadNodeConfig(file: string): NodeConfig {
@@ -60,6 +61,7 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
   });
   const sync = syncPolicy(root);
   const maxFrame = root.int('max-frame', { def: NODE_DEFAULTS.maxFrame, min: 4096 });
+  const verifyTtl = root.int('verify-ttl', { def: NODE_DEFAULTS.verifyTtl, min: 0 });
   const backendSections = root.sections('backends');
   if (backendSections.length === 0) root.fail('backends', 'must list at least one backend');
   const backends: BackendOptions[] = [];
@@ -85,6 +87,7 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
       sync,
       readOnly: b.bool('read-only', false),
       delay: b.int('delay', { def: 0, min: 0, max: 0xffff_ffff }),
+      verifyTtl,
     });
     warnings.push(...b.unknownKeys().map((k) => `unknown key ${k} ignored`));
   }

@@ -2,13 +2,13 @@
 // command handlers call; it knows nothing about the wire.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Errno, ID_SIZE, IoFlags, RecordFlags } from '../../elliptics/protocol/constants.js';
 import { type DnetTime, isEmptyTime, timeNow } from '../../elliptics/protocol/time.js';
 import { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
+import { ChunkVerifier } from './chunk-verifier.js';
 import { ftruncate } from './file-io.js';
 import { KeyLock } from './key-lock.js';
 import { dataOffset, indexKey, KeyIndex, type PendingRecord, type RecordRef } from './key-index.js';
@@ -34,6 +34,8 @@ export interface BackendOptions {
   readOnly: boolean;
   /** Milliseconds every command on this backend waits before it runs. */
   delay: number;
+  /** Seconds a verified chunk is trusted without re-hashing (0: verify every read). */
+  verifyTtl: number;
 }
 
 export interface WriteRequest {
@@ -96,8 +98,10 @@ export class Backend {
   private readonly locks = new KeyLock();
   private seq = 0;
   private syncTimer: NodeJS.Timeout | undefined;
+  private readonly verifier: ChunkVerifier;
 
   constructor(private readonly opts: BackendOptions) {
+    this.verifier = new ChunkVerifier(opts.verifyTtl);
     this.id = opts.id;
     this.group = opts.group;
     this.dir = path.resolve(opts.dir);
@@ -285,7 +289,7 @@ export class Backend {
     } catch (err) {
       throw fromFsError(err, `read of ${ref.blob.path}`);
     }
-    if (crcs) verifyChunks(buf.subarray(headroom), from, crcs, ref);
+    if (crcs) this.verifier.verify(ref, buf.subarray(headroom), from);
     return { buf, start: headroom + (offset - from), length, ref };
   }
 
@@ -298,7 +302,7 @@ export class Backend {
       await ref.blob.readExact(piece, 0, n, dataOffset(ref) + at).catch((err: unknown) => {
         throw fromFsError(err, `read of ${ref.blob.path}`);
       });
-      if (ref.crcs) verifyChunks(piece.subarray(0, n), at, ref.crcs, ref);
+      this.verifier.verify(ref, piece.subarray(0, n), at);
       hash.update(piece.subarray(0, n));
     }
     return hash.digest();
@@ -601,15 +605,6 @@ function chunkCrcsOf(data: readonly Buffer[]): Uint32Array {
   return b.finish();
 }
 
-function verifyChunks(data: Buffer, from: number, crcs: Uint32Array, ref: RecordRef): void {
-  const first = from / CHUNK_SIZE;
-  for (let i = 0; i * CHUNK_SIZE < data.length; i++) {
-    const chunk = data.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
-    if (crc32(chunk) !== crcs[first + i]) {
-      throw new StorageError(Errno.EILSEQ, `checksum mismatch in ${ref.blob.path} at record ${ref.offset}, chunk ${first + i}`);
-    }
-  }
-}
 
 
 function isAlive(pid: number): boolean {

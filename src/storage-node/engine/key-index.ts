@@ -12,6 +12,8 @@ export interface RecordRef {
   header: RecordHeader;
   /** Chunk CRCs (committed records written with checksums). */
   crcs: Uint32Array | undefined;
+  /** Per chunk, when a read last verified it (ChunkVerifier clock); allocated on first verification. */
+  verifiedAt?: Uint32Array;
 }
 
 export interface PendingRecord extends RecordRef {

@@ -1,0 +1,37 @@
+// Verification of the chunks a read touches against their stored CRC32.
+//
+// Records are immutable once committed, so a chunk that was verified a moment ago is still good
+// while it sits in the page cache: re-hashing it on every read of a hot object would only burn
+// CPU (for 1 MiB reads the CRC is the largest cost on the node, see bench/node). A chunk verified
+// less than `ttlSeconds` ago is therefore trusted; 0 verifies every read, as eblob does.
+
+import { crc32 } from 'node:zlib';
+import { Errno } from '../../elliptics/protocol/constants.js';
+import type { RecordRef } from './key-index.js';
+import { CHUNK_SIZE } from './record.js';
+import { StorageError } from './storage-error.js';
+
+const START = Date.now();
+
+export class ChunkVerifier {
+  constructor(private readonly ttlSeconds: number) {}
+
+  /** Checks `data` (record bytes starting at chunk boundary `from`); throws -EILSEQ on a mismatch. */
+  verify(ref: RecordRef, data: Buffer, from: number): void {
+    const crcs = ref.crcs;
+    if (!crcs) return;
+    const first = from / CHUNK_SIZE;
+    // Seconds since start, +1 so that 0 means "never verified".
+    const now = Math.floor((Date.now() - START) / 1000) + 1;
+    const remember = this.ttlSeconds > 0;
+    const seen = remember ? (ref.verifiedAt ??= new Uint32Array(crcs.length)) : undefined;
+    for (let i = 0; i * CHUNK_SIZE < data.length; i++) {
+      const c = first + i;
+      if (seen && seen[c]! > 0 && now - seen[c]! < this.ttlSeconds) continue;
+      if (crc32(data.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)) !== crcs[c]) {
+        throw new StorageError(Errno.EILSEQ, `checksum mismatch in ${ref.blob.path}, record at ${ref.offset}, chunk ${c}`);
+      }
+      if (seen) seen[c] = now;
+    }
+  }
+}

@@ -11,6 +11,7 @@ import { CommandStats } from './command-stats.js';
 import type { NodeConfig } from './config.js';
 import { createDispatcher } from './dispatch.js';
 import { Backend } from './engine/backend.js';
+import { BufferPool } from './engine/buffer-pool.js';
 import { announcedBackends } from './handlers/cluster.js';
 import type { NodeContext } from './node-context.js';
 import { PeerLinks } from './peers.js';
@@ -31,7 +32,8 @@ export class StorageNode implements NodeContext {
     readonly log: Logger,
   ) {
     this.self = makeAddr(config.address.host, config.address.port);
-    this.backends = config.backends.map((b) => new Backend(b));
+    const buffers = new BufferPool();
+    this.backends = config.backends.map((b) => new Backend({ ...b, buffers }));
     const dispatch = createDispatcher(this);
     this.server = net.createServer((socket) => this.accept(socket, dispatch));
     this.peers = new PeerLinks({

@@ -71,9 +71,13 @@ export class ServerConnection {
    * as soon as they are ready: batching them per event-loop turn measured slower (bench/node),
    * because it turns a pipelined client into lock-step rounds.
    */
-  sendRaw(message: Buffer): void {
-    if (this.closed) return;
-    this.socket.write(message);
+  sendRaw(message: Buffer, written?: () => void): void {
+    if (this.closed) {
+      written?.();
+      return;
+    }
+    // The callback runs once the kernel has the bytes (or the write failed): the buffer is free.
+    this.socket.write(message, written);
     this.applyBackpressure();
   }
 

@@ -9,6 +9,7 @@ import { type DnetTime, isEmptyTime, timeNow } from '../../elliptics/protocol/ti
 import { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
 import { ChunkVerifier } from './chunk-verifier.js';
+import { BufferPool } from './buffer-pool.js';
 import { ftruncate } from './file-io.js';
 import { KeyLock } from './key-lock.js';
 import { dataOffset, indexKey, KeyIndex, type PendingRecord, type RecordRef } from './key-index.js';
@@ -36,6 +37,8 @@ export interface BackendOptions {
   delay: number;
   /** Seconds a verified chunk is trusted without re-hashing (0: verify every read). */
   verifyTtl: number;
+  /** Shared pool of large read buffers (one per node). */
+  buffers?: BufferPool;
 }
 
 export interface WriteRequest {
@@ -64,6 +67,8 @@ export interface ReadResult {
   start: number;
   length: number;
   ref: RecordRef;
+  /** Returns `buf` to the pool; call once nothing refers to it (the socket has taken the bytes). */
+  release: () => void;
 }
 
 export interface BackendSummary {
@@ -99,9 +104,11 @@ export class Backend {
   private seq = 0;
   private syncTimer: NodeJS.Timeout | undefined;
   private readonly verifier: ChunkVerifier;
+  private readonly buffers: BufferPool;
 
   constructor(private readonly opts: BackendOptions) {
     this.verifier = new ChunkVerifier(opts.verifyTtl);
+    this.buffers = opts.buffers ?? new BufferPool();
     this.id = opts.id;
     this.group = opts.group;
     this.dir = path.resolve(opts.dir);
@@ -283,14 +290,16 @@ export class Backend {
     const crcs = verify ? ref.crcs : undefined;
     const from = crcs ? Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE : offset;
     const to = crcs ? Math.min(total, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
-    const buf = Buffer.allocUnsafe(headroom + (to - from));
+    const buf = this.buffers.acquire(headroom + (to - from));
+    const release = (): void => this.buffers.release(buf);
     try {
       await ref.blob.readExact(buf, headroom, to - from, dataOffset(ref) + from);
+      if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from);
     } catch (err) {
+      release();
       throw fromFsError(err, `read of ${ref.blob.path}`);
     }
-    if (crcs) this.verifier.verify(ref, buf.subarray(headroom), from);
-    return { buf, start: headroom + (offset - from), length, ref };
+    return { buf, start: headroom + (offset - from), length, ref, release };
   }
 
   /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */

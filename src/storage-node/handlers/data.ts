@@ -68,8 +68,11 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
   return io.size;
 };
 
-/** Reads one key and returns the whole encoded reply (header + io_attr + data) in one buffer. */
-async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number): Promise<{ message: Buffer; bytes: number }> {
+/**
+ * Reads one key and returns the whole encoded reply (header + io_attr + data) in one buffer, with
+ * the function that returns that buffer to the pool once the socket has taken it.
+ */
+async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number): Promise<{ message: Buffer; bytes: number; release: () => void }> {
   const r = await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD);
   const data = r.buf.subarray(r.start, r.start + r.length);
   const reply: IoAttr = {
@@ -88,14 +91,14 @@ async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number)
   const head = r.start - READ_REPLY_HEAD;
   encodeIoAttr(reply, r.buf, r.start - IO_ATTR_SIZE);
   encodeHeader(header, r.buf, head);
-  return { message: r.buf.subarray(head, r.start + r.length), bytes: r.length };
+  return { message: r.buf.subarray(head, r.start + r.length), bytes: r.length, release: r.release };
 }
 
 export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'READ');
   const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
-  const { message, bytes } = await readReply(h, io, backend, flags);
-  conn.sendRaw(message);
+  const { message, bytes, release } = await readReply(h, io, backend, flags);
+  conn.sendRaw(message, release);
   return bytes;
 };
 
@@ -124,7 +127,7 @@ export const bulkRead: DataHandler = async (_ctx, conn, h, payload, backend) => 
     const io = decodeIoAttr(attrs, i * IO_ATTR_SIZE);
     try {
       const r = await readReply(h, io, backend, more);
-      conn.sendRaw(r.message);
+      conn.sendRaw(r.message, r.release);
       bytes += r.bytes;
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;

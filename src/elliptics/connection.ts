@@ -11,6 +11,7 @@ import {
   type BackendIds, type Header, type NodeIdentity, ProtocolError,
 } from './protocol/index.js';
 import { EllipticsError } from './errors.js';
+import { slabReader } from '../util/slab-reader.js';
 
 /** One received message. `body` keeps the payload as received chunks; `payload` joins them. */
 export class Packet {
@@ -78,18 +79,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private constructor(
     private readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
+    decoder: FrameDecoder,
   ) {
     super();
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.decoder = new FrameDecoder((h, p) => this.onFrame(h, p), opts.maxFrame);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.decoder.push(chunk);
-      } catch (err) {
-        const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
-        this.destroy(new EllipticsError(status, `${this.remote}: ${(err as Error).message}`));
-      }
-    });
+    this.decoder = decoder;
     socket.on('error', (err: NodeJS.ErrnoException) => this.destroy(socketError(err, this.remote)));
     socket.on('close', () => this.destroy(new EllipticsError(Errno.ECONNRESET, `${this.remote}: connection closed`)));
   }
@@ -97,7 +91,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Opens a TCP connection (keepalive on, Nagle off), without the handshake. */
   static open(host: string, port: number, opts: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000 });
+      // The decoder exists before the connection object: bytes can only arrive after 'connect'.
+      let conn: Connection | undefined;
+      const decoder = new FrameDecoder((h, p) => conn!.onFrame(h, p), opts.maxFrame);
+      const onread = slabReader((chunk) => {
+        try {
+          decoder.push(chunk);
+        } catch (err) {
+          const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
+          conn?.destroy(new EllipticsError(status, `${conn.remote}: ${(err as Error).message}`));
+        }
+      });
+      const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000, onread });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new EllipticsError(Errno.ETIMEDOUT, `connect to ${host}:${port} timed out`));
@@ -105,7 +110,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new Connection(socket, opts));
+        conn = new Connection(socket, opts, decoder);
+        resolve(conn);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);

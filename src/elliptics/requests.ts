@@ -46,17 +46,21 @@ export interface WriteFields {
   userFlags?: bigint;
 }
 
-export function writeRequest(t: Target, data: Buffer, f: WriteFields = {}): Request {
+/** WRITE of `data` (one buffer, or chunks sent back to back without being joined). */
+export function writeRequest(t: Target, data: Buffer | readonly Buffer[], f: WriteFields = {}): Request {
+  const parts = Buffer.isBuffer(data) ? [data] : data;
+  let size = 0;
+  for (const p of parts) size += p.length;
   const io = makeIoAttr({
     id: t.id,
     offset: f.offset ?? 0,
-    size: data.length,
+    size,
     num: f.num ?? 0,
     flags: f.ioFlags ?? 0,
     timestamp: f.timestamp ?? timeNow(),
     userFlags: f.userFlags ?? 0n,
   });
-  return { header: dataHeader(Command.WRITE, t), payload: [encodeIoAttr(io), data] };
+  return { header: dataHeader(Command.WRITE, t), payload: [encodeIoAttr(io), ...parts] };
 }
 
 export interface ReadFields {

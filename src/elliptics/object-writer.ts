@@ -1,0 +1,202 @@
+// A streaming write of an object of known size (spec §6.3, DESIGN §2). Small objects go as one
+// WRITE to every group. Larger ones are cut into chunks: PREPARE (reserving the whole size) with the
+// first, PLAIN_WRITE for the middle ones, COMMIT with the last. Every group advances on its own
+// (a failed group is dropped, as the C++ client does), and at most `maxInFlight` bytes are sent but
+// not yet acknowledged by every group still alive: the slowest replica holds the producer back,
+// memory does not grow with the object.
+
+import { EllipticsError } from './errors.js';
+import { Errno, IoFlags, type DnetTime } from './protocol/index.js';
+import { writeRequest } from './requests.js';
+import type { GroupResult, Session } from './session.js';
+
+export interface WriteStreamOptions {
+  /** Where the data goes inside the object (the object ends at offset + size). */
+  offset?: number;
+  /** Bytes per WRITE (default 1 MiB). */
+  chunkSize?: number;
+  /** Bytes sent but not acknowledged by all groups (default 8 MiB, at least one chunk). */
+  maxInFlight?: number;
+  ioFlags?: number;
+  timestamp?: DnetTime;
+}
+
+export const DEFAULT_WRITE_CHUNK = 1024 * 1024;
+export const DEFAULT_MAX_IN_FLIGHT = 8 * 1024 * 1024;
+
+type StepKind = 'prepare' | 'plain' | 'commit';
+
+interface GroupState {
+  group: number;
+  failed: GroupResult | undefined;
+  prepared: Promise<void> | undefined;
+  plains: Promise<void>[];
+  result: GroupResult | undefined;
+}
+
+export class ObjectWriter {
+  readonly size: number;
+  private readonly offset: number;
+  private readonly chunkSize: number;
+  readonly maxInFlight: number;
+  private readonly ioFlags: number;
+  private readonly groups: GroupState[];
+  private buffered: Buffer[] = [];
+  private bufferedLen = 0;
+  private received = 0;
+  /** Object offset where the next step starts. */
+  private nextOffset: number;
+  private steps = 0;
+  private readonly sends: Promise<void>[] = [];
+  private waiters: (() => void)[] = [];
+  private aborted: EllipticsError | undefined;
+  private ended = false;
+  /** Bytes sent and not yet acknowledged by every live group. */
+  inFlight = 0;
+  /** The most bytes ever in flight (tests assert it stays within the bound). */
+  peakInFlight = 0;
+
+  constructor(
+    private readonly session: Session,
+    private readonly id: Buffer,
+    size: number,
+    private readonly opts: WriteStreamOptions,
+  ) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new EllipticsError(Errno.EINVAL, `invalid object size ${size}`);
+    this.size = size;
+    this.offset = opts.offset ?? 0;
+    this.nextOffset = this.offset;
+    this.chunkSize = Math.max(1, opts.chunkSize ?? DEFAULT_WRITE_CHUNK);
+    this.maxInFlight = Math.max(this.chunkSize, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    this.ioFlags = opts.ioFlags ?? session.opts.ioFlags ?? 0;
+    if (session.groups.length === 0) throw new EllipticsError(Errno.ENXIO, 'write: the session has no groups');
+    this.groups = session.groups.map((group) => ({ group, failed: undefined, prepared: undefined, plains: [], result: undefined }));
+  }
+
+  private get single(): boolean {
+    return this.size <= this.chunkSize;
+  }
+
+  /** Accepts the next bytes; resolves when the producer may send more (backpressure). */
+  async write(chunk: Buffer): Promise<void> {
+    if (this.aborted) throw this.aborted;
+    if (this.ended) throw new EllipticsError(Errno.EINVAL, 'write after end');
+    if (this.received + chunk.length > this.size) {
+      const err = new EllipticsError(Errno.EINVAL, `body longer than the announced ${this.size} bytes`);
+      this.abort(err);
+      throw err;
+    }
+    if (chunk.length === 0) return;
+    this.buffered.push(chunk);
+    this.bufferedLen += chunk.length;
+    this.received += chunk.length;
+    if (this.single) return;
+    // Send whole chunks, except the one that ends the object: it goes with COMMIT.
+    while (this.bufferedLen > this.chunkSize || (this.bufferedLen === this.chunkSize && this.received < this.size)) {
+      await this.room(this.chunkSize);
+      this.emit(this.steps === 0 ? 'prepare' : 'plain', this.take(this.chunkSize));
+    }
+  }
+
+  /** Waits until `bytes` more can be in flight without passing the bound. */
+  private async room(bytes: number): Promise<void> {
+    while (this.inFlight + bytes > this.maxInFlight) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      if (this.aborted) throw this.aborted;
+    }
+  }
+
+  /** Sends what is left and resolves with each group's result (COMMIT's, or the step that failed). */
+  async end(): Promise<GroupResult[]> {
+    if (this.aborted) throw this.aborted;
+    this.ended = true;
+    if (this.received !== this.size) {
+      const err = new EllipticsError(Errno.EINVAL, `body ended after ${this.received} of ${this.size} bytes`);
+      this.abort(err);
+      throw err;
+    }
+    if (this.single) {
+      return this.session.writeId(this.id, this.take(this.bufferedLen), { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.opts.timestamp });
+    }
+    await this.room(this.bufferedLen);
+    this.emit('commit', this.take(this.bufferedLen));
+    await Promise.all(this.sends);
+    return this.groups.map((g) => g.result ?? g.failed!);
+  }
+
+  /** Stops sending; pending and future writes fail with `reason`. Prepared records stay uncommitted. */
+  abort(reason: EllipticsError): void {
+    if (this.aborted) return;
+    this.aborted = reason;
+    this.wake();
+  }
+
+  /** Removes exactly `n` buffered bytes as views (no copy). */
+  private take(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const b = this.buffered[0]!;
+      if (b.length <= left) {
+        out.push(b);
+        this.buffered.shift();
+        left -= b.length;
+      } else {
+        out.push(b.subarray(0, left));
+        this.buffered[0] = b.subarray(left);
+        left = 0;
+      }
+    }
+    this.bufferedLen -= n;
+    return out;
+  }
+
+  private emit(kind: StepKind, parts: Buffer[]): void {
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const at = this.nextOffset;
+    this.nextOffset += len;
+    this.steps++;
+    this.inFlight += len;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    const live = this.groups.filter((g) => !g.failed);
+    const all = Promise.all(live.map((g) => this.sendStep(g, kind, parts, at, len))).then(() => {
+      this.inFlight -= len;
+      if (this.groups.every((g) => g.failed)) this.abort(lastFailure(this.groups));
+      this.wake();
+    });
+    this.sends.push(all);
+  }
+
+  private sendStep(g: GroupState, kind: StepKind, parts: Buffer[], at: number, len: number): Promise<void> {
+    const total = this.offset + this.size;
+    const run = async (): Promise<void> => {
+      // PREPARE must be in place before data lands in it; COMMIT waits for every plain write.
+      if (kind !== 'prepare') await g.prepared;
+      if (kind === 'commit') await Promise.all(g.plains);
+      if (g.failed || this.aborted) return;
+      const [flags, num] =
+        kind === 'prepare' ? [IoFlags.PREPARE | IoFlags.PLAIN_WRITE, total]
+        : kind === 'plain' ? [IoFlags.PLAIN_WRITE, at + len]
+        : [IoFlags.COMMIT | IoFlags.PLAIN_WRITE, total];
+      const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.opts.timestamp }), `write (${kind})`);
+      if (r.error) g.failed = r;
+      else if (kind === 'commit') g.result = r;
+    };
+    const p = run();
+    if (kind === 'prepare') g.prepared = p;
+    if (kind === 'plain') g.plains.push(p);
+    return p;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+function lastFailure(groups: readonly GroupState[]): EllipticsError {
+  const failed = groups.filter((g) => g.failed);
+  return failed[failed.length - 1]?.failed?.error ?? new EllipticsError(Errno.EIO, 'write failed in every group');
+}

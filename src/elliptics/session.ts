@@ -1,0 +1,241 @@
+// A session: the top rung of the client. It carries what each request needs (namespace, groups,
+// io flags, command flags, trace id, timeout) and turns operations on keys into commands to the
+// right node and backend of every group, returning one result per group.
+
+import type { Cluster } from './cluster.js';
+import type { Packet } from './connection.js';
+import { EllipticsError, statusOf } from './errors.js';
+import type { NodePool } from './node-pool.js';
+import {
+  Errno, IoFlags, RecordFlags, decodeFileInfoReply, formatAddr, keyToId,
+  type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfo,
+} from './protocol/index.js';
+import {
+  backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, lookupRequest, monitorStatOf, monitorStatRequest,
+  readReplyOf, readRequest, removeRequest, routeListRequest, writeRequest, type ReadReply, type Request, type Target,
+} from './requests.js';
+import { decodeRouteList } from './protocol/containers.js';
+import { parseNodeStats, STATS_CATEGORIES, type NodeStats } from './stats.js';
+import { ObjectReader, type ReadOptions } from './object-reader.js';
+import { ObjectWriter, type WriteStreamOptions } from './object-writer.js';
+
+export interface SessionOptions {
+  /** Mixed into every key's id (backrunner: the bucket name). */
+  namespace?: string;
+  groups?: readonly number[];
+  ioFlags?: number;
+  /** Extra command flags on every data command. */
+  cflags?: number;
+  traceId?: bigint;
+  /** Per-transaction inactivity deadline; the cluster default when unset. */
+  timeoutMs?: number;
+}
+
+/** The outcome of one operation in one group. */
+export interface GroupResult {
+  group: number;
+  backendId: number;
+  /** `ip:port:family` of the node that answered (or would have). */
+  address: string;
+  /** 0 or a negative errno. */
+  status: number;
+  error: EllipticsError | undefined;
+  /** WRITE / LOOKUP: the stored record (path of the blob file, data offset, size, mtime, checksum). */
+  info: FileInfo | undefined;
+  /** The storage address in the file info (the node holding the bytes). */
+  storage: DnetAddr | undefined;
+}
+
+export interface WriteOptions {
+  offset?: number;
+  ioFlags?: number;
+  timestamp?: DnetTime;
+  userFlags?: bigint;
+}
+
+export interface KeyResults {
+  key: string;
+  id: Buffer;
+  results: GroupResult[];
+}
+
+export class Session {
+  constructor(
+    readonly cluster: Cluster,
+    readonly opts: SessionOptions = {},
+  ) {}
+
+  /** A session with some options changed. */
+  with(opts: SessionOptions): Session {
+    return new Session(this.cluster, { ...this.opts, ...opts });
+  }
+
+  get groups(): readonly number[] {
+    return this.opts.groups ?? [];
+  }
+
+  get timeoutMs(): number {
+    return this.opts.timeoutMs ?? this.cluster.opts.timeoutMs;
+  }
+
+  id(key: string | Buffer): Buffer {
+    return keyToId(key, this.opts.namespace);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Plumbing: one request to the owner of (group, id)
+
+  /** Sends a request to the node owning `id` in `group`; resolves with its packets. */
+  async send(group: number, id: Buffer, build: (t: Target) => Request, timeoutMs = this.timeoutMs): Promise<{ packets: Packet[]; pool: NodePool; backendId: number }> {
+    const { pool, backendId } = this.cluster.route(group, id);
+    const r = build({ id, group, backendId, cflags: this.opts.cflags ?? 0, traceId: this.opts.traceId ?? 0n });
+    const packets = await pool.request(r.header, r.payload, { timeoutMs });
+    return { packets, pool, backendId };
+  }
+
+  /** Runs `op` in every group in parallel and collects one result per group. */
+  private async inAllGroups(id: Buffer, build: (t: Target) => Request, what: string, groups = this.groups): Promise<GroupResult[]> {
+    if (groups.length === 0) throw new EllipticsError(Errno.ENXIO, `${what}: the session has no groups`);
+    return Promise.all(groups.map((g) => this.resultOf(g, id, build, what)));
+  }
+
+  /** One request in one group, its outcome as a GroupResult (never throws). */
+  async resultOf(group: number, id: Buffer, build: (t: Target) => Request, what: string): Promise<GroupResult> {
+    let address = '';
+    let backendId = 0;
+    try {
+      const sent = await this.send(group, id, build);
+      address = sent.pool.address ?? sent.pool.endpoint;
+      backendId = sent.backendId;
+      const last = finalPacket(sent.packets, `${what} in group ${group}`);
+      const fi = last.payload.length > 0 && (last.header.cmd === 1 || last.header.cmd === 4) ? decodeFileInfoReply(last.payload) : undefined;
+      return { group, backendId: last.header.backendId, address, status: 0, error: undefined, info: fi?.info, storage: fi?.addr };
+    } catch (err) {
+      const error = err instanceof EllipticsError ? err : new EllipticsError(statusOf(err, Errno.EIO), (err as Error).message);
+      return { group, backendId, address, status: error.status, error, info: undefined, storage: undefined };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Operations
+
+  /** WRITE of the whole data to every group in parallel (data as one buffer or as chunks). */
+  write(key: string | Buffer, data: Buffer | readonly Buffer[], opts: WriteOptions = {}): Promise<GroupResult[]> {
+    return this.writeId(this.id(key), data, opts);
+  }
+
+  /** WRITE by key id (the streaming writer's single-chunk path). */
+  writeId(id: Buffer, data: Buffer | readonly Buffer[], opts: WriteOptions = {}): Promise<GroupResult[]> {
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    return this.inAllGroups(id, (t) => writeRequest(t, parts, { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp: opts.timestamp, userFlags: opts.userFlags }), 'write');
+  }
+
+  /**
+   * A streaming write of `size` bytes: one WRITE when it fits one chunk, otherwise PREPARE, PLAIN_WRITE…,
+   * COMMIT to every group, with at most `maxInFlight` bytes sent but not yet acknowledged by all groups.
+   */
+  createWriteStream(key: string | Buffer, size: number, opts: WriteStreamOptions = {}): ObjectWriter {
+    return new ObjectWriter(this, this.id(key), size, opts);
+  }
+
+  /** READ from the groups in order until one succeeds (spec §3.3). */
+  async read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply & { group: number }> {
+    const id = this.id(key);
+    const failures: EllipticsError[] = [];
+    for (const group of opts.groups ?? this.groups) {
+      try {
+        const { packets } = await this.send(group, id, (t) => readRequest(t, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }));
+        return Object.assign(readReplyOf(packets, `read in group ${group}`), { group });
+      } catch (err) {
+        failures.push(err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message));
+      }
+    }
+    throw readFailure(failures, 'read');
+  }
+
+  /** A chunked, consumer-driven reader of an object (the next chunk is fetched while one is consumed). */
+  openReader(key: string | Buffer, opts: ReadOptions = {}): Promise<ObjectReader> {
+    return ObjectReader.open(this, this.id(key), opts);
+  }
+
+  /** LOOKUP in every group in parallel. */
+  lookup(key: string | Buffer): Promise<GroupResult[]> {
+    return this.inAllGroups(this.id(key), (t) => lookupRequest(t), 'lookup');
+  }
+
+  /** DEL in every group in parallel. */
+  remove(key: string | Buffer): Promise<GroupResult[]> {
+    const ioFlags = this.opts.ioFlags ?? 0;
+    return this.inAllGroups(this.id(key), (t) => removeRequest(t, ioFlags), 'remove');
+  }
+
+  /** DEL of many keys in every group, pipelined (there is no bulk-remove command, spec §6.7). */
+  async bulkRemove(keys: readonly string[], concurrency = 64): Promise<KeyResults[]> {
+    const out: KeyResults[] = keys.map((key) => ({ key, id: this.id(key), results: [] }));
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < out.length) {
+        const item = out[next++]!;
+        item.results = await this.remove(item.key);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, out.length) }, lane));
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Node-level commands
+
+  /** MONITOR_STAT to every connected node, parsed as backrunner reads it. Unreachable nodes are left out. */
+  async monitorStats(categories: bigint = STATS_CATEGORIES): Promise<NodeStats[]> {
+    const live = this.cluster.nodes().filter((p) => p.alive && p.address);
+    const replies = await Promise.allSettled(live.map(async (pool) => {
+      const r = monitorStatRequest(categories);
+      const packets = await pool.request(r.header, r.payload, { timeoutMs: this.timeoutMs });
+      return parseNodeStats(pool.address!, monitorStatOf(packets, `MONITOR_STAT from ${pool.address}`));
+    }));
+    return replies.filter((r): r is PromiseFulfilledResult<NodeStats> => r.status === 'fulfilled').map((r) => r.value);
+  }
+
+  /** ROUTE_LIST of one node (`ip:port:family`), or of any live node. */
+  async routeList(address?: string): Promise<string[]> {
+    const pool = this.nodeByAddress(address);
+    const r = routeListRequest();
+    const packets = await pool.request(r.header, r.payload, { timeoutMs: this.timeoutMs });
+    return decodeRouteList(finalPacket(packets, 'ROUTE_LIST').payload).addrs.map(formatAddr);
+  }
+
+  async backendStatus(address: string): Promise<BackendStatus[]> {
+    const r = backendStatusRequest();
+    const packets = await this.nodeByAddress(address).request(r.header, r.payload, { timeoutMs: this.timeoutMs });
+    return backendStatusOf(packets, `BACKEND_STATUS of ${address}`);
+  }
+
+  /** BACKEND_CONTROL; -EALREADY comes back as an EllipticsError like any failure. */
+  async backendControl(address: string, ctl: BackendControl): Promise<BackendStatus[]> {
+    const r = backendControlRequest(ctl);
+    const packets = await this.nodeByAddress(address).request(r.header, r.payload, { timeoutMs: this.timeoutMs });
+    return backendStatusOf(packets, `BACKEND_CONTROL of ${address}`);
+  }
+
+  private nodeByAddress(address?: string): NodePool {
+    const pool = address ? this.cluster.node(address) : this.cluster.nodes().find((p) => p.alive);
+    if (!pool) throw new EllipticsError(Errno.ENXIO, address ? `unknown storage node ${address}` : 'no storage node is connected');
+    return pool;
+  }
+}
+
+/**
+ * The error of a read that failed in every group (spec §5.1): the first code that is not a timeout;
+ * -ETIMEDOUT only when all were timeouts; -ENXIO when no group could be asked.
+ */
+export function readFailure(failures: readonly EllipticsError[], what: string): EllipticsError {
+  if (failures.length === 0) return new EllipticsError(Errno.ENXIO, `${what}: no group to read from`);
+  return failures.find((f) => f.status !== Errno.ETIMEDOUT) ?? failures[0]!;
+}
+
+/** True for a record whose checksums are per chunk: every chunk read can be verified on its own. */
+export function hasChunkedChecksums(recordFlags: number): boolean {
+  return (recordFlags & RecordFlags.CHUNKED_CSUM) !== 0;
+}
+

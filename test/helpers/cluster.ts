@@ -1,0 +1,67 @@
+// The embedded test cluster of the examples: two node processes, six groups
+// (node1: 1, 3, 5; node2: 2, 4, 6), so buckets b1 = {1,2}, b2 = {3,4}, b3 = {5,6} have a replica on each.
+
+import path from 'node:path';
+import { Cluster, type ClusterOptions } from '../../src/elliptics/index.js';
+import { VERSION_2_26 } from '../../src/elliptics/protocol/index.js';
+import { createLogger } from '../../src/util/logger.js';
+import { spawnNode, tempDir, type ChildNode, type NodeSpec } from './nodes.js';
+
+export interface TestCluster {
+  root: string;
+  nodes: ChildNode[];
+  /** Kills node i (SIGTERM by default) and waits for it to exit. */
+  stop(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts node i again on the same port and directories. */
+  restart(i: number): Promise<void>;
+  /** A client cluster connected through node1 only (node2 is discovered). */
+  connect(opts?: Partial<ClusterOptions>): Promise<Cluster>;
+  close(): Promise<void>;
+}
+
+export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<TestCluster> {
+  const tmp = tempDir('backrunner-cluster-');
+  const specs: NodeSpec[] = [
+    { ...extra, backends: [{ id: 1, group: 1 }, { id: 2, group: 3 }, { id: 3, group: 5 }] },
+    { ...extra, backends: [{ id: 1, group: 2 }, { id: 2, group: 4 }, { id: 3, group: 6 }] },
+  ];
+  const nodes: ChildNode[] = [];
+  nodes.push(await spawnNode(path.join(tmp.dir, 'node1'), specs[0]!, 'node1'));
+  specs[0]!.port = nodes[0]!.port;
+  specs[1]!.remotes = [`127.0.0.1:${nodes[0]!.port}`];
+  nodes.push(await spawnNode(path.join(tmp.dir, 'node2'), specs[1]!, 'node2'));
+  specs[1]!.port = nodes[1]!.port;
+  const clients: Cluster[] = [];
+  const stop = async (i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    const n = nodes[i]!;
+    if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill(signal);
+    await n.exited;
+  };
+  return {
+    root: tmp.dir,
+    nodes,
+    stop,
+    async restart(i: number) {
+      nodes[i] = await spawnNode(path.join(tmp.dir, `node${i + 1}`), specs[i]!, `node${i + 1}`);
+    },
+    async connect(opts: Partial<ClusterOptions> = {}) {
+      const c = await Cluster.connect({
+        remotes: [{ host: '127.0.0.1', port: nodes[0]!.port }],
+        protocolVersion: VERSION_2_26,
+        poolSize: 2,
+        timeoutMs: 10_000,
+        checkIntervalMs: 1000,
+        maxFrame: 200 * 1024 * 1024,
+        log: createLogger('test-client', process.env.TEST_LOG_LEVEL ?? 'silent'),
+        ...opts,
+      });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) c.close();
+      for (let i = 0; i < nodes.length; i++) await stop(i);
+      tmp.cleanup();
+    },
+  };
+}

@@ -3,13 +3,17 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { nodeCommand } from './node-command.js';
+import { bmetaCommand } from './bmeta-command.js';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
     .scriptName('backrunner')
     .usage('$0 <command> [options]')
+    // `-config file` is one long option, as the original's Go flags read it, not -c -o -n -f -i -g.
+    .parserConfiguration({ 'short-option-groups': false })
     .command(nodeCommand)
-    .demandCommand(1, 'name a command: node')
+    .command(bmetaCommand)
+    .demandCommand(1, 'name a command: node, bmeta')
     .strict()
     .help()
     .alias('h', 'help')

@@ -31,11 +31,15 @@ export function readJsonFile(file: string): unknown {
 
 export class Section {
   private readonly seen = new Set<string>();
+  /** Keys match case-insensitively, as the Go original's JSON decoding does. */
+  private readonly byLower = new Map<string, string>();
 
   constructor(
     private readonly obj: Record<string, unknown>,
     readonly path: string,
-  ) {}
+  ) {
+    for (const k of Object.keys(obj)) if (!this.byLower.has(k.toLowerCase())) this.byLower.set(k.toLowerCase(), k);
+  }
 
   static root(value: unknown, what = 'config'): Section {
     if (!isPlainObject(value)) throw new ConfigError('', `the ${what} must be a JSON object`);
@@ -47,12 +51,15 @@ export class Section {
   }
 
   has(key: string): boolean {
-    return this.obj[key] !== undefined && this.obj[key] !== null;
+    const actual = this.byLower.get(key.toLowerCase());
+    return actual !== undefined && this.obj[actual] !== undefined && this.obj[actual] !== null;
   }
 
   raw(key: string): unknown {
-    this.seen.add(key);
-    return this.obj[key];
+    const actual = this.byLower.get(key.toLowerCase());
+    if (actual === undefined) return undefined;
+    this.seen.add(actual);
+    return Object.hasOwn(this.obj, actual) ? this.obj[actual] : undefined;
   }
 
   fail(key: string, problem: string): never {

@@ -3,17 +3,33 @@
 
 import { ConfigError } from '../config/reader.js';
 import { createLogger } from '../util/logger.js';
-import { loadNodeConfig } from './config.js';
+import { embeddedNodeConfig, loadBackrunnerConfig } from '../config/backrunner-config.js';
+import { readJsonFile, isPlainObject } from '../config/reader.js';
+import { loadNodeConfig, type NodeConfig } from './config.js';
 import { StorageNode } from './node.js';
 
 /** Messages a forked node sends its parent over IPC. */
 export type NodeToParent = { type: 'ready'; address: string; port: number } | { type: 'fatal'; error: string };
 
+/**
+ * A node config, or a Backrunner config whose `embedded` section describes the node (so
+ * `backrunner node --config config.example.json` runs just the embedded storage of a proxy setup).
+ */
+export function loadAnyNodeConfig(configFile: string): NodeConfig {
+  const doc = readJsonFile(configFile);
+  if (isPlainObject(doc) && (doc.elliptics !== undefined || doc.embedded !== undefined)) {
+    const bc = loadBackrunnerConfig(configFile);
+    if (!bc.embedded) throw new Error(`${configFile}: a Backrunner config without an "embedded" section describes no storage node to run`);
+    return embeddedNodeConfig(bc.embedded, bc.elliptics.maxFrame, bc.elliptics.logLevel);
+  }
+  return loadNodeConfig(configFile);
+}
+
 export async function runStorageNode(configFile: string): Promise<StorageNode> {
   const bootLog = createLogger('storage-node');
   let node: StorageNode;
   try {
-    const config = loadNodeConfig(configFile);
+    const config = loadAnyNodeConfig(configFile);
     const log = createLogger('storage-node', config.logLevel);
     for (const w of config.warnings) log.warn(`${configFile}: ${w}`);
     node = await StorageNode.start(config, log);

@@ -1,0 +1,176 @@
+// The Backrunner config file: the original's `elliptics` and `proxy` sections (spec §14, keys
+// matched case-insensitively as Go did), plus our documented additions and the `embedded` section
+// that describes the built-in storage node.
+
+import path from 'node:path';
+import { parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.js';
+import { parseBucketDefinitions } from '../buckets/definitions.js';
+import type { BucketMeta } from '../buckets/metadata.js';
+import type { NodeConfig } from '../storage-node/config.js';
+import { NODE_DEFAULTS } from '../storage-node/config.js';
+import { ConfigError, readJsonFile, Section } from './reader.js';
+
+export interface EllipticsConfig {
+  /** Log file (append); undefined: standard output. */
+  logFile: string | undefined;
+  logLevel: string;
+  logPrefix: string;
+  remotes: Endpoint[];
+  metadataGroups: number[];
+  bucketListKey: string;
+  backrunnerConfigKey: string;
+  protocolVersion: ProtocolVersion;
+  poolSize: number;
+  /** Per-transaction deadline of background and default operations. */
+  waitTimeoutMs: number;
+  /** Period of route-list refreshes and reconnects. */
+  checkIntervalMs: number;
+  maxFrame: number;
+}
+
+export interface EmbeddedConfig {
+  /** Where the node keeps its backends (`<dir>/b<id>-g<group>`). */
+  dir: string;
+  address: Endpoint;
+  groups: number[];
+  blobSizeLimit: number;
+  sync: 'always' | number;
+  /** Bucket definitions uploaded when the metadata is missing (bmeta's upload format). */
+  buckets: BucketMeta[];
+}
+
+export interface BackrunnerConfig {
+  file: string;
+  elliptics: EllipticsConfig;
+  embedded: EmbeddedConfig | undefined;
+  /** The raw `proxy` section, parsed by the proxy itself. */
+  proxy: Section | undefined;
+  warnings: string[];
+}
+
+export const ELLIPTICS_DEFAULTS = {
+  protocolVersion: '2.26',
+  poolSize: 2,
+  waitTimeout: 60,
+  checkTimeout: 30,
+  maxFrame: 110 * 1024 * 1024,
+} as const;
+
+export function loadBackrunnerConfig(file: string): BackrunnerConfig {
+  try {
+    return parseBackrunnerConfig(readJsonFile(file), file);
+  } catch (err) {
+    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
+    throw err;
+  }
+}
+
+export function parseBackrunnerConfig(doc: unknown, file: string): BackrunnerConfig {
+  const root = Section.root(doc, 'Backrunner config');
+  const baseDir = path.dirname(path.resolve(file));
+  const embeddedSection = root.section('embedded');
+  const embedded = embeddedSection ? parseEmbedded(embeddedSection, baseDir) : undefined;
+  const ell = root.section('elliptics', true)!;
+  const elliptics = parseElliptics(ell, embedded, baseDir);
+  const proxy = root.section('proxy');
+  const warnings = [...root.unknownKeys(), ...ell.unknownKeys(), ...(embeddedSection?.unknownKeys() ?? [])].map((k) => `unknown key ${k} ignored`);
+  return { file, elliptics, embedded, proxy, warnings };
+}
+
+function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDir: string): EllipticsConfig {
+  const remoteText = s.stringArray('remote', embedded ? [`${embedded.address.host}:${embedded.address.port}`] : undefined);
+  if (remoteText.length === 0) s.fail('remote', 'must list at least one storage node (host:port:family)');
+  const remotes = remoteText.map((r, i) => {
+    try {
+      return parseEndpoint(r);
+    } catch (err) {
+      throw new ConfigError(`${s.field('remote')}[${i}]`, (err as Error).message);
+    }
+  });
+  const metadataGroups = s.intArray('metadata-groups', { positive: true, ...(embedded ? { def: embedded.groups.slice(0, 2) } : {}) });
+  if (metadataGroups.length === 0) s.fail('metadata-groups', 'must list at least one group');
+  const versionText = s.string('protocol-version', ELLIPTICS_DEFAULTS.protocolVersion);
+  const protocolVersion = parseVersion(versionText);
+  if (!protocolVersion || !((protocolVersion[0] === 2 && protocolVersion[1] === 26) || (protocolVersion[0] === 3 && protocolVersion[1] === 0))) {
+    s.fail('protocol-version', `must be "2.26" or "3.0" (or a full version such as "3.0.0.1"), got "${versionText}"`);
+  }
+  const nodeConfig = s.section('node-config');
+  const logFile = s.optionalString('log-file');
+  return {
+    logFile: logFile ? path.resolve(baseDir, logFile) : undefined,
+    logLevel: s.string('log-level', 'info'),
+    logPrefix: s.string('log-prefix', ''),
+    remotes,
+    metadataGroups,
+    bucketListKey: s.string('bucket-list-key', ''),
+    backrunnerConfigKey: s.string('backrunner-config-key', ''),
+    protocolVersion,
+    poolSize: s.int('pool-size', { def: ELLIPTICS_DEFAULTS.poolSize, min: 1, max: 64 }),
+    waitTimeoutMs: (nodeConfig?.int('wait-timeout', { def: ELLIPTICS_DEFAULTS.waitTimeout, positive: true }) ?? ELLIPTICS_DEFAULTS.waitTimeout) * 1000,
+    checkIntervalMs: (nodeConfig?.int('check-timeout', { def: ELLIPTICS_DEFAULTS.checkTimeout, positive: true }) ?? ELLIPTICS_DEFAULTS.checkTimeout) * 1000,
+    maxFrame: s.int('max-frame', { def: ELLIPTICS_DEFAULTS.maxFrame, min: 1024 * 1024 }),
+  };
+}
+
+function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
+  const dir = s.string('dir', 'var/embedded');
+  let address: Endpoint;
+  try {
+    address = parseEndpoint(s.string('address', '127.0.0.1:1025'), { allowPortZero: true });
+  } catch (err) {
+    return s.fail('address', (err as Error).message);
+  }
+  const groups = s.intArray('groups', { def: [1, 2, 3, 4, 5, 6], positive: true });
+  if (groups.length === 0) s.fail('groups', 'must list at least one group');
+  if (new Set(groups).size !== groups.length) s.fail('groups', 'lists a group twice');
+  const syncRaw = s.raw('sync');
+  let sync: 'always' | number = NODE_DEFAULTS.sync;
+  if (syncRaw === 'always') sync = 'always';
+  else if (typeof syncRaw === 'number' && Number.isSafeInteger(syncRaw) && syncRaw >= 0) sync = syncRaw;
+  else if (syncRaw !== undefined) s.fail('sync', 'must be "always" or a number of seconds between fsyncs');
+  let buckets: BucketMeta[] = [];
+  const defs = s.raw('buckets');
+  if (defs !== undefined) {
+    try {
+      buckets = parseBucketDefinitions(defs);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(`${s.field('buckets')}${err.field ? `.${err.field}` : ''}`, err.problem);
+      throw err;
+    }
+  }
+  return {
+    dir: path.resolve(baseDir, dir),
+    address,
+    groups,
+    blobSizeLimit: s.int('blob-size-limit', { def: 0, min: 0 }),
+    sync,
+    buckets,
+  };
+}
+
+/** The storage node config the `embedded` section stands for: one node, one backend per group. */
+export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, logLevel: string): NodeConfig {
+  return {
+    address: e.address,
+    listen: e.address,
+    remotes: [],
+    backends: e.groups.map((group, i) => ({
+      id: i + 1,
+      group,
+      dir: path.join(e.dir, `b${i + 1}-g${group}`),
+      blobSize: NODE_DEFAULTS.blobSize,
+      blobSizeLimit: e.blobSizeLimit,
+      sync: e.sync,
+      readOnly: false,
+      delay: 0,
+      verifyTtl: NODE_DEFAULTS.verifyTtl,
+    })),
+    sync: e.sync,
+    maxFrame,
+    authCookie: '',
+    checkInterval: NODE_DEFAULTS.checkInterval,
+    logLevel,
+    warnings: [],
+  };
+}

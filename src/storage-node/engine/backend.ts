@@ -366,7 +366,7 @@ export class Backend {
 
   private async prepare(w: WriteRequest, capacity: number): Promise<PendingRecord> {
     const st = this.index.get(w.id);
-    if (st?.pending) await this.markRemoved(st.pending);
+    if (st?.pending) this.countDead(st.pending);
     const header: RecordHeader = {
       ...blankHeader(w.id),
       flags: RecordFlag.UNCOMMITTED | (w.ioFlags & IoFlags.NOCSUM ? RecordFlag.NOCSUM : 0),
@@ -410,7 +410,8 @@ export class Backend {
     const old = this.index.committed(header.id);
     this.index.setCommitted(header.id, ref);
     this.index.setPending(header.id, undefined);
-    if (old) await this.markRemoved(old);
+    // The old version is not rewritten on disk: its lower sequence number loses at every rebuild.
+    if (old) this.countDead(old);
     await this.durable(p.blob);
     return { ref, pending: false };
   }
@@ -468,7 +469,7 @@ export class Backend {
     blob.records++;
     const ref: RecordRef = { blob, offset: at, header, crcs: nocsum ? undefined : crcs };
     this.index.setCommitted(w.id, ref);
-    if (old) await this.markRemoved(old);
+    if (old) this.countDead(old);
     await this.durable(blob);
     return { ref, pending: false };
   }

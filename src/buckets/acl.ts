@@ -1,0 +1,52 @@
+// Who may do what with a bucket (spec backrunner.md §6.1, §6.3, with DESIGN §4 fixes: an empty
+// ACL allows nothing; signatures compare in constant time; the reason of a refusal stays in the
+// log and the client only learns 403).
+
+import { AclFlags, type BucketMeta } from './metadata.js';
+import { sign, signatureMatches, type SignedRequest } from './signature.js';
+
+export type Access = 'read' | 'write';
+
+export interface Caller {
+  /** `*` when the request carries no (parsable) Authorization header. */
+  user: string;
+  signature: string | undefined;
+}
+
+/**
+ * `Authorization: riftv1 <user>:<128 hex>`. The scheme word is not checked (the original does not);
+ * anything that is not two words, the second `user:signature`, is the anonymous user `*`.
+ */
+export function parseAuthorization(header: string | undefined): Caller {
+  if (!header) return { user: '*', signature: undefined };
+  const words = header.split(' ');
+  if (words.length !== 2) return { user: '*', signature: undefined };
+  const parts = words[1]!.split(':');
+  if (parts.length !== 2) return { user: '*', signature: undefined };
+  return { user: parts[0]!, signature: parts[1]! };
+}
+
+export interface AclDecision {
+  allowed: boolean;
+  /** For the log only (never tokens or signatures). */
+  reason: string;
+}
+
+export function checkAccess(bucket: BucketMeta, caller: Caller, access: Access, request: SignedRequest): AclDecision {
+  if (bucket.acl.size === 0) return { allowed: false, reason: `bucket ${bucket.name} has an empty ACL` };
+  const entry = bucket.acl.get(caller.user);
+  if (!entry) return { allowed: false, reason: `user ${caller.user} is not in the ACL of ${bucket.name}` };
+  if (access === 'write' && (entry.flags & AclFlags.WRITE) === 0n) {
+    return { allowed: false, reason: `user ${caller.user} may not write to ${bucket.name} (acl flags 0x${entry.flags.toString(16)})` };
+  }
+  if (entry.flags & AclFlags.NO_TOKEN) return { allowed: true, reason: 'no signature needed' };
+  if (!caller.signature || !signatureMatches(caller.signature, sign(entry.token, request))) {
+    return { allowed: false, reason: `signature of user ${caller.user} does not match` };
+  }
+  return { allowed: true, reason: 'signature matches' };
+}
+
+/** True when `caller` could write to the bucket (used to pick /nobucket_upload/ candidates). */
+export function mayWrite(bucket: BucketMeta, caller: Caller, request: SignedRequest): boolean {
+  return checkAccess(bucket, caller, 'write', request).allowed;
+}

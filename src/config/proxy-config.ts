@@ -1,0 +1,133 @@
+// The `proxy` section (spec §14.2) plus our documented additions (DESIGN §5). Everything a worker
+// reads per request lives here; it travels to the workers inside every snapshot.
+
+import os from 'node:os';
+import path from 'node:path';
+import { parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import { ConfigError, type Section } from './reader.js';
+
+export type WriteQuorum = 'any' | 'majority' | 'all';
+
+export interface AdminCredential {
+  user: string;
+  token: string;
+}
+
+export interface ProxyConfig {
+  address: Endpoint;
+  httpsAddress: Endpoint | undefined;
+  certFile: string;
+  keyFile: string;
+  /** Seconds a connection may stay silent (headers, body, keep-alive) before it is closed. */
+  idleTimeout: number;
+  freeSpaceRatioSoft: number;
+  freeSpaceRatioHard: number;
+  bucketUpdateInterval: number;
+  bucketStatUpdateInterval: number;
+  redirectPort: number;
+  redirectToken: string;
+  redirectSignatureTimeout: number;
+  redirectRoot: string;
+  /** Added to every reply, errors included. */
+  headers: Record<string, string>;
+  /** Static file root ("" refuses static files). */
+  root: string;
+  /** Key suffix → Content-Type for /get/. */
+  contentTypes: Record<string, string>;
+  readerIoFlags: number;
+  writerIoFlags: number;
+  disableConfigUpdateForSeconds: number;
+  // ---- ours
+  workers: number;
+  writeQuorum: WriteQuorum;
+  /** Signs requests to the control endpoints; unset → they answer 403. */
+  admin: AdminCredential | undefined;
+  /** Largest /upload/ body when the bucket sets no max-size (0: no limit). */
+  maxBodySize: number;
+  /** Largest body of bulk_delete and update_local_config. */
+  maxJsonBody: number;
+  /** Seconds a storage call may take for uploads / reads (the original's 100 / 30). */
+  uploadTimeout: number;
+  readTimeout: number;
+  /** Seconds a draining worker waits for requests in flight on SIGTERM. */
+  shutdownTimeout: number;
+  /** io-flags / cflags a client may set through ?ioflags= / ?cflags= (DESIGN §4.10). */
+  allowedIoFlags: number;
+  allowedCflags: number;
+}
+
+/** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
+export const DEFAULT_ALLOWED_IOFLAGS = 0x100 | 0x10000 | 0x400 | 0x800;
+/** NOCACHE (0x40) | TRACE_BIT (0x100): harmless ones; CHECKSUM, NOLOCK, DIRECT, … are refused. */
+export const DEFAULT_ALLOWED_CFLAGS = 0x40 | 0x100;
+
+export function parseProxyConfig(s: Section | undefined, file: string): ProxyConfig {
+  if (!s) throw new ConfigError('proxy', 'is required (at least "proxy": {"address": "host:port"})', file);
+  const baseDir = path.dirname(path.resolve(file));
+  const address = endpoint(s, 'address', true)!;
+  const httpsAddress = endpoint(s, 'https_address', false);
+  const certFile = s.string('cert_file', '');
+  const keyFile = s.string('key_file', '');
+  if (httpsAddress && (!certFile || !keyFile)) s.fail(certFile ? 'key_file' : 'cert_file', 'is required when https_address is set');
+  if (httpsAddress && httpsAddress.host === address.host && httpsAddress.port === address.port) {
+    s.fail('https_address', `is the same as address (${address.host}:${address.port})`);
+  }
+  const soft = s.number('free-space-ratio-soft', { def: 0, min: 0, max: 1 });
+  const hard = s.number('free-space-ratio-hard', { def: 0, min: 0, max: 1 });
+  const quorum = s.string('write-quorum', 'any');
+  if (quorum !== 'any' && quorum !== 'majority' && quorum !== 'all') s.fail('write-quorum', `must be "any", "majority" or "all", got "${quorum}"`);
+  const adminSection = s.section('admin');
+  let admin: AdminCredential | undefined;
+  if (adminSection) {
+    const user = adminSection.string('user');
+    const token = adminSection.string('token');
+    if (user === '' || /[\s:]/.test(user)) adminSection.fail('user', 'must be a non-empty name without spaces or ":"');
+    if (token.length < 16) adminSection.fail('token', 'must be at least 16 characters');
+    admin = { user, token };
+  }
+  const root = s.string('root', '');
+  return {
+    address,
+    httpsAddress,
+    certFile: certFile && path.resolve(baseDir, certFile),
+    keyFile: keyFile && path.resolve(baseDir, keyFile),
+    idleTimeout: s.int('idle-timeout', { def: 60, min: 0 }),
+    freeSpaceRatioSoft: soft,
+    freeSpaceRatioHard: hard,
+    bucketUpdateInterval: s.int('bucket-update-interval', { def: 30 }),
+    bucketStatUpdateInterval: s.int('bucket-stat-update-interval', { def: 5 }),
+    redirectPort: s.int('redirect-port', { def: 0 }),
+    redirectToken: s.string('redirect-token', ''),
+    redirectSignatureTimeout: s.int('redirect-signature-timeout', { def: 60, min: 0 }),
+    redirectRoot: s.string('redirect-root', ''),
+    headers: s.stringMap('headers'),
+    root: root && path.resolve(baseDir, root),
+    contentTypes: s.stringMap('content-types'),
+    readerIoFlags: s.int('reader-io-flags', { def: 0, min: 0, max: 0xffff_ffff }),
+    writerIoFlags: s.int('writer-io-flags', { def: 0, min: 0, max: 0xffff_ffff }),
+    disableConfigUpdateForSeconds: s.int('disable-config-update-for-seconds', { def: 0, min: 0 }),
+    workers: s.int('workers', { def: 0, min: 0, max: 256 }) || os.availableParallelism(),
+    writeQuorum: quorum as WriteQuorum,
+    admin,
+    maxBodySize: s.int('max-body-size', { def: 0, min: 0 }),
+    maxJsonBody: s.int('max-json-body', { def: 10 * 1024 * 1024, min: 1024 }),
+    uploadTimeout: s.int('upload-timeout', { def: 100, positive: true }),
+    readTimeout: s.int('read-timeout', { def: 30, positive: true }),
+    shutdownTimeout: s.int('shutdown-timeout', { def: 30, min: 0 }),
+    allowedIoFlags: s.int('allowed-ioflags', { def: DEFAULT_ALLOWED_IOFLAGS, min: 0, max: 0xffff_ffff }),
+    allowedCflags: s.int('allowed-cflags', { def: DEFAULT_ALLOWED_CFLAGS, min: 0, max: 0xffff_ffff }),
+  };
+}
+
+function endpoint(s: Section, key: string, required: boolean): Endpoint | undefined {
+  const text = required ? s.string(key) : s.string(key, '');
+  if (text === '') {
+    if (required) s.fail(key, 'is required (host:port to listen on)');
+    return undefined;
+  }
+  try {
+    return parseEndpoint(text, { allowPortZero: true });
+  } catch (err) {
+    return s.fail(key, (err as Error).message);
+  }
+}

@@ -4,6 +4,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { nodeCommand } from './node-command.js';
 import { bmetaCommand } from './bmeta-command.js';
+import { proxyCommand } from './proxy-command.js';
+import { signCommand } from './sign-command.js';
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
@@ -11,9 +13,11 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .usage('$0 <command> [options]')
     // `-config file` is one long option, as the original's Go flags read it, not -c -o -n -f -i -g.
     .parserConfiguration({ 'short-option-groups': false })
+    .command(proxyCommand)
     .command(nodeCommand)
     .command(bmetaCommand)
-    .demandCommand(1, 'name a command: node, bmeta')
+    .command(signCommand)
+    .demandCommand(1, 'name a command: proxy, node, bmeta, sign')
     .strict()
     .help()
     .alias('h', 'help')

@@ -6,7 +6,7 @@
 // memory does not grow with the object.
 
 import { EllipticsError } from './errors.js';
-import { Errno, IoFlags, type DnetTime } from './protocol/index.js';
+import { Errno, IoFlags, timeNow, type DnetTime } from './protocol/index.js';
 import { writeRequest } from './requests.js';
 import type { GroupResult, Session } from './session.js';
 
@@ -40,6 +40,8 @@ export class ObjectWriter {
   private readonly chunkSize: number;
   readonly maxInFlight: number;
   private readonly ioFlags: number;
+  /** One timestamp for the whole upload and every replica. */
+  private readonly timestamp: DnetTime;
   private readonly groups: GroupState[];
   private buffered: Buffer[] = [];
   private bufferedLen = 0;
@@ -69,6 +71,7 @@ export class ObjectWriter {
     this.chunkSize = Math.max(1, opts.chunkSize ?? DEFAULT_WRITE_CHUNK);
     this.maxInFlight = Math.max(this.chunkSize, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.ioFlags = opts.ioFlags ?? session.opts.ioFlags ?? 0;
+    this.timestamp = opts.timestamp ?? timeNow();
     if (session.groups.length === 0) throw new EllipticsError(Errno.ENXIO, 'write: the session has no groups');
     this.groups = session.groups.map((group) => ({ group, failed: undefined, prepared: undefined, plains: [], result: undefined }));
   }
@@ -116,7 +119,7 @@ export class ObjectWriter {
       throw err;
     }
     if (this.single) {
-      return this.session.writeId(this.id, this.take(this.bufferedLen), { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.opts.timestamp });
+      return this.session.writeId(this.id, this.take(this.bufferedLen), { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.timestamp });
     }
     await this.room(this.bufferedLen);
     this.emit('commit', this.take(this.bufferedLen));
@@ -179,7 +182,7 @@ export class ObjectWriter {
         kind === 'prepare' ? [IoFlags.PREPARE | IoFlags.PLAIN_WRITE, total]
         : kind === 'plain' ? [IoFlags.PLAIN_WRITE, at + len]
         : [IoFlags.COMMIT | IoFlags.PLAIN_WRITE, total];
-      const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.opts.timestamp }), `write (${kind})`);
+      const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.timestamp }), `write (${kind})`);
       if (r.error) g.failed = r;
       else if (kind === 'commit') g.result = r;
     };

@@ -7,7 +7,7 @@ import type { Packet } from './connection.js';
 import { EllipticsError, statusOf } from './errors.js';
 import type { NodePool } from './node-pool.js';
 import {
-  Errno, IoFlags, RecordFlags, decodeFileInfoReply, formatAddr, keyToId,
+  Errno, decodeFileInfoReply, formatAddr, keyToId, timeNow,
   type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfo,
 } from './protocol/index.js';
 import {
@@ -127,7 +127,9 @@ export class Session {
   /** WRITE by key id (the streaming writer's single-chunk path). */
   writeId(id: Buffer, data: Buffer | readonly Buffer[], opts: WriteOptions = {}): Promise<GroupResult[]> {
     const parts = Buffer.isBuffer(data) ? [data] : data;
-    return this.inAllGroups(id, (t) => writeRequest(t, parts, { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp: opts.timestamp, userFlags: opts.userFlags }), 'write');
+    // One timestamp for every replica: they are the same version of the object.
+    const timestamp = opts.timestamp ?? timeNow();
+    return this.inAllGroups(id, (t) => writeRequest(t, parts, { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp, userFlags: opts.userFlags }), 'write');
   }
 
   /**
@@ -234,8 +236,4 @@ export function readFailure(failures: readonly EllipticsError[], what: string): 
   return failures.find((f) => f.status !== Errno.ETIMEDOUT) ?? failures[0]!;
 }
 
-/** True for a record whose checksums are per chunk: every chunk read can be verified on its own. */
-export function hasChunkedChecksums(recordFlags: number): boolean {
-  return (recordFlags & RecordFlags.CHUNKED_CSUM) !== 0;
-}
 

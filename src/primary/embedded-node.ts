@@ -1,0 +1,62 @@
+// The embedded storage node (DESIGN §1): a child process running the same node as
+// `backrunner node`, started before anything else and stopped with the proxy.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EmbeddedConfig } from '../config/backrunner-config.js';
+import type { NodeToParent } from '../storage-node/main.js';
+import type { Logger } from '../util/logger.js';
+
+const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
+
+export interface EmbeddedNode {
+  address: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, logLevel: string, log: Logger): Promise<EmbeddedNode> {
+  mkdirSync(e.dir, { recursive: true });
+  const file = path.join(e.dir, 'node.json');
+  writeFileSync(file, `${JSON.stringify({
+    address: `${e.address.host}:${e.address.port}`,
+    remotes: [],
+    backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
+    sync: e.sync,
+    'max-frame': maxFrame,
+    'log-level': logLevel,
+  }, null, 2)}\n`);
+  const proc: ChildProcess = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<NodeToParent>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the embedded storage node did not start within 60 s (embedded.dir ${e.dir})`)), 60_000);
+    proc.once('message', (m: NodeToParent) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the embedded storage node exited with code ${code} before it was ready (see its log above; check embedded.address and embedded.dir)`));
+    });
+  });
+  if (ready.type !== 'ready') throw new Error(`the embedded storage node failed: ${ready.error}`);
+  let stopped: Promise<void> | undefined;
+  proc.on('exit', (code, signal) => {
+    if (!stopped) log.error({ code, signal }, 'the embedded storage node exited');
+  });
+  log.info({ address: ready.address, dir: e.dir, groups: e.groups }, 'embedded storage node ready');
+  return {
+    address: ready.address,
+    port: ready.port,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+      });
+      return stopped;
+    },
+  };
+}

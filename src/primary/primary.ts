@@ -1,0 +1,256 @@
+// The primary (DESIGN §1): validates the config, starts the embedded node, holds the metadata
+// connection, loads buckets and storage statistics on their intervals (and on SIGHUP), folds the
+// workers' counters, and broadcasts snapshots to the HTTP workers it supervises.
+
+import os from 'node:os';
+import path from 'node:path';
+import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
+import { parseProxyConfig, type ProxyConfig } from '../config/proxy-config.js';
+import { Section } from '../config/reader.js';
+import { MetadataStore } from '../buckets/metadata-store.js';
+import type { BucketMeta } from '../buckets/metadata.js';
+import { Cluster } from '../elliptics/cluster.js';
+import type { BackendStats } from '../elliptics/stats.js';
+import type { ControlRequest } from '../proxy/handlers/control.js';
+import { loadUws } from '../proxy/http/uws.js';
+import { foldReport } from '../proxy/request-stats.js';
+import { decodeReport, encodeSnapshot, toSnapshotBucket, type HandlerCounters, type RecentError, type Snapshot } from '../proxy/snapshot.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { ensureBuckets, loadBuckets } from './buckets.js';
+import { startEmbeddedNode, type EmbeddedNode } from './embedded-node.js';
+import { Supervisor } from './supervisor.js';
+
+export interface PrimaryOptions {
+  config: string;
+  /** Bucket-list file (`--buckets`). */
+  buckets?: string;
+  /** Overrides proxy.workers. */
+  workers?: number;
+}
+
+export class Primary {
+  private proxy: ProxyConfig;
+  private embedded: EmbeddedNode | undefined;
+  private cluster: Cluster | undefined;
+  private store: MetadataStore | undefined;
+  private supervisor: Supervisor | undefined;
+  private buckets: BucketMeta[] = [];
+  private backends: BackendStats[] = [];
+  private readonly handlers: Record<string, HandlerCounters> = {};
+  private readonly errors: RecentError[] = [];
+  private seq = 0;
+  private readonly startTime = Date.now();
+  private configTime = 0;
+  private statTime = 0;
+  private encoded: Uint8Array | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private configFrozenUntil = 0;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private config: BackrunnerConfig,
+    private readonly opts: PrimaryOptions,
+    private readonly log: Logger,
+  ) {
+    this.proxy = parseProxyConfig(config.proxy, config.file);
+    if (opts.workers) this.proxy.workers = opts.workers;
+  }
+
+  static async start(opts: PrimaryOptions): Promise<Primary> {
+    const config = loadBackrunnerConfig(opts.config);
+    const log = createLogger('primary', config.elliptics.logLevel);
+    for (const w of config.warnings) log.warn(`${config.file}: ${w}`);
+    const p = new Primary(config, opts, log);
+    // Refuse to start on the slow pure-JS fallback of uWebSockets.js (before forking anything).
+    loadUws();
+    try {
+      await p.boot();
+    } catch (err) {
+      await p.shutdown('start-up failed');
+      throw err;
+    }
+    return p;
+  }
+
+  private async boot(): Promise<void> {
+    const e = this.config.elliptics;
+    if (this.config.embedded) {
+      this.embedded = await startEmbeddedNode(this.config.embedded, e.maxFrame, e.logLevel, this.log);
+    }
+    const remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
+    this.cluster = await Cluster.connect({
+      remotes,
+      protocolVersion: e.protocolVersion,
+      poolSize: 1,
+      timeoutMs: e.waitTimeoutMs,
+      checkIntervalMs: e.checkIntervalMs,
+      maxFrame: e.maxFrame,
+      log: this.log,
+    });
+    this.store = new MetadataStore(this.cluster, e.metadataGroups);
+    if (this.config.embedded && this.config.embedded.buckets.length > 0) {
+      await ensureBuckets(this.store, this.config.embedded.buckets, path.join(this.config.embedded.dir, 'tokens'), this.log);
+    }
+    await this.reloadBuckets(true);
+    await this.refreshStats();
+    this.supervisor = new Supervisor({
+      count: this.proxy.workers,
+      configFile: path.resolve(this.opts.config),
+      log: this.log,
+      snapshot: () => this.snapshot(),
+      onReport: (data) => foldReport(this.handlers, this.errors, decodeReport(data)),
+      onControl: (m) => this.control(m),
+    });
+    await this.supervisor.start();
+    this.schedule();
+    process.on('SIGHUP', () => void this.reload('SIGHUP'));
+    this.announce();
+  }
+
+  private schedule(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.proxy.bucketUpdateInterval > 0) this.timers.push(setInterval(() => void this.reload('interval'), this.proxy.bucketUpdateInterval * 1000));
+    if (this.proxy.bucketStatUpdateInterval > 0) this.timers.push(setInterval(() => void this.refreshStats().then(() => this.broadcast()), this.proxy.bucketStatUpdateInterval * 1000));
+    // Folded request counters reach the workers' /metrics and /proxy_stat/ within two seconds.
+    this.timers.push(setInterval(() => this.broadcast(), 2000));
+    for (const t of this.timers) t.unref();
+  }
+
+  /** The bucket list: --buckets file, elliptics.bucket-list-key, or the embedded definitions. */
+  private async bucketNames(): Promise<string[]> {
+    const e = this.config.elliptics;
+    if (e.bucketListKey || this.opts.buckets) {
+      return this.store!.readBucketList({ key: e.bucketListKey || undefined, file: this.opts.buckets });
+    }
+    if (this.config.embedded) return this.config.embedded.buckets.map((b) => b.name);
+    throw new Error('no bucket list: give --buckets <file> or set elliptics.bucket-list-key');
+  }
+
+  private async reloadBuckets(atStart: boolean): Promise<void> {
+    const names = await this.bucketNames();
+    const { buckets, failed } = await loadBuckets(this.store!, names, this.log);
+    if (buckets.length === 0) {
+      const why = `none of the ${names.length} listed buckets could be read${failed.length ? ` (${failed.join(', ')})` : ''}`;
+      if (atStart) throw new Error(`${why}; nothing to serve`);
+      this.log.error(`${why}; keeping the previous buckets`);
+      return;
+    }
+    this.buckets = buckets;
+    this.configTime = Date.now();
+    void this.selfReport();
+  }
+
+  /** Config (unless frozen by /update_local_config/) and buckets, now. */
+  private async reload(why: string): Promise<void> {
+    try {
+      if (Date.now() >= this.configFrozenUntil) {
+        const fresh = loadBackrunnerConfig(this.opts.config);
+        const proxy = parseProxyConfig(fresh.proxy, fresh.file);
+        // Listen addresses, workers and storage stay as started; everything read per request changes.
+        this.proxy = { ...proxy, address: this.proxy.address, httpsAddress: this.proxy.httpsAddress, certFile: this.proxy.certFile, keyFile: this.proxy.keyFile, workers: this.proxy.workers };
+        this.config = { ...fresh, elliptics: this.config.elliptics, embedded: this.config.embedded };
+      }
+      await this.reloadBuckets(false);
+      this.schedule();
+      this.broadcast();
+      this.log.info({ why, buckets: this.buckets.map((b) => b.name) }, 'config and buckets reloaded');
+    } catch (err) {
+      this.log.error({ why, err: (err as Error).message }, 'reload failed; keeping the previous state');
+    }
+  }
+
+  private async refreshStats(): Promise<void> {
+    try {
+      const nodes = await this.cluster!.session().monitorStats();
+      this.backends = nodes.flatMap((n) => n.backends);
+      this.statTime = Math.max(0, ...nodes.map((n) => n.timestamp)) || Date.now();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'storage statistics unavailable');
+    }
+  }
+
+  private snapshot(): Uint8Array {
+    if (this.encoded) return this.encoded;
+    const groups = new Set(this.buckets.flatMap((b) => b.groups));
+    const routes: Snapshot['routes'] = [...groups].map((g) => [g, [...new Map(this.cluster!.routes.pointsOf(g).map((p) => [`${p.node}/${p.backendId}`, [p.node, p.backendId] as [string, number]])).values()]]);
+    const s: Snapshot = {
+      seq: ++this.seq,
+      proxy: this.proxy,
+      buckets: this.buckets.map((b) => toSnapshotBucket(b, true)),
+      backends: this.backends,
+      routes,
+      startTime: this.startTime,
+      configTime: this.configTime,
+      statTime: this.statTime,
+      handlers: this.handlers,
+      errors: this.errors,
+    };
+    this.encoded = encodeSnapshot(s);
+    return this.encoded;
+  }
+
+  private broadcast(): void {
+    this.encoded = undefined;
+    this.supervisor?.broadcast({ type: 'snapshot', data: this.snapshot() });
+  }
+
+  private control(m: ControlRequest): void {
+    if (m.type === 'exit') {
+      void this.shutdown('/exit/ request').then(() => process.exit(0));
+      return;
+    }
+    try {
+      const proxy = parseProxyConfig(Section.root(JSON.parse(m.config)).section('proxy', true), 'update_local_config');
+      // As the original: the redirect token is kept; listen addresses and workers cannot change live.
+      this.proxy = { ...proxy, redirectToken: this.proxy.redirectToken, address: this.proxy.address, httpsAddress: this.proxy.httpsAddress, certFile: this.proxy.certFile, keyFile: this.proxy.keyFile, workers: this.proxy.workers };
+      this.configFrozenUntil = Date.now() + proxy.disableConfigUpdateForSeconds * 1000;
+      this.schedule();
+      this.broadcast();
+      this.log.info({ frozenForSeconds: proxy.disableConfigUpdateForSeconds }, 'proxy config replaced by /update_local_config/');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, '/update_local_config/ document refused');
+    }
+  }
+
+  /** `<hostname>.ReadConfig` in the metadata groups after each reload (spec §15.4); best effort. */
+  private async selfReport(): Promise<void> {
+    const key = `${os.hostname()}.ReadConfig`;
+    const doc = { Meta: { Key: key, Timestamp: Math.floor(Date.now() / 1000) }, Data: { BucketNum: this.buckets.length, ConfigTime: Math.floor(this.configTime / 1000), Hostname: os.hostname() } };
+    await this.store!.writeRaw(key, Buffer.from(JSON.stringify(doc, null, 2))).catch((err: unknown) => this.log.debug({ err: (err as Error).message }, 'self-report not written'));
+  }
+
+  private announce(): void {
+    const p = this.proxy;
+    const http = `http://${p.address.host}:${p.address.port}`;
+    const storage = this.embedded ? `embedded node ${this.embedded.address} (${this.config.embedded!.dir}), groups ${this.config.embedded!.groups.join(',')}` : `Elliptics ${this.config.elliptics.remotes.map((r) => `${r.host}:${r.port}`).join(', ')}`;
+    this.log.info({ http, https: p.httpsAddress ? `https://${p.httpsAddress.host}:${p.httpsAddress.port}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `backrunner listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
+    const first = this.buckets[0];
+    if (this.embedded && first) {
+      const tokens = path.relative(process.cwd(), path.join(this.config.embedded!.dir, 'tokens'));
+      const writer = [...first.acl.values()].find((a) => a.flags & 2n);
+      const url = `${http}/upload/${first.name}/hello.txt`;
+      const lines = [
+        'try it:',
+        writer
+          ? `  curl -s --data-binary 'hello, backrunner' -H "Authorization: $(./bin/backrunner sign --user ${writer.user} --token-file ${tokens}/${writer.user}.token POST ${url})" ${url}`
+          : `  curl -s --data-binary 'hello, backrunner' ${url}`,
+        `  curl -s ${http}/get/${first.name}/hello.txt`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+  }
+
+  /** Drains the workers, closes storage, stops the embedded node. */
+  shutdown(why: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ why }, 'shutting down');
+      for (const t of this.timers) clearInterval(t);
+      await this.supervisor?.stop((this.proxy.shutdownTimeout + 5) * 1000);
+      this.cluster?.close();
+      await this.embedded?.stop();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,54 @@
+// How failures become HTTP replies (spec backrunner.md §5): a status, and a short text in the
+// original's shape `url: <uri>: error status: <status>, returned data: '<message>'`.
+
+import { EllipticsError } from '../elliptics/errors.js';
+import { Errno } from '../elliptics/protocol/constants.js';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Extra reply headers (e.g. Allow on 405). */
+    readonly headers: [string, string][] = [],
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Storage error code → HTTP status (spec §5.1). */
+export function statusForErrno(code: number): number {
+  switch (code) {
+    case Errno.ENXIO:
+    case Errno.ETIMEDOUT:
+    case Errno.EIO:
+    case Errno.ECONNRESET:
+    case Errno.ECONNREFUSED:
+      return 503;
+    case Errno.ENOENT:
+    case Errno.EILSEQ:
+    case Errno.EBADFD:
+      return 404;
+    default:
+      return 400;
+  }
+}
+
+/** An HttpError for a storage failure, with the message the original would give. */
+export function storageHttpError(err: EllipticsError, context?: string): HttpError {
+  const text = context
+    ? `${context}: elliptics-code: ${err.status}, elliptics-message: ${err.message}`
+    : `elliptics error: ${err.status}: ${err.message}`;
+  return new HttpError(statusForErrno(err.status), text);
+}
+
+export function errorBody(uri: string, status: number, message: string): string {
+  return `url: ${uri}: error status: ${status}, returned data: '${message}'\n`;
+}
+
+/** Turns anything thrown by a handler into an HttpError (unknown errors are 500s). */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof EllipticsError) return storageHttpError(err);
+  return new HttpError(500, 'internal error');
+}

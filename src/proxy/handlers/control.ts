@@ -1,0 +1,65 @@
+// Control endpoints (DESIGN §4.2): /update_local_config/, /exit/, /profile/<name> — and
+// /proxy_stat/ — need a request signed by `proxy.admin`; without an admin configured they are 403.
+
+import v8 from 'node:v8';
+import { sign, signatureMatches } from '../../buckets/signature.js';
+import { parseProxyConfig } from '../../config/proxy-config.js';
+import { ConfigError, Section } from '../../config/reader.js';
+import { BodyTooLarge } from '../http/exchange.js';
+import { HttpError } from '../errors.js';
+import type { Request } from '../request.js';
+
+/** Requests a worker makes of the primary (over cluster IPC). */
+export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
+
+let sendToPrimary: (m: ControlRequest) => void = () => undefined;
+
+export function setPrimaryChannel(send: (m: ControlRequest) => void): void {
+  sendToPrimary = send;
+}
+
+export function requireAdmin(req: Request): void {
+  const admin = req.ctx.config.admin;
+  const ok = admin !== undefined && req.caller.user === admin.user && req.caller.signature !== undefined &&
+    signatureMatches(req.caller.signature, sign(admin.token, req.signed));
+  if (!ok) {
+    req.ctx.log.info({ trace: req.traceId.toString(16), user: req.caller.user, handler: req.handler, why: admin ? 'not signed by proxy.admin' : 'proxy.admin is not configured' }, 'control request refused');
+    throw new HttpError(403, 'forbidden');
+  }
+}
+
+export async function updateLocalConfig(req: Request): Promise<void> {
+  requireAdmin(req);
+  let body: Buffer;
+  try {
+    body = await req.ex.acceptBody().readAll(req.ctx.config.maxJsonBody);
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw new HttpError(413, `conf: ${err.message}`);
+    throw err;
+  }
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as unknown;
+    // Validate here so a bad document is refused with 400 instead of reaching the primary.
+    parseProxyConfig(Section.root(doc).section('proxy', true), 'update_local_config');
+  } catch (err) {
+    throw new HttpError(400, `conf: could not parse config: ${err instanceof ConfigError || err instanceof SyntaxError ? err.message : String(err)}`);
+  }
+  sendToPrimary({ type: 'update-config', config: body.toString('utf8') });
+  req.ex.end(200, []);
+}
+
+export async function exit(req: Request): Promise<void> {
+  requireAdmin(req);
+  req.ex.end(200, [['Content-Type', 'text/plain; charset=utf-8']], 'exiting\n');
+  sendToPrimary({ type: 'exit' });
+}
+
+export async function profile(req: Request): Promise<void> {
+  requireAdmin(req);
+  const name = req.params[0];
+  const body =
+    name === 'heap' ? JSON.stringify({ heap: v8.getHeapStatistics(), spaces: v8.getHeapSpaceStatistics(), memory: process.memoryUsage() }, null, 2)
+    : name === 'goroutine' ? JSON.stringify({ activeResources: process.getActiveResourcesInfo(), inFlight: req.ctx.inFlight }, null, 2)
+    : '';
+  req.ex.end(200, [['Content-Type', 'application/json']], body);
+}

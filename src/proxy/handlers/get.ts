@@ -1,0 +1,103 @@
+// GET|HEAD /get/<bucket>/<key> (spec backrunner.md §3.3, DESIGN §4.6–4.7): the object streamed
+// from storage chunk by chunk at the client's pace, with single and multipart ranges, offset/size
+// query, Last-Modified, a strong ETag, conditional requests, and HEAD answering headers only.
+
+import { EllipticsError } from '../../elliptics/errors.js';
+import type { ObjectReader, ReadOptions } from '../../elliptics/object-reader.js';
+import { IoFlags } from '../../elliptics/protocol/constants.js';
+import { keyToId } from '../../elliptics/protocol/key.js';
+import type { Session } from '../../elliptics/session.js';
+import type { BucketMeta } from '../../buckets/metadata.js';
+import { HttpError, storageHttpError } from '../errors.js';
+import { objectEtag } from '../http/conditional.js';
+import { byExtension, bySuffix } from '../http/content-type.js';
+import { parseUint } from '../http/numbers.js';
+import { serveContent } from '../http/serve-content.js';
+import type { Request } from '../request.js';
+
+/** Bytes per storage READ while streaming. */
+const READ_CHUNK = 1024 * 1024;
+
+export async function get(req: Request): Promise<void> {
+  const [bucketName, key] = req.params as [string, string];
+  const bucket = await req.ctx.bucket(bucketName);
+  req.bucket = bucket.name;
+  req.key = key;
+  req.requireAccess(bucket, 'read');
+  req.requireGroups(bucket);
+  const session = readSession(req, bucket, key);
+  const rangeHeader = effectiveRange(req);
+  // The first READ tells the size and the timestamp. Without a range it is the object's first
+  // chunk; with one it is a 1-byte probe, so no data is read twice.
+  const first = await open(session, key, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
+  const t = first.timestamp;
+  await serveContent(req, {
+    size: first.totalSize,
+    validators: { mtime: t.sec * 1000 + Math.floor(t.nsec / 1e6), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
+    // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
+    contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
+    open: async (offset, size) => (await open(session, key, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
+    ...(rangeHeader ? {} : { whole: first[Symbol.asyncIterator]() }),
+  }, rangeHeader);
+}
+
+/** `?offset=` / `?size=` replace the Range header (the query wins on /get/, spec §8.2). */
+function effectiveRange(req: Request): string {
+  const parse = (name: 'offset' | 'size'): number => {
+    const text = req.query.get(name);
+    if (text === undefined || text === '') return 0;
+    const n = parseUint(text, 53);
+    if (n === undefined) throw new HttpError(400, `stream: could not parse ${name} URI: ${JSON.stringify(text)}`);
+    return Number(n);
+  };
+  const offset = parse('offset');
+  const size = parse('size');
+  if (offset === 0 && size === 0) return req.ex.header('range') ?? '';
+  return size > 0 ? `bytes=${offset}-${offset + size - 1}` : `bytes=${offset}-`;
+}
+
+/**
+ * Groups whose backend for this key is healthy first (shuffled), defragmenting ones next, those
+ * without statistics last (the original left them out; a healthy group without stats is still a copy).
+ */
+function readSession(req: Request, bucket: BucketMeta, key: string): Session {
+  const id = keyToId(key, bucket.name);
+  const healthy: number[] = [];
+  const defrag: number[] = [];
+  const unknown: number[] = [];
+  for (const g of bucket.groups) {
+    const route = req.ctx.cluster.routes.lookup(g, id);
+    const st = route && req.ctx.backendStats(g, route.node, route.backendId);
+    if (!st) unknown.push(g);
+    else if (st.defragState !== 0) defrag.push(g);
+    else healthy.push(g);
+  }
+  const cfg = req.ctx.config;
+  return req.session(bucket, {
+    groups: [...shuffle(healthy), ...shuffle(defrag), ...unknown],
+    ioFlags: cfg.readerIoFlags | req.queryIoFlags | (defrag.length === 0 ? IoFlags.MIX_STATES : 0),
+    timeoutSeconds: healthy.length > 0 ? cfg.readTimeout : cfg.readTimeout * 3,
+  });
+}
+
+async function open(session: Session, key: string, opts: ReadOptions): Promise<ObjectReader> {
+  try {
+    return await session.openReader(key, opts);
+  } catch (err) {
+    if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
+    throw err;
+  }
+}
+
+function configuredContentType(req: Request): string | undefined {
+  for (const [k, v] of Object.entries(req.ctx.config.headers)) if (k.toLowerCase() === 'content-type') return v;
+  return undefined;
+}
+
+function shuffle<T>(a: T[]): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

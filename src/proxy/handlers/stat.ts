@@ -1,0 +1,140 @@
+// GET /stat/[names], /ping/[names] (public, no secrets) and /proxy_stat/ (admin only), in the
+// original's JSON shapes (spec backrunner.md §4.5, §15.1).
+
+import os from 'node:os';
+import type { BackendStats } from '../../elliptics/stats.js';
+import { goJson, goTimeString } from '../replies.js';
+import type { Request } from '../request.js';
+import { requireAdmin } from './control.js';
+
+function rfc3339(sec: number): string {
+  return new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function goTimeMs(ms: number): string {
+  return ms > 0 ? goTimeString(Math.floor(ms / 1000), (ms % 1000) * 1e6) : '0001-01-01 00:00:00 +0000 UTC';
+}
+
+/** Share of the 2^64 ring each backend of a group owns, from the first 8 bytes of its points. */
+function ringShares(points: readonly { node: string; backendId: number; id: Buffer }[]): Map<string, number> {
+  const shares = new Map<string, number>();
+  if (points.length === 0) return shares;
+  const sorted = points.map((p) => ({ key: `${p.node}/${p.backendId}`, at: p.id.readBigUInt64BE(0) })).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const ring = 2 ** 64;
+  sorted.forEach((p, i) => {
+    const next = i + 1 < sorted.length ? Number(sorted[i + 1]!.at) : ring;
+    let span = next - Number(p.at);
+    if (i === sorted.length - 1) span += Number(sorted[0]!.at); // the wrap belongs to the last point
+    shares.set(p.key, (shares.get(p.key) ?? 0) + span / ring);
+  });
+  return shares;
+}
+
+function backendStat(st: BackendStats | undefined, share: number): Record<string, unknown> {
+  const commands: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(st?.commands ?? {})) {
+    commands[name] = { RequestsSuccess: c.requestsSuccess, RequestsFailures: c.requestsFailures, Bytes: c.bytes, RPSFailures: 0, RPSSuccess: 0, BPS: 0 };
+  }
+  return {
+    error: { code: st?.error ?? 0 },
+    Percentage: share,
+    DefragState: st?.defragState ?? 0,
+    DefragStateStr: (st?.defragState ?? 0) === 0 ? 'not-started' : 'in-progress',
+    DefragStartTime: rfc3339(st?.defragStartTime ?? 0),
+    DefragCompletionTime: rfc3339(st?.defragCompletionTime ?? 0),
+    DefragCompletionStatus: st?.defragCompletionStatus ?? 0,
+    RO: st?.readOnly ?? false,
+    Delay: st?.delay ?? 0,
+    VFS: {
+      Total: st?.total ?? 0,
+      Avail: st?.avail ?? 0,
+      TotalSizeLimit: st?.limit ?? 0,
+      BackendRemovedSize: st?.removedSize ?? 0,
+      BackendUsedSize: st?.used ?? 0,
+      RecordsTotal: st?.recordsTotal ?? 0,
+      RecordsRemoved: st?.recordsRemoved ?? 0,
+      RecordsCorrupted: st?.recordsCorrupted ?? 0,
+    },
+    PID: { Error: 0, IntegralError: 0, ErrorTime: rfc3339(0), Pain: 0 },
+    Commands: commands,
+  };
+}
+
+export async function stat(req: Request): Promise<void> {
+  const names = (req.params[0] ?? '').split('/')[0]!.split(',');
+  const all = names.length === 0 || names[0] === '';
+  const snap = req.ctx.snapshot;
+  const buckets: Record<string, unknown> = {};
+  for (const b of req.ctx.knownBuckets()) {
+    if (!all && !names.includes(b.name)) continue;
+    const group: Record<string, unknown> = {};
+    for (const g of b.groups) {
+      const withStats = snap.backends.filter((s) => s.group === g);
+      const routed = snap.routes.find(([rg]) => rg === g)?.[1] ?? [];
+      if (withStats.length === 0 && routed.length === 0) continue;
+      const shares = ringShares(req.ctx.cluster.routes.pointsOf(g));
+      const keys = new Set([...withStats.map((s) => `${s.address}/${s.backendId}`), ...routed.map(([a, id]) => `${a}/${id}`)]);
+      group[String(g)] = {
+        Backends: [...keys].map((k) => {
+          const slash = k.lastIndexOf('/');
+          const address = k.slice(0, slash);
+          const backend = Number(k.slice(slash + 1));
+          return { Address: address, Backend: backend, Stat: backendStat(withStats.find((s) => s.address === address && s.backendId === backend), shares.get(k) ?? 0) };
+        }),
+      };
+    }
+    buckets[b.name] = { Group: group, Meta: { groups: b.groups, flags: Number(b.flags), 'max-size': b.maxSize, 'max-key-num': b.maxKeyNum } };
+  }
+  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ Buckets: buckets, StatTime: goTimeMs(snap.statTime) }));
+}
+
+export async function proxyStat(req: Request): Promise<void> {
+  requireAdmin(req);
+  const snap = req.ctx.snapshot;
+  const cfg = snap.proxy;
+  const now = Date.now();
+  const handlers: Record<string, unknown> = {};
+  for (const name of ['nobucket_upload', 'upload', 'get', 'lookup', 'redirect', 'delete', 'bulk_delete', 'ping', 'stat', 'proxy_stat', 'update_local_config', '/', 'exit', 'profile']) {
+    const rs: Record<string, unknown> = {};
+    for (const [cls, c] of Object.entries(snap.handlers[name] ?? {})) {
+      if (/^\d+$/.test(cls)) rs[cls] = { BPS: c.bytes, RPS: c.requests };
+    }
+    handlers[name] = { RS: rs };
+  }
+  const t = (ms: number) => Math.floor(ms / 1000);
+  req.ex.end(200, [['Content-Type', 'application/json']], goJson({
+    BucketCtlStat: {
+      StartTime: t(snap.startTime), StartTimeString: goTimeMs(snap.startTime),
+      StatTime: t(snap.statTime), StatTimeString: goTimeMs(snap.statTime),
+      ConfigTime: t(snap.configTime), ConfigTimeString: goTimeMs(snap.configTime),
+      CurrentTime: t(now), CurrentTimeString: goTimeMs(now),
+      BucketNum: snap.buckets.filter((b) => b.writable).length,
+      Hostname: os.hostname(),
+      ConfigUpdateInterval: cfg.bucketUpdateInterval,
+      StatUpdateInterval: cfg.bucketStatUpdateInterval,
+      BuildDate: '', LastCommit: '', EllipticsGoLastCommit: '',
+      ProxyConfig: { proxy: { ...publicProxyConfig(cfg) } },
+    },
+    handlers,
+    errors: snap.errors.map((e) => ({
+      Tsec: Math.floor(e.time / 1000), Tnsec: (e.time % 1000) * 1e6, Time: goTimeMs(e.time), Method: e.method, RemoteAddr: e.remote, URL: e.url, Error: e.error, Status: e.status,
+    })),
+  }));
+}
+
+/** The proxy config with its secrets blanked (the redirect token, the admin token). */
+function publicProxyConfig(cfg: Request['ctx']['config']): Record<string, unknown> {
+  return {
+    address: `${cfg.address.host}:${cfg.address.port}`,
+    https_address: cfg.httpsAddress ? `${cfg.httpsAddress.host}:${cfg.httpsAddress.port}` : '',
+    cert_file: cfg.certFile, key_file: cfg.keyFile,
+    'idle-timeout': cfg.idleTimeout,
+    'free-space-ratio-soft': cfg.freeSpaceRatioSoft, 'free-space-ratio-hard': cfg.freeSpaceRatioHard,
+    'bucket-update-interval': cfg.bucketUpdateInterval, 'bucket-stat-update-interval': cfg.bucketStatUpdateInterval,
+    'redirect-port': cfg.redirectPort, 'redirect-token': '', 'redirect-signature-timeout': cfg.redirectSignatureTimeout, 'redirect-root': cfg.redirectRoot,
+    headers: cfg.headers, root: cfg.root, 'content-types': cfg.contentTypes,
+    'reader-io-flags': cfg.readerIoFlags, 'writer-io-flags': cfg.writerIoFlags,
+    'disable-config-update-for-seconds': cfg.disableConfigUpdateForSeconds,
+    workers: cfg.workers, 'write-quorum': cfg.writeQuorum, admin: cfg.admin ? { user: cfg.admin.user, token: '' } : null,
+  };
+}

@@ -1,0 +1,277 @@
+// One HTTP request/response over uWebSockets.js. The request's parts are copied out while the uWS
+// handler runs (uWS invalidates them afterwards); writes are corked, honour backpressure, and stop
+// once the client has gone away.
+
+import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial';
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request',
+  401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  411: 'Length Required', 413: 'Payload Too Large', 416: 'Range Not Satisfiable', 500: 'Internal Server Error',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+export type HeaderList = [string, string][];
+
+/** Reading stops while this many body bytes wait for the handler; it resumes below the low mark. */
+const BODY_HIGH = 4 * 1024 * 1024;
+const BODY_LOW = 1024 * 1024;
+
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+    this.name = 'ClientGone';
+  }
+}
+
+export class Exchange {
+  readonly method: string;
+  readonly rawPath: string;
+  readonly rawQuery: string;
+  /** Lower-case name → first value. */
+  readonly headers = new Map<string, string>();
+  /** Every header line as received. */
+  readonly headerList: HeaderList = [];
+  readonly remote: string;
+  readonly startedAt = performance.now();
+  aborted = false;
+  status = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  /** Last time bytes moved either way (for idle-timeout). */
+  lastActivity = Date.now();
+  /** Since when we wait for the client (its body, or room to send), undefined while we do not. */
+  waitingOnClientSince: number | undefined;
+  private headSent = false;
+  private body: BodyQueue | undefined;
+  private writable: ((offset: number) => boolean) | undefined;
+  private readonly abortHandlers: (() => void)[] = [];
+
+  constructor(
+    private readonly res: HttpResponse,
+    req: HttpRequest,
+    /** Headers every reply carries (`proxy.headers`), errors included. */
+    private readonly configured: Readonly<Record<string, string>>,
+    readonly secure: boolean,
+  ) {
+    this.method = req.getCaseSensitiveMethod().toUpperCase();
+    this.rawPath = req.getUrl();
+    this.rawQuery = req.getQuery() ?? '';
+    req.forEach((k, v) => {
+      this.headerList.push([k, v]);
+      if (!this.headers.has(k)) this.headers.set(k, v);
+    });
+    this.remote = Buffer.from(res.getRemoteAddressAsText()).toString();
+    res.onAborted(() => {
+      this.aborted = true;
+      this.body?.fail(new ClientGone());
+      for (const h of this.abortHandlers) h();
+    });
+    res.onWritable((offset) => {
+      this.lastActivity = Date.now();
+      return this.writable ? this.writable(offset) : true;
+    });
+  }
+
+  /** The request URI as received (escaped path + query), for logs and error bodies. */
+  get uri(): string {
+    return this.rawQuery ? `${this.rawPath}?${this.rawQuery}` : this.rawPath;
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  onAbort(fn: () => void): void {
+    if (this.aborted) fn();
+    else this.abortHandlers.push(fn);
+  }
+
+  /** Starts buffering the request body now (uWS drops data that arrives before onData is set). */
+  acceptBody(): BodyQueue {
+    this.body ??= new BodyQueue(this.res, this);
+    return this.body;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Responses
+
+  private writeHead(status: number, headers: HeaderList): void {
+    this.status = status;
+    this.headSent = true;
+    this.res.writeStatus(`${status} ${REASONS[status] ?? 'Unknown'}`);
+    const overridden = new Set(headers.map(([k]) => k.toLowerCase()));
+    for (const [k, v] of Object.entries(this.configured)) if (!overridden.has(k.toLowerCase())) this.res.writeHeader(k, v);
+    for (const [k, v] of headers) this.res.writeHeader(k, v);
+  }
+
+  get responded(): boolean {
+    return this.headSent;
+  }
+
+  /** A complete reply. HEAD replies carry the headers (and the length) of `body` without it. */
+  end(status: number, headers: HeaderList, body: string | Buffer = ''): void {
+    if (this.aborted || this.headSent) return;
+    this.res.cork(() => {
+      this.writeHead(status, headers);
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      if (this.method === 'HEAD' || status === 304) this.res.endWithoutBody(status === 304 ? undefined : bytes.length);
+      else {
+        this.res.end(bytes);
+        this.bytesOut += bytes.length;
+      }
+    });
+  }
+
+  /** Headers of a body of `length` bytes that will follow; HEAD ends here (true when nothing follows). */
+  beginBody(status: number, headers: HeaderList, length: number): boolean {
+    if (this.aborted || this.headSent) return true;
+    if (length === 0) {
+      this.end(status, headers, '');
+      return true;
+    }
+    if (this.method === 'HEAD') {
+      this.res.cork(() => {
+        this.writeHead(status, headers);
+        this.res.endWithoutBody(length);
+      });
+      return true;
+    }
+    this.res.cork(() => this.writeHead(status, headers));
+    this.expected = length;
+    return false;
+  }
+
+  private expected = 0;
+
+  /**
+   * Sends the next part of a body announced by beginBody; resolves once uWS has taken it (waits on
+   * backpressure). Throws ClientGone when the client went away.
+   */
+  sendChunk(chunk: Buffer): Promise<void> {
+    if (this.aborted) return Promise.reject(new ClientGone());
+    if (chunk.length === 0) return Promise.resolve();
+    const start = this.res.getWriteOffset();
+    let ok = false;
+    let done = false;
+    this.res.cork(() => {
+      [ok, done] = this.res.tryEnd(chunk, this.expected);
+    });
+    this.lastActivity = Date.now();
+    if (ok || done) {
+      this.bytesOut += chunk.length;
+      return Promise.resolve();
+    }
+    this.waitingOnClientSince = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = (): void => {
+        this.writable = undefined;
+        this.waitingOnClientSince = undefined;
+      };
+      this.onAbort(() => {
+        cleanup();
+        reject(new ClientGone());
+      });
+      this.writable = (offset) => {
+        const [ok2, done2] = this.res.tryEnd(chunk.subarray(offset - start), this.expected);
+        if (ok2 || done2) {
+          cleanup();
+          this.bytesOut += chunk.length;
+          resolve();
+        }
+        return ok2;
+      };
+    });
+  }
+
+  /** Cuts the connection (a body that cannot be completed must not look complete). */
+  close(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.res.cork(() => this.res.close());
+  }
+}
+
+/** The request body, buffered as it arrives, read by the handler chunk by chunk. */
+export class BodyQueue {
+  private readonly chunks: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private error: Error | undefined;
+  private waiter: (() => void) | undefined;
+  private paused = false;
+  received = 0;
+
+  constructor(
+    private readonly res: HttpResponse,
+    private readonly ex: Exchange,
+  ) {
+    res.onData((ab, isLast) => {
+      // uWS reuses the memory behind `ab` once this callback returns: copy it out.
+      if (ab.byteLength > 0) {
+        const chunk = Buffer.from(new Uint8Array(ab));
+        this.chunks.push(chunk);
+        this.queued += chunk.length;
+        this.received += chunk.length;
+        ex.bytesIn += chunk.length;
+        ex.lastActivity = Date.now();
+      }
+      if (isLast) this.ended = true;
+      if (!this.paused && this.queued > BODY_HIGH && !this.ended) {
+        this.paused = true;
+        res.pause();
+      }
+      this.wake();
+    });
+  }
+
+  fail(err: Error): void {
+    this.error ??= err;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+
+  /** The next chunk, or null at the end of the body. */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.chunks.length > 0) {
+        const c = this.chunks.shift()!;
+        this.queued -= c.length;
+        if (this.paused && this.queued < BODY_LOW && !this.ex.aborted) {
+          this.paused = false;
+          this.res.resume();
+        }
+        return c;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return null;
+      this.ex.waitingOnClientSince ??= Date.now();
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+      this.ex.waitingOnClientSince = undefined;
+    }
+  }
+
+  /** The whole body, refusing more than `limit` bytes. */
+  async readAll(limit: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for (let c = await this.next(); c; c = await this.next()) {
+      n += c.length;
+      if (n > limit) throw new BodyTooLarge(limit);
+      parts.push(c);
+    }
+    return Buffer.concat(parts, n);
+  }
+}
+
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`request body larger than ${limit} bytes`);
+    this.name = 'BodyTooLarge';
+  }
+}

@@ -1,0 +1,74 @@
+// Reply bodies with the original's field names and shapes (spec backrunner.md §4), JSON encoded as
+// Go encodes it (`<`, `>`, `&` escaped).
+
+import type { GroupResult } from '../elliptics/session.js';
+import { idToHex } from '../elliptics/protocol/key.js';
+import { formatAddr } from '../elliptics/protocol/addr.js';
+
+/** JSON.stringify with Go's HTML-safe escaping. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export interface ServerResult {
+  group: number;
+  backend: number;
+  id: string;
+  csum: string;
+  filename: string;
+  size: number;
+  'offset-within-data-file': number;
+  mtime: string;
+  server: string;
+  error: { Code: number; Flags: number; Message: string } | null;
+}
+
+export interface LookupResult {
+  info: ServerResult[];
+  'success-groups': number[];
+  'error-groups': number[];
+}
+
+const ZERO_CSUM = '0'.repeat(128);
+
+export function serverResult(r: GroupResult, id: Buffer): ServerResult {
+  if (r.status !== 0 || !r.info) {
+    return {
+      group: r.group, backend: r.backendId, id: '', csum: '', filename: '', size: 0, 'offset-within-data-file': 0, mtime: '', server: '',
+      error: { Code: r.status || -22, Flags: 0, Message: r.error?.message ?? 'failed' },
+    };
+  }
+  return {
+    group: r.group,
+    backend: r.backendId,
+    id: idToHex(id),
+    csum: r.info.checksum.every((b) => b === 0) ? ZERO_CSUM : r.info.checksum.toString('hex'),
+    filename: r.info.path,
+    size: r.info.size,
+    'offset-within-data-file': r.info.offset,
+    mtime: goTimeString(r.info.mtime.sec, r.info.mtime.nsec),
+    server: r.storage ? formatAddr(r.storage) : r.address,
+    error: null,
+  };
+}
+
+export function lookupResult(results: readonly GroupResult[], id: Buffer): LookupResult {
+  return {
+    info: results.map((r) => serverResult(r, id)),
+    'success-groups': results.filter((r) => r.status === 0).map((r) => r.group),
+    'error-groups': results.filter((r) => r.status !== 0).map((r) => r.group),
+  };
+}
+
+/** Go's time.Time.String(): `2006-01-02 15:04:05.999999999 -0700 MST` in the local zone. */
+export function goTimeString(sec: number, nsec: number): string {
+  const d = new Date(sec * 1000);
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const frac = nsec > 0 ? `.${String(nsec).padStart(9, '0').replace(/0+$/, '')}` : '';
+  const offset = -d.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const abs = Math.abs(offset);
+  const zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
+  const abbrev = /^GMT[+-]/.test(zone) || zone === 'GMT' ? (offset === 0 ? 'UTC' : `${sign}${pad(Math.floor(abs / 60))}`) : zone;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${abbrev}`;
+}

@@ -1,0 +1,96 @@
+// The per-request state handlers work with: decoded path and parameters, query, caller, trace id,
+// the access decision, a storage session for a bucket, and the fields of the access-log line.
+
+import { randomBytes } from 'node:crypto';
+import { checkAccess, parseAuthorization, type Access, type Caller } from '../buckets/acl.js';
+import type { BucketMeta } from '../buckets/metadata.js';
+import { parseQuery, type SignedRequest } from '../buckets/signature.js';
+import type { GroupResult, Session } from '../elliptics/session.js';
+import { HttpError } from './errors.js';
+import type { Exchange } from './http/exchange.js';
+import { parseUint } from './http/numbers.js';
+import type { WorkerContext } from './worker-context.js';
+
+export class Request {
+  readonly query: Map<string, string>;
+  readonly caller: Caller;
+  readonly traceId: bigint;
+  params: string[] = [];
+  handler = '/';
+  // Access-log fields.
+  bucket: string | undefined;
+  key: string | undefined;
+  groupsOk: number[] = [];
+  groupsFailed: number[] = [];
+  error: string | undefined;
+
+  constructor(
+    readonly ex: Exchange,
+    readonly ctx: WorkerContext,
+    readonly signPath: string,
+    readonly path: string,
+  ) {
+    this.query = parseQuery(ex.rawQuery);
+    this.caller = parseAuthorization(ex.header('authorization'));
+    this.traceId = traceIdOf(ex.header('x-request'), this.query.get('trace_id'));
+  }
+
+  get signed(): SignedRequest {
+    return { method: this.ex.method, signPath: this.signPath, rawQuery: this.ex.rawQuery, headers: this.ex.headerList };
+  }
+
+  /** 403 unless the caller may `access` the bucket; the reason goes to the log, not to the client. */
+  requireAccess(bucket: BucketMeta, access: Access): void {
+    const d = checkAccess(bucket, this.caller, access, this.signed);
+    if (!d.allowed) {
+      this.ctx.log.info({ trace: this.traceId.toString(16), user: this.caller.user, bucket: bucket.name, why: d.reason }, 'access denied');
+      throw new HttpError(403, 'forbidden');
+    }
+  }
+
+  /** Refuses a bucket the proxy cannot do I/O with. */
+  requireGroups(bucket: BucketMeta): void {
+    if (bucket.groups.length === 0) throw new HttpError(400, `${bucket.name}: bucket has no groups`);
+  }
+
+  /** Command flags a client may set (`?cflags=`), limited to the whitelist. */
+  get cflags(): number {
+    const v = this.query.get('cflags');
+    const n = v === undefined ? undefined : parseUint(v, 64);
+    return n === undefined ? 0 : Number(n & BigInt(this.ctx.config.allowedCflags));
+  }
+
+  /** I/O flags a client may add on /get/ (`?ioflags=`), limited to the whitelist. */
+  get queryIoFlags(): number {
+    const v = this.query.get('ioflags');
+    const n = v === undefined ? undefined : parseUint(v, 32);
+    return n === undefined ? 0 : Number(n) & this.ctx.config.allowedIoFlags;
+  }
+
+  session(bucket: BucketMeta, opts: { ioFlags: number; timeoutSeconds?: number; groups?: readonly number[] }): Session {
+    return this.ctx.cluster.session({
+      namespace: bucket.name,
+      groups: opts.groups ?? bucket.groups,
+      ioFlags: opts.ioFlags,
+      cflags: this.cflags,
+      traceId: this.traceId,
+      ...(opts.timeoutSeconds ? { timeoutMs: opts.timeoutSeconds * 1000 } : {}),
+    });
+  }
+
+  /** Remembers which groups succeeded and failed, for the access log. */
+  noteGroups(results: readonly GroupResult[]): void {
+    this.groupsOk = results.filter((r) => r.status === 0).map((r) => r.group);
+    this.groupsFailed = results.filter((r) => r.status !== 0).map((r) => r.group);
+  }
+}
+
+/** X-Request, overridden by ?trace_id= (C-style unsigned 64-bit); else a random 63-bit id. */
+function traceIdOf(header: string | undefined, query: string | undefined): bigint {
+  for (const v of [query, header]) {
+    if (v === undefined || v === '') continue;
+    const n = parseUint(v, 64);
+    if (n !== undefined) return n;
+  }
+  return randomBytes(8).readBigUInt64LE(0) & 0x7fff_ffff_ffff_ffffn;
+}

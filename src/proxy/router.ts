@@ -1,0 +1,180 @@
+// The request lifecycle of a worker, in named stages: capture (Exchange), preflight/HEAD,
+// decode the path (two passes), route, check the method, run the handler, reply to errors,
+// access-log and count. Nothing a client sends can throw out of here.
+
+import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial';
+import { errorBody, HttpError, toHttpError } from './errors.js';
+import { ClientGone, Exchange } from './http/exchange.js';
+import { decodePath, PathError, splitHandler, splitParams } from './http/path.js';
+import { bulkRemove, remove } from './handlers/delete.js';
+import { exit, profile, updateLocalConfig } from './handlers/control.js';
+import { get } from './handlers/get.js';
+import { lookup, redirect } from './handlers/lookup.js';
+import { metrics } from './handlers/metrics.js';
+import { proxyStat, stat } from './handlers/stat.js';
+import { staticFile } from './handlers/static-files.js';
+import { nobucketUpload, upload } from './handlers/upload.js';
+import { Request } from './request.js';
+import type { WorkerContext } from './worker-context.js';
+
+interface Route {
+  /** Path parameters after the handler name (the last one keeps further slashes). */
+  params: number;
+  methods: readonly string[];
+  run: (req: Request) => Promise<void>;
+  /** The handler reads the request body: it is buffered from the first byte. */
+  body?: boolean;
+  /** Works without the trailing slash too (`/ping`, `/stat`, DESIGN §4.8). */
+  bare?: boolean;
+}
+
+const ROUTES: Readonly<Record<string, Route>> = {
+  nobucket_upload: { params: 1, methods: ['POST', 'PUT'], run: nobucketUpload, body: true },
+  upload: { params: 2, methods: ['POST', 'PUT'], run: upload, body: true },
+  get: { params: 2, methods: ['GET', 'HEAD'], run: get },
+  lookup: { params: 2, methods: ['GET'], run: lookup },
+  redirect: { params: 2, methods: ['GET'], run: redirect },
+  delete: { params: 2, methods: ['POST', 'PUT', 'DELETE'], run: remove },
+  bulk_delete: { params: 1, methods: ['POST', 'PUT'], run: bulkRemove, body: true },
+  ping: { params: 0, methods: ['GET'], run: stat, bare: true },
+  stat: { params: 0, methods: ['GET'], run: stat, bare: true },
+  proxy_stat: { params: 0, methods: ['GET'], run: proxyStat, bare: true },
+  update_local_config: { params: 0, methods: ['POST'], run: updateLocalConfig, body: true },
+  exit: { params: 0, methods: ['GET'], run: exit },
+  profile: { params: 1, methods: ['GET'], run: profile },
+  metrics: { params: 0, methods: ['GET'], run: metrics, bare: true },
+};
+const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
+
+/** Exchanges in progress, for idle-timeout and draining. */
+const active = new Set<Exchange>();
+
+export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: HttpRequest, secure: boolean): void {
+  const ex = new Exchange(res, uwsReq, ctx.config.headers, secure);
+  const name = splitHandler(ex.rawPath)?.name ?? '';
+  const route = ROUTES[name];
+
+  if (ex.method === 'OPTIONS') return preflight(ctx, ex, route ?? STATIC);
+  // HEAD is the original's liveness probe everywhere but on /get/ (DESIGN §4.6).
+  if (ex.method === 'HEAD' && name !== 'get') return ex.end(200, [['Content-Type', 'text/plain; charset=utf-8']], 'OK');
+  // uWS drops body bytes that arrive before a reader is attached: attach it now.
+  if (route?.body && (ex.method === 'POST' || ex.method === 'PUT')) ex.acceptBody();
+
+  active.add(ex);
+  ctx.inFlight++;
+  const reqState: { req: Request | undefined } = { req: undefined };
+  void run(ctx, ex, reqState)
+    .catch((err: unknown) => replyError(ctx, ex, reqState.req, err))
+    .finally(() => {
+      active.delete(ex);
+      ctx.inFlight--;
+      finish(ctx, ex, reqState.req);
+    });
+}
+
+async function run(ctx: WorkerContext, ex: Exchange, state: { req: Request | undefined }): Promise<void> {
+  let decoded;
+  try {
+    decoded = decodePath(ex.rawPath);
+  } catch (err) {
+    if (err instanceof PathError) throw new HttpError(400, err.message);
+    throw err;
+  }
+  const req = new Request(ex, ctx, decoded.signPath, decoded.path);
+  state.req = req;
+  const split = splitHandler(decoded.path);
+  if (!split) throw new HttpError(400, 'could not split URL');
+  const r = ROUTES[split.name] ?? STATIC;
+  req.handler = r === STATIC ? '/' : split.name;
+  if (!r.methods.includes(ex.method)) {
+    throw new HttpError(405, `method doesn't match: provided: ${ex.method}, required: [${r.methods.join(' ')}]`, [['Allow', r.methods.join(', ')]]);
+  }
+  if (r !== STATIC) {
+    if (split.rest === undefined && !r.bare) throw new HttpError(400, `not enough path parts for handler: ${split.name}`);
+    try {
+      req.params = r.params === 0 ? [split.rest ?? ''] : splitParams(split.rest ?? '', r.params);
+    } catch (err) {
+      if (err instanceof PathError) throw new HttpError(400, `${err.message} for handler: ${split.name}`);
+      throw err;
+    }
+  }
+  await r.run(req);
+}
+
+function replyError(ctx: WorkerContext, ex: Exchange, req: Request | undefined, err: unknown): void {
+  if (err instanceof ClientGone || ex.aborted) {
+    if (req) req.error ??= 'client went away';
+    return;
+  }
+  const e = toHttpError(err);
+  if (e.status >= 500 && !(err instanceof HttpError)) ctx.log.error({ err, url: ex.uri }, 'handler failed unexpectedly');
+  if (req) req.error = e.message;
+  ctx.stats.error({ time: Date.now(), method: ex.method, remote: ex.remote, url: ex.uri, error: e.message, status: e.status });
+  if (ex.responded) {
+    ex.close();
+    return;
+  }
+  ex.end(e.status, [['Content-Type', 'text/plain; charset=utf-8'], ['X-Content-Type-Options', 'nosniff'], ...e.headers], errorBody(ex.uri, e.status, e.message));
+}
+
+/** CORS preflight built from proxy.headers (the original answered OPTIONS with 400). */
+function preflight(ctx: WorkerContext, ex: Exchange, route: Route): void {
+  const origin = Object.entries(ctx.config.headers).find(([k]) => k.toLowerCase() === 'access-control-allow-origin')?.[1];
+  const headers: [string, string][] = [['Allow', [...route.methods, 'OPTIONS'].join(', ')]];
+  if (origin !== undefined) {
+    headers.push(
+      ['Access-Control-Allow-Methods', [...route.methods, 'OPTIONS'].join(', ')],
+      ['Access-Control-Allow-Headers', ex.header('access-control-request-headers') ?? 'Authorization, Content-Type, Range, X-Request'],
+      ['Access-Control-Max-Age', '86400'],
+    );
+  }
+  ex.end(204, headers);
+  finish(ctx, ex, undefined);
+}
+
+/** One access-log line and the counters. Never a token or a signature. */
+function finish(ctx: WorkerContext, ex: Exchange, req: Request | undefined): void {
+  const status = ex.aborted && !ex.responded ? 499 : ex.status;
+  const seconds = (performance.now() - ex.startedAt) / 1000;
+  const handler = req?.handler ?? (ex.method === 'OPTIONS' ? 'options' : '/');
+  ctx.stats.record(handler, status, ex.bytesIn + ex.bytesOut, seconds);
+  ctx.log.info({
+    method: ex.method,
+    path: req?.path ?? ex.rawPath,
+    uri: ex.uri,
+    status,
+    in: ex.bytesIn,
+    out: ex.bytesOut,
+    ms: Math.round(seconds * 1e6) / 1e3,
+    bucket: req?.bucket,
+    key: req?.key,
+    user: req?.caller.user,
+    trace: req?.traceId.toString(16),
+    ok: req?.groupsOk.length ? req.groupsOk : undefined,
+    failed: req?.groupsFailed.length ? req.groupsFailed : undefined,
+    remote: ex.remote,
+    xfwd: ex.header('x-forwarded-for'),
+    err: req?.error,
+  }, 'request');
+}
+
+/**
+ * Closes exchanges whose client has kept us waiting for `idleSeconds` — not sending the body it
+ * announced, or not reading the reply (slow or stalled clients, DESIGN §4.11). Waits on storage
+ * are bounded by the storage deadlines instead.
+ */
+export function sweepIdle(idleSeconds: number, log: WorkerContext['log']): void {
+  if (idleSeconds <= 0) return;
+  const limit = Date.now() - idleSeconds * 1000;
+  for (const ex of active) {
+    if (ex.waitingOnClientSince !== undefined && ex.waitingOnClientSince < limit && ex.lastActivity < limit) {
+      log.warn({ url: ex.uri, remote: ex.remote, idleSeconds }, 'request idle too long; connection closed');
+      ex.close();
+      active.delete(ex);
+    }
+  }
+}
+
+export function activeRequests(): number {
+  return active.size;
+}

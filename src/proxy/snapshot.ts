@@ -1,0 +1,110 @@
+// What the primary tells its workers: an immutable snapshot of config, buckets and storage
+// statistics, msgpackr-encoded. A request never waits on the primary: everything it needs is in
+// the latest snapshot.
+
+import { Packr } from 'msgpackr';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import type { BackendStats } from '../elliptics/stats.js';
+import type { AclEntry, BucketMeta } from '../buckets/metadata.js';
+
+export interface SnapshotBucket {
+  name: string;
+  version: number;
+  /** [user, token, flags as decimal string, acl version] */
+  acl: [string, string, string, number][];
+  groups: number[];
+  flags: string;
+  maxSize: number;
+  maxKeyNum: number;
+  /** Listed in the bucket list: a candidate for /nobucket_upload/. */
+  writable: boolean;
+}
+
+export interface HandlerCounters {
+  /** status class ("200", "400", …) → requests, bytes */
+  [statusClass: string]: { requests: number; bytes: number };
+}
+
+export interface RecentError {
+  time: number;
+  method: string;
+  remote: string;
+  url: string;
+  error: string;
+  status: number;
+}
+
+export interface Snapshot {
+  seq: number;
+  proxy: ProxyConfig;
+  buckets: SnapshotBucket[];
+  /** Enabled backends of every node, with their group (from MONITOR_STAT). */
+  backends: BackendStats[];
+  /** Route table entries: group → [node address, backend id][] (backends known without stats too). */
+  routes: [number, [string, number][]][];
+  /** Milliseconds: when the primary started, last loaded the config/buckets, last read stats. */
+  startTime: number;
+  configTime: number;
+  statTime: number;
+  /** Worker reports folded together: per handler, per status class. */
+  handlers: Record<string, HandlerCounters>;
+  errors: RecentError[];
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export function encodeSnapshot(s: Snapshot): Buffer {
+  return packr.pack(s);
+}
+
+export function decodeSnapshot(b: Buffer | Uint8Array): Snapshot {
+  return packr.unpack(b) as Snapshot;
+}
+
+export function toSnapshotBucket(meta: BucketMeta, writable: boolean): SnapshotBucket {
+  return {
+    name: meta.name,
+    version: meta.version,
+    acl: [...meta.acl.values()].map((e) => [e.user, e.token, e.flags.toString(), e.version]),
+    groups: meta.groups,
+    flags: meta.flags.toString(),
+    maxSize: meta.maxSize,
+    maxKeyNum: meta.maxKeyNum,
+    writable,
+  };
+}
+
+export function fromSnapshotBucket(b: SnapshotBucket): BucketMeta {
+  return {
+    version: b.version,
+    name: b.name,
+    acl: new Map(b.acl.map(([user, token, flags, version]): [string, AclEntry] => [user, { user, token, flags: BigInt(flags), version }])),
+    groups: b.groups,
+    flags: BigInt(b.flags),
+    maxSize: b.maxSize,
+    maxKeyNum: b.maxKeyNum,
+  };
+}
+
+/** Messages between the primary and its HTTP workers (cluster IPC, advanced serialization). */
+export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'drain' };
+
+export interface WorkerReport {
+  /** Handler → status class → counts since the last report. */
+  handlers: Record<string, HandlerCounters>;
+  errors: RecentError[];
+}
+
+export type WorkerMessage =
+  | { type: 'hello'; pid: number }
+  | { type: 'ready'; pid: number }
+  | { type: 'report'; data: Uint8Array }
+  | { type: 'fatal'; error: string };
+
+export function encodeReport(r: WorkerReport): Buffer {
+  return packr.pack(r);
+}
+
+export function decodeReport(b: Buffer | Uint8Array): WorkerReport {
+  return packr.unpack(b) as WorkerReport;
+}

@@ -1,0 +1,113 @@
+// Everything a request handler may use in a worker: the latest snapshot (config, buckets, storage
+// statistics), the worker's own pooled Elliptics client, on-demand bucket reads, counters, the log.
+
+import type { Cluster } from '../elliptics/cluster.js';
+import { EllipticsError } from '../elliptics/errors.js';
+import type { BackendStats } from '../elliptics/stats.js';
+import { BucketMetaError, type BucketMeta } from '../buckets/metadata.js';
+import { MetadataStore } from '../buckets/metadata-store.js';
+import type { ProxyConfig } from '../config/proxy-config.js';
+import type { Logger } from '../util/logger.js';
+import { HttpError } from './errors.js';
+import { RequestStats } from './request-stats.js';
+import { fromSnapshotBucket, type Snapshot } from './snapshot.js';
+
+/** A bucket not in the bucket list, read on demand; misses are remembered briefly. */
+interface OnDemand {
+  meta: BucketMeta | undefined;
+  error: HttpError | undefined;
+  expires: number;
+  pending: Promise<BucketMeta> | undefined;
+}
+
+const NEGATIVE_TTL_MS = 5000;
+
+export class WorkerContext {
+  snapshot: Snapshot;
+  private buckets = new Map<string, BucketMeta>();
+  private writable: BucketMeta[] = [];
+  private readonly onDemand = new Map<string, OnDemand>();
+  private statsByBackend = new Map<string, BackendStats>();
+  readonly stats = new RequestStats();
+  readonly metadata: MetadataStore;
+  /** Requests in progress (for draining). */
+  inFlight = 0;
+
+  constructor(
+    snapshot: Snapshot,
+    readonly cluster: Cluster,
+    metadataGroups: readonly number[],
+    readonly log: Logger,
+  ) {
+    this.metadata = new MetadataStore(cluster, metadataGroups);
+    this.snapshot = snapshot;
+    this.apply(snapshot);
+  }
+
+  get config(): ProxyConfig {
+    return this.snapshot.proxy;
+  }
+
+  setSnapshot(s: Snapshot): void {
+    this.snapshot = s;
+    this.apply(s);
+  }
+
+  private apply(s: Snapshot): void {
+    this.buckets = new Map(s.buckets.map((b) => [b.name, fromSnapshotBucket(b)]));
+    this.writable = s.buckets.filter((b) => b.writable).map((b) => this.buckets.get(b.name)!);
+    this.statsByBackend = new Map(s.backends.map((b) => [`${b.group}/${b.address}/${b.backendId}`, b]));
+  }
+
+  /** Buckets of the bucket list: the candidates of /nobucket_upload/. */
+  writableBuckets(): readonly BucketMeta[] {
+    return this.writable;
+  }
+
+  /** Buckets this worker holds (listed, then read on demand). */
+  knownBuckets(): BucketMeta[] {
+    const out = [...this.buckets.values()];
+    for (const [name, d] of this.onDemand) if (d.meta && !this.buckets.has(name)) out.push(d.meta);
+    return out;
+  }
+
+  /** Stats of the backend serving `group` on `address` (from the last MONITOR_STAT poll). */
+  backendStats(group: number, address: string, backendId: number): BackendStats | undefined {
+    return this.statsByBackend.get(`${group}/${address}/${backendId}`);
+  }
+
+  /**
+   * A bucket by name: from the snapshot, else read from the metadata groups (and kept for one
+   * bucket-update interval). Unreadable → 400 naming the bucket, as the original.
+   */
+  async bucket(name: string): Promise<BucketMeta> {
+    const known = this.buckets.get(name);
+    if (known) return known;
+    const now = Date.now();
+    let d = this.onDemand.get(name);
+    if (d && d.expires > now) {
+      if (d.meta) return d.meta;
+      if (d.error) throw d.error;
+    }
+    if (d?.pending) return d.pending;
+    d = { meta: undefined, error: undefined, expires: 0, pending: undefined };
+    this.onDemand.set(name, d);
+    const entry = d;
+    entry.pending = this.metadata.readBucket(name).then(
+      (meta) => {
+        entry.meta = meta;
+        entry.expires = Date.now() + Math.max(5, this.config.bucketUpdateInterval) * 1000;
+        entry.pending = undefined;
+        return meta;
+      },
+      (err: unknown) => {
+        const why = err instanceof BucketMetaError || err instanceof EllipticsError ? err.message : String(err);
+        entry.error = new HttpError(400, `${name}: could not find and read bucket: ${why}`);
+        entry.expires = Date.now() + NEGATIVE_TTL_MS;
+        entry.pending = undefined;
+        throw entry.error;
+      },
+    );
+    return entry.pending;
+  }
+}

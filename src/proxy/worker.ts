@@ -1,0 +1,89 @@
+// An HTTP worker: its own pooled Elliptics client and uWebSockets.js app(s) listening on the shared
+// ports (SO_REUSEPORT), the latest snapshot from the primary, counters reported back once a second.
+
+import type { us_listen_socket } from '@trufflesuite/uws-js-unofficial';
+import { loadBackrunnerConfig } from '../config/backrunner-config.js';
+import { Cluster } from '../elliptics/cluster.js';
+import { createLogger } from '../util/logger.js';
+import { setPrimaryChannel, type ControlRequest } from './handlers/control.js';
+import { loadUws } from './http/uws.js';
+import { activeRequests, handleRequest, sweepIdle } from './router.js';
+import { decodeSnapshot, encodeReport, type PrimaryMessage, type Snapshot, type WorkerMessage } from './snapshot.js';
+import { WorkerContext } from './worker-context.js';
+
+function send(m: WorkerMessage | ControlRequest): void {
+  process.send?.(m);
+}
+
+/** Asks the primary for its snapshot once listening for it (a message sent earlier could be lost). */
+function firstSnapshot(): Promise<Snapshot> {
+  return new Promise((resolve) => {
+    const on = (m: PrimaryMessage): void => {
+      if (m.type !== 'snapshot') return;
+      process.off('message', on);
+      resolve(decodeSnapshot(m.data));
+    };
+    process.on('message', on);
+    send({ type: 'hello', pid: process.pid });
+  });
+}
+
+export async function runWorker(configFile: string): Promise<void> {
+  const config = loadBackrunnerConfig(configFile);
+  const e = config.elliptics;
+  const log = createLogger(`worker`, e.logLevel);
+  const uws = loadUws();
+  const snapshot = await firstSnapshot();
+  const cluster = await Cluster.connect({
+    remotes: e.remotes,
+    protocolVersion: e.protocolVersion,
+    poolSize: e.poolSize,
+    timeoutMs: e.waitTimeoutMs,
+    checkIntervalMs: e.checkIntervalMs,
+    maxFrame: e.maxFrame,
+    log,
+  });
+  const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log);
+  setPrimaryChannel(send);
+  process.on('message', (m: PrimaryMessage) => {
+    if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
+    else if (m.type === 'drain') void drain('primary asked');
+  });
+
+  const cfg = ctx.config;
+  const sockets: us_listen_socket[] = [];
+  const listen = (app: ReturnType<typeof uws.App>, host: string, port: number, secure: boolean): Promise<void> =>
+    new Promise((resolve, reject) => {
+      app.any('/*', (res, req) => handleRequest(ctx, res, req, secure));
+      app.listen(host, port, (s) => {
+        if (!s) return reject(new Error(`cannot listen on ${host}:${port} (proxy.${secure ? 'https_address' : 'address'}): address in use or not available`));
+        sockets.push(s);
+        resolve();
+      });
+    });
+  await listen(uws.App(), cfg.address.host, cfg.address.port, false);
+  if (cfg.httpsAddress) {
+    await listen(uws.SSLApp({ cert_file_name: cfg.certFile, key_file_name: cfg.keyFile }), cfg.httpsAddress.host, cfg.httpsAddress.port, true);
+  }
+
+  const reporter = setInterval(() => send({ type: 'report', data: encodeReport(ctx.stats.drain()) }), 1000);
+  const sweeper = setInterval(() => sweepIdle(ctx.config.idleTimeout, log), 1000);
+  let draining = false;
+  const drain = async (why: string): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    log.info({ why, inFlight: activeRequests() }, 'draining: no new connections, finishing requests in flight');
+    for (const s of sockets) uws.us_listen_socket_close(s);
+    const deadline = Date.now() + ctx.config.shutdownTimeout * 1000;
+    while (activeRequests() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    clearInterval(reporter);
+    clearInterval(sweeper);
+    send({ type: 'report', data: encodeReport(ctx.stats.drain()) });
+    cluster.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void drain('SIGTERM'));
+  process.once('SIGINT', () => undefined); // the primary decides on Ctrl-C
+  process.once('disconnect', () => void drain('primary went away'));
+  send({ type: 'ready', pid: process.pid });
+}

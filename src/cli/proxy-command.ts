@@ -27,7 +27,8 @@ export const proxyCommand: CommandModule<object, ProxyArgs> = {
     const stop = (signal: string): void => {
       primary.shutdown(signal).then(() => process.exit(0), () => process.exit(1));
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // `on`, not `once`: a second signal during the drain must not kill the primary half-way.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   },
 };

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, type ProxyConfig } from '../config/proxy-config.js';
-import { Section } from '../config/reader.js';
+import { ConfigError, Section } from '../config/reader.js';
 import { MetadataStore } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
@@ -52,7 +52,7 @@ export class Primary {
     private readonly opts: PrimaryOptions,
     private readonly log: Logger,
   ) {
-    this.proxy = parseProxyConfig(config.proxy, config.file);
+    this.proxy = withFile(() => parseProxyConfig(config.proxy, config.file), config.file);
     if (opts.workers) this.proxy.workers = opts.workers;
   }
 
@@ -146,7 +146,7 @@ export class Primary {
     try {
       if (Date.now() >= this.configFrozenUntil) {
         const fresh = loadBackrunnerConfig(this.opts.config);
-        const proxy = parseProxyConfig(fresh.proxy, fresh.file);
+        const proxy = withFile(() => parseProxyConfig(fresh.proxy, fresh.file), fresh.file);
         // Listen addresses, workers and storage stay as started; everything read per request changes.
         this.proxy = { ...proxy, address: this.proxy.address, httpsAddress: this.proxy.httpsAddress, certFile: this.proxy.certFile, keyFile: this.proxy.keyFile, workers: this.proxy.workers };
         this.config = { ...fresh, elliptics: this.config.elliptics, embedded: this.config.embedded };
@@ -252,5 +252,15 @@ export class Primary {
       this.log.info('stopped');
     })();
     return this.stopping;
+  }
+}
+
+/** Config errors name the file they are in. */
+function withFile<T>(fn: () => T, file: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
+    throw err;
   }
 }

@@ -82,8 +82,8 @@ export async function runWorker(configFile: string): Promise<void> {
     cluster.close();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void drain('SIGTERM'));
-  process.once('SIGINT', () => undefined); // the primary decides on Ctrl-C
+  process.on('SIGTERM', () => void drain('SIGTERM'));
+  process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole process group: the primary decides
   process.once('disconnect', () => void drain('primary went away'));
   send({ type: 'ready', pid: process.pid });
 }

@@ -33,7 +33,10 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
     const log = createLogger('storage-node', config.logLevel);
     for (const w of config.warnings) log.warn(`${configFile}: ${w}`);
     node = await StorageNode.start(config, log);
+    let stopping = false;
     const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
       log.info({ signal }, 'stopping');
       node.stop().then(
         () => process.exit(0),
@@ -43,9 +46,10 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    // A forked node stops with its parent.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // Ctrl-C reaches the whole process group: a node forked by the proxy waits for the proxy, which
+    // drains its workers first and then stops the node.
+    process.on('SIGINT', () => (process.send ? undefined : stop('SIGINT')));
     process.once('disconnect', () => stop('parent exited'));
     const ready: NodeToParent = { type: 'ready', address: `${config.address.host}:${node.port}`, port: node.port };
     process.send?.(ready);

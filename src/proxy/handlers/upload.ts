@@ -16,10 +16,16 @@ import { parseRange, RangeError_ } from '../http/ranges.js';
 import { goJson, lookupResult } from '../replies.js';
 import type { Request } from '../request.js';
 
-/** Content-Length, required and positive, within the bucket's and the proxy's limits. */
+/**
+ * The body size: Content-Length, or — for a chunked body — `X-Ell-Content-Length`. uWebSockets.js
+ * reads Content-Length as at most nine digits, so bodies of 10^9 bytes and more must come chunked
+ * with their size in that header (an X-Ell-* header: a signed upload commits to its size).
+ * Required and positive, within the bucket's and the proxy's limits.
+ */
 function uploadSize(req: Request, bucket: BucketMeta | undefined): number {
-  const header = req.ex.header('content-length');
-  if (header === undefined) throw new HttpError(411, 'upload: there is no Content-Length header');
+  const chunked = (req.ex.header('transfer-encoding') ?? '').toLowerCase().includes('chunked');
+  const header = req.ex.header('content-length') ?? (chunked ? req.ex.header('x-ell-content-length') : undefined);
+  if (header === undefined) throw new HttpError(411, 'upload: there is no Content-Length header (a chunked body needs X-Ell-Content-Length)');
   const size = parseContentLength(header);
   if (size === undefined) throw new HttpError(400, `upload: invalid content length: ${JSON.stringify(header)}`);
   if (size === 0) throw new HttpError(400, 'upload: attempting to perform invalid zero-length upload');

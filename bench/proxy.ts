@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     const profDir = path.join(dir, 'profiles');
     const proxy = spawn(BIN, ['proxy', '--config', config], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {}) },
+      env: { ...process.env, ...(PROFILE ? { BACKRUNNER_CPU_PROFILE_DIR: profDir } : {}) },
     });
     procs.push(proxy);
     let log = '';

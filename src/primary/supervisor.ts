@@ -30,7 +30,10 @@ export class Supervisor {
   private startedAt = new Map<Worker, number>();
 
   constructor(private readonly opts: SupervisorOptions) {
-    cluster.setupPrimary({ exec: ENTRY, serialization: 'advanced', silent: false });
+    // BACKRUNNER_CPU_PROFILE_DIR: every worker writes a V8 CPU profile there when it exits.
+    const profileDir = process.env.BACKRUNNER_CPU_PROFILE_DIR;
+    const execArgv = profileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : process.execArgv;
+    cluster.setupPrimary({ exec: ENTRY, serialization: 'advanced', silent: false, execArgv });
   }
 
   /** Forks the workers; resolves when all listen, rejects with the first worker's fatal error. */

@@ -85,12 +85,17 @@ export class Request {
   }
 }
 
-/** X-Request, overridden by ?trace_id= (C-style unsigned 64-bit); else a random 63-bit id. */
+/** A random 63-bit base per process plus a counter: unique ids without a syscall per request. */
+const TRACE_BASE = randomBytes(8).readBigUInt64LE(0) & 0x7fff_ffff_0000_0000n;
+let traceCounter = 0;
+
+/** X-Request, overridden by ?trace_id= (C-style unsigned 64-bit); else a fresh 63-bit id. */
 function traceIdOf(header: string | undefined, query: string | undefined): bigint {
   for (const v of [query, header]) {
     if (v === undefined || v === '') continue;
     const n = parseUint(v, 64);
     if (n !== undefined) return n;
   }
-  return randomBytes(8).readBigUInt64LE(0) & 0x7fff_ffff_ffff_ffffn;
+  traceCounter = (traceCounter + 1) >>> 0;
+  return TRACE_BASE | BigInt(traceCounter);
 }

@@ -6,6 +6,9 @@ import { Cluster, type ClusterOptions } from '../../src/elliptics/index.js';
 import { VERSION_2_26 } from '../../src/elliptics/protocol/index.js';
 import { createLogger } from '../../src/util/logger.js';
 import { spawnNode, tempDir, type ChildNode, type NodeSpec } from './nodes.js';
+import { RawClient } from './raw-client.js';
+import { routeListRequest } from '../../src/elliptics/requests.js';
+import { decodeRouteList } from '../../src/elliptics/protocol/containers.js';
 
 export interface TestCluster {
   root: string;
@@ -17,6 +20,22 @@ export interface TestCluster {
   /** A client cluster connected through node1 only (node2 is discovered). */
   connect(opts?: Partial<ClusterOptions>): Promise<Cluster>;
   close(): Promise<void>;
+}
+
+/** Waits until the node on `port` lists `count` nodes in its route list (the peers have joined). */
+async function joined(port: number, count: number): Promise<void> {
+  const client = await RawClient.connect(port);
+  try {
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const [reply] = await client.send(routeListRequest());
+      if (decodeRouteList(reply!.payload).addrs.length >= count) return;
+      if (Date.now() > until) throw new Error(`node on port ${port} did not see ${count} nodes in time`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.close();
+  }
 }
 
 export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<TestCluster> {
@@ -31,6 +50,7 @@ export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<T
   specs[1]!.remotes = [`127.0.0.1:${nodes[0]!.port}`];
   nodes.push(await spawnNode(path.join(tmp.dir, 'node2'), specs[1]!, 'node2'));
   specs[1]!.port = nodes[1]!.port;
+  await joined(nodes[0]!.port, 2);
   const clients: Cluster[] = [];
   const stop = async (i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const n = nodes[i]!;
@@ -43,6 +63,7 @@ export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<T
     stop,
     async restart(i: number) {
       nodes[i] = await spawnNode(path.join(tmp.dir, `node${i + 1}`), specs[i]!, `node${i + 1}`);
+      await joined(nodes[0]!.port, 2);
     },
     async connect(opts: Partial<ClusterOptions> = {}) {
       const c = await Cluster.connect({

@@ -340,7 +340,7 @@ describe('proxy API', () => {
 
   it('the access log has one line per request with the fields of DESIGN §6', async () => {
     await p.request('/get/b1/ranged.bin', { headers: { 'X-Request': '0x2200000000000001' } });
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 1200)); // log lines go out in batches, at least every 500 ms
     const line = p.output().split('\n').find((l) => l.includes('"trace":"2200000000000001"'));
     assert.ok(line, 'a line for the traced request');
     const j = JSON.parse(line);

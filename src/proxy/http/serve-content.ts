@@ -56,8 +56,12 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
   if (ranges.length <= 1) {
     headers.push(['Content-Type', contentType]);
     if (ranges.length === 1) headers.push(['Content-Range', `bytes ${firstStart}-${firstStart + firstLength - 1}/${size}`]);
-    if (req.ex.beginBody(ranges.length === 1 ? 206 : 200, headers, firstLength)) return;
-    await pump(req, first, head);
+    const status = ranges.length === 1 ? 206 : 200;
+    // A body that arrived whole with its first chunk goes out in one write.
+    const whole = head ?? (await peekWhole(first, firstLength));
+    if (whole && whole.length === firstLength) return req.ex.end(status, headers, whole);
+    if (req.ex.beginBody(status, headers, firstLength)) return;
+    await pump(req, first, whole ?? head);
     return;
   }
   const plan = planMultipart(ranges, size, contentType);
@@ -69,6 +73,13 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
     if (!(await pump(req, part, i === 0 ? head : undefined))) return;
   }
   await pumpBytes(req, plan.closing);
+}
+
+/** The first chunk when it is the whole body (small objects), else undefined — the chunk is kept for pump. */
+async function peekWhole(it: AsyncIterator<Buffer>, length: number): Promise<Buffer | undefined> {
+  if (length > 256 * 1024) return undefined;
+  const r = await it.next();
+  return r.done ? Buffer.alloc(0) : r.value;
 }
 
 async function pumpBytes(req: Request, bytes: Buffer): Promise<boolean> {

@@ -4,6 +4,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sign } from '../../src/buckets/signature.js';
@@ -70,6 +71,25 @@ describe('proxy API', () => {
     assert.equal(info.error, null);
     const errorReply = await p.request('/get/nope/x');
     assert.equal(errorReply.headers['x-test-header'], 'present', 'errors carry the configured headers too');
+  });
+
+  it('Content-MD5 / Digest: a body that does not match is refused and the previous version stays', async () => {
+    const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('base64');
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('base64');
+    assert.equal((await upload('b1', 'checked.txt', 'version one', { 'Content-MD5': md5('version one') })).status, 200);
+    const bad = await upload('b1', 'checked.txt', 'version two', { 'Content-MD5': md5('something else') });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.toString(), /does not match its Content-MD5/);
+    assert.equal((await p.request('/get/b1/checked.txt')).body.toString(), 'version one');
+    assert.equal((await upload('b1', 'checked.txt', 'x', { 'Content-MD5': 'not base64' })).status, 400);
+    // Big enough to be hashed in the piscina pool (whole) and to stream in chunks.
+    for (const size of [300 * 1024, 3 * 1024 * 1024 + 5]) {
+      const body = Buffer.alloc(size, 7);
+      assert.equal((await upload('b2', `digest-${size}`, body, { Digest: `sha-256=${sha256(body)}` })).status, 200, `${size} right digest`);
+      const wrong = await upload('b2', `digest-wrong-${size}`, body, { Digest: `sha-256=${sha256(Buffer.from('x'))}` });
+      assert.equal(wrong.status, 400, `${size} wrong digest`);
+      assert.equal((await p.request(`/get/b2/digest-wrong-${size}`)).status, 404, 'nothing stored');
+    }
   });
 
   it('GET streams the object with Content-Length, Accept-Ranges, Last-Modified, ETag and the content type', async () => {

@@ -11,6 +11,8 @@ import type { GroupResult } from '../../elliptics/session.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { ClientGone } from '../http/exchange.js';
+import { BodyDigest, expectedDigest } from '../body-digest.js';
+import { DEFAULT_WRITE_CHUNK } from '../../elliptics/object-writer.js';
 import { parseContentLength } from '../http/numbers.js';
 import { parseRange, RangeError_ } from '../http/ranges.js';
 import { goJson, lookupResult } from '../replies.js';
@@ -89,13 +91,23 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     throw err;
   }
   const session = req.session(bucket, { ioFlags: cfg.writerIoFlags, timeoutSeconds: cfg.uploadTimeout });
+  const expected = expectedDigest(req.ex.headers);
+  const digest = expected && new BodyDigest(expected);
+  // A body that fits one WRITE is held whole until the end anyway: it is hashed in one go then.
+  const whole: Buffer[] | undefined = digest && size <= DEFAULT_WRITE_CHUNK ? [] : undefined;
   const writer = session.createWriteStream(key, size, { offset });
   const body = req.ex.acceptBody();
   try {
-    for (let chunk = await body.next(); chunk; chunk = await body.next()) await writer.write(chunk);
+    for (let chunk = await body.next(); chunk; chunk = await body.next()) {
+      if (whole) whole.push(chunk);
+      else digest?.update(chunk);
+      await writer.write(chunk);
+    }
+    // Before anything is committed: a body that does not match its digest is not stored.
+    await digest?.verify(whole);
   } catch (err) {
-    writer.abort(err instanceof EllipticsError ? err : new EllipticsError(-104, 'the client went away'));
-    if (err instanceof ClientGone) throw err;
+    writer.abort(err instanceof EllipticsError ? err : new EllipticsError(-104, err instanceof HttpError ? err.message : 'the client went away'));
+    if (err instanceof ClientGone || err instanceof HttpError) throw err;
     if (err instanceof EllipticsError) throw storageHttpError(err);
     throw err;
   }

@@ -1,0 +1,14 @@
+// piscina worker thread: digests of request bodies too big to hash on a worker's event loop.
+
+import { createHash } from 'node:crypto';
+
+export interface HashTask {
+  algorithm: 'md5' | 'sha256' | 'sha512';
+  parts: Uint8Array[];
+}
+
+export default function digest(task: HashTask): string {
+  const h = createHash(task.algorithm);
+  for (const p of task.parts) h.update(p);
+  return h.digest('base64');
+}

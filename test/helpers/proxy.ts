@@ -78,8 +78,9 @@ export const BUCKETS = {
 export async function oddBuckets(store: MetadataStore): Promise<string[]> {
   await store.writeBucket({ version: 1, name: 'closed', acl: new Map(), groups: [3, 4], flags: 0n, maxSize: 0, maxKeyNum: 0 });
   await store.writeBucket({ version: 1, name: 'nogroups', acl: new Map([['*', { version: 2, user: '*', token: '', flags: 3n }]]), groups: [], flags: 0n, maxSize: 0, maxKeyNum: 0 });
+  await store.writeBucket({ version: 1, name: 'nowhere', acl: new Map([['*', { version: 2, user: '*', token: '', flags: 3n }]]), groups: [98, 99], flags: 0n, maxSize: 0, maxKeyNum: 0 });
   await store.writeRaw('garbage', Buffer.from('not msgpack'));
-  return ['closed', 'nogroups'];
+  return ['closed', 'nogroups', 'nowhere'];
 }
 
 export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string, unknown>; workers?: number; extraBuckets?: (store: MetadataStore) => Promise<string[]>; env?: Record<string, string> } = {}): Promise<TestProxy> {

@@ -176,6 +176,32 @@ describe('proxy robustness', () => {
     assert.match(await raw(p.port, 'GET /get/b1/%zz HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 400/);
   });
 
+  it('storage that cannot be reached is 503; so are redirects without a port and static files without a root', async () => {
+    assert.equal((await p.request('/upload/nowhere/k', { method: 'POST', body: 'x' })).status, 503);
+    assert.equal((await p.request('/get/nowhere/k')).status, 503);
+    assert.equal((await p.request('/lookup/nowhere/k')).status, 503);
+    assert.equal((await p.request('/delete/nowhere/k', { method: 'POST' })).status, 503);
+    const r = await p.request('/redirect/b1/big-100MiB.bin');
+    assert.equal(r.status, 503);
+    assert.match(r.body.toString(), /invalid redirect port 0/);
+    const st = await p.request('/crossdomain.xml');
+    assert.equal(st.status, 503);
+    assert.match(st.body.toString(), /root option is not configured/);
+  });
+
+  it('`backrunner sign` prints an Authorization header the proxy accepts', async () => {
+    const tokenFile = path.join(tc.root, 'writer.token');
+    writeFileSync(tokenFile, 'writer token\n');
+    const url = `http://127.0.0.1:${p.port}/upload/b2/signed%20by%20cli?x=1`;
+    const header = execFileSync(BIN, ['sign', '--user', 'writer', '--token-file', tokenFile, 'POST', url, '-H', 'X-Ell-Note: hi'], { encoding: 'utf8' }).trim();
+    assert.match(header, /^riftv1 writer:[0-9a-f]{128}$/);
+    const ok = await p.request('/upload/b2/signed%20by%20cli?x=1', { method: 'POST', body: 'cli', headers: { Authorization: header, 'X-Ell-Note': 'hi' } });
+    assert.equal(ok.status, 200, ok.body.toString());
+    const changed = await p.request('/upload/b2/signed%20by%20cli?x=1', { method: 'POST', body: 'cli', headers: { Authorization: header, 'X-Ell-Note': 'other' } });
+    assert.equal(changed.status, 403);
+    assert.doesNotMatch(execFileSync(BIN, ['sign', '--help'], { encoding: 'utf8' }), /writer token/);
+  });
+
   it('a worker killed under load is replaced and the service keeps answering', async () => {
     await p.request('/upload/b3/load', { method: 'POST', body: 'steady', as: writer });
     const pids = new Set<number>();

@@ -74,6 +74,18 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     throw readFailure(failures, 'read');
   }
 
+  /**
+   * The whole range when the first READ already brought all of it (small objects), so a caller
+   * can reply in one write without iterating; undefined when more reads are needed.
+   */
+  get complete(): Buffer | undefined {
+    const want = this.end - this.offset;
+    if (this.started || want <= 0 || Math.min(this.first.io.size, want) < want) return undefined;
+    const parts = this.first.parts;
+    const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return whole.length > want ? whole.subarray(0, want) : whole.length === want ? whole : undefined;
+  }
+
   /** Bytes the reader will yield. */
   get length(): number {
     return Math.max(0, this.end - this.offset);

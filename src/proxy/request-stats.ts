@@ -10,26 +10,45 @@ export function statusClass(status: number): string {
   return status >= 100 && status < 600 ? `${Math.floor(status / 100)}00` : String(status);
 }
 
+type Cell = { requests: number; bytes: number };
+
+/** The cells one (handler, status class) pair updates, found once instead of by building keys per request. */
+interface ClassCells {
+  count: Cell;
+  /** requests = count, bytes = sum of seconds. */
+  latency: Cell;
+  /** One per LATENCY_BUCKETS bound (cumulative, as Prometheus wants them). */
+  le: Cell[];
+}
+
 export class RequestStats {
   private handlers: Record<string, HandlerCounters> = {};
   private errors: RecentError[] = [];
+  private cells = new Map<string, Map<number, ClassCells>>();
+
+  // The cells live beside the counters in the report: "<class>" → requests, bytes;
+  // "latency:<class>" → count, seconds; "le:<class>:<bound>" → count.
+  private cellsOf(handler: string, status: number): ClassCells {
+    let byStatus = this.cells.get(handler);
+    if (!byStatus) this.cells.set(handler, (byStatus = new Map()));
+    let c = byStatus.get(status);
+    if (!c) {
+      const h = (this.handlers[handler] ??= {});
+      const cls = statusClass(status);
+      const cell = (key: string): Cell => (h[key] ??= { requests: 0, bytes: 0 });
+      c = { count: cell(cls), latency: cell(`latency:${cls}`), le: LATENCY_BUCKETS.map((b) => cell(`le:${cls}:${b}`)) };
+      byStatus.set(status, c);
+    }
+    return c;
+  }
 
   record(handler: string, status: number, bytes: number, seconds: number): void {
-    const h = (this.handlers[handler] ??= {});
-    const cls = statusClass(status);
-    const c = (h[cls] ??= { requests: 0, bytes: 0 });
-    c.requests++;
-    c.bytes += bytes;
-    // Latency histogram cells live beside the counters: "le:<bound>" → count, "sum" → seconds.
-    const lat = (h[`latency:${cls}`] ??= { requests: 0, bytes: 0 });
-    lat.requests++;
-    lat.bytes += seconds;
-    for (const b of LATENCY_BUCKETS) {
-      if (seconds <= b) {
-        const cell = (h[`le:${cls}:${b}`] ??= { requests: 0, bytes: 0 });
-        cell.requests++;
-      }
-    }
+    const c = this.cellsOf(handler, status);
+    c.count.requests++;
+    c.count.bytes += bytes;
+    c.latency.requests++;
+    c.latency.bytes += seconds;
+    for (let i = LATENCY_BUCKETS.length - 1; i >= 0 && seconds <= LATENCY_BUCKETS[i]!; i--) c.le[i]!.requests++;
   }
 
   error(e: RecentError): void {
@@ -42,6 +61,7 @@ export class RequestStats {
     const report = { handlers: this.handlers, errors: this.errors };
     this.handlers = {};
     this.errors = [];
+    this.cells.clear();
     return report;
   }
 }

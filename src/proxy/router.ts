@@ -60,16 +60,23 @@ export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: Htt
   // uWS drops body bytes that arrive before a reader is attached: attach it now.
   if (route?.body && (ex.method === 'POST' || ex.method === 'PUT')) ex.acceptBody();
 
+  void serve(ctx, ex);
+}
+
+/** Runs the request to its end; whatever happens, it is answered (or cut), logged and counted. */
+async function serve(ctx: WorkerContext, ex: Exchange): Promise<void> {
   active.add(ex);
   ctx.inFlight++;
-  const reqState: { req: Request | undefined } = { req: undefined };
-  void run(ctx, ex, reqState)
-    .catch((err: unknown) => replyError(ctx, ex, reqState.req, err))
-    .finally(() => {
-      active.delete(ex);
-      ctx.inFlight--;
-      finish(ctx, ex, reqState.req);
-    });
+  const state: { req: Request | undefined } = { req: undefined };
+  try {
+    await run(ctx, ex, state);
+  } catch (err) {
+    replyError(ctx, ex, state.req, err);
+  } finally {
+    active.delete(ex);
+    ctx.inFlight--;
+    finish(ctx, ex, state.req);
+  }
 }
 
 async function run(ctx: WorkerContext, ex: Exchange, state: { req: Request | undefined }): Promise<void> {
@@ -138,6 +145,7 @@ function finish(ctx: WorkerContext, ex: Exchange, req: Request | undefined): voi
   const seconds = (performance.now() - ex.startedAt) / 1000;
   const handler = req?.handler ?? (ex.method === 'OPTIONS' ? 'options' : '/');
   ctx.stats.record(handler, status, ex.bytesIn + ex.bytesOut, seconds);
+  if (!ctx.log.isLevelEnabled('info')) return;
   ctx.log.info({
     method: ex.method,
     path: req?.path ?? ex.rawPath,

@@ -3,7 +3,7 @@
 // query, Last-Modified, a strong ETag, conditional requests, and HEAD answering headers only.
 
 import { EllipticsError } from '../../elliptics/errors.js';
-import type { ObjectReader, ReadOptions } from '../../elliptics/object-reader.js';
+import { ObjectReader, type ReadOptions } from '../../elliptics/object-reader.js';
 import { IoFlags } from '../../elliptics/protocol/constants.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import type { Session } from '../../elliptics/session.js';
@@ -25,19 +25,20 @@ export async function get(req: Request): Promise<void> {
   req.key = key;
   req.requireAccess(bucket, 'read');
   req.requireGroups(bucket);
-  const session = readSession(req, bucket, key);
+  const id = keyToId(key, bucket.name);
+  const session = readSession(req, bucket, id);
   const rangeHeader = effectiveRange(req);
   // The first READ tells the size and the timestamp. Without a range it is the object's first
   // chunk; with one it is a 1-byte probe, so no data is read twice.
-  const first = await open(session, key, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
+  const first = await open(session, id, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
   const t = first.timestamp;
   await serveContent(req, {
     size: first.totalSize,
     validators: { mtime: t.sec * 1000 + Math.floor(t.nsec / 1e6), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
     // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
     contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
-    open: async (offset, size) => (await open(session, key, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
-    ...(rangeHeader ? {} : { whole: first[Symbol.asyncIterator]() }),
+    open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
+    ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
   }, rangeHeader);
 }
 
@@ -60,8 +61,7 @@ function effectiveRange(req: Request): string {
  * Groups whose backend for this key is healthy first (shuffled), defragmenting ones next, those
  * without statistics last (the original left them out; a healthy group without stats is still a copy).
  */
-function readSession(req: Request, bucket: BucketMeta, key: string): Session {
-  const id = keyToId(key, bucket.name);
+function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
   const healthy: number[] = [];
   const defrag: number[] = [];
   const unknown: number[] = [];
@@ -80,9 +80,9 @@ function readSession(req: Request, bucket: BucketMeta, key: string): Session {
   });
 }
 
-async function open(session: Session, key: string, opts: ReadOptions): Promise<ObjectReader> {
+async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
   try {
-    return await session.openReader(key, opts);
+    return await ObjectReader.open(session, id, opts);
   } catch (err) {
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;

@@ -14,8 +14,12 @@ export interface Conditions {
   ifRange?: string | undefined;
 }
 
+let lastDate = { ms: NaN, text: '' };
+
+/** An IMF-fixdate; the last one is remembered (a hot object repeats its Last-Modified). */
 export function httpDate(ms: number): string {
-  return new Date(ms).toUTCString();
+  if (ms !== lastDate.ms) lastDate = { ms, text: new Date(ms).toUTCString() };
+  return lastDate.text;
 }
 
 /** A Last-Modified is sent only for a known time after the epoch (as Go's ServeContent). */

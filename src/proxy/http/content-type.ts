@@ -35,35 +35,58 @@ export function byExtension(key: string): string | undefined {
   return EXTENSIONS[path.extname(key).toLowerCase()];
 }
 
-const SIGNATURES: [RegExp | ((b: Buffer) => boolean), string][] = [
-  [(b) => b.subarray(0, 5).toString('latin1') === '%PDF-', 'application/pdf'],
-  [(b) => b.subarray(0, 6).toString('latin1') === 'GIF87a' || b.subarray(0, 6).toString('latin1') === 'GIF89a', 'image/gif'],
-  [(b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'image/png'],
-  [(b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff, 'image/jpeg'],
-  [(b) => b.subarray(0, 2).toString('latin1') === 'BM', 'image/bmp'],
-  [(b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP', 'image/webp'],
-  [(b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WAVE', 'audio/wave'],
-  [(b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'AVI ', 'video/avi'],
-  [(b) => b.subarray(4, 8).toString('latin1') === 'ftyp', 'video/mp4'],
-  [(b) => b.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])), 'video/webm'],
-  [(b) => b.subarray(0, 4).toString('latin1') === 'OggS', 'application/ogg'],
-  [(b) => b.subarray(0, 3).toString('latin1') === 'ID3', 'audio/mpeg'],
-  [(b) => b.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04])), 'application/zip'],
-  [(b) => b[0] === 0x1f && b[1] === 0x8b && b[2] === 0x08, 'application/x-gzip'],
-  [(b) => b.subarray(0, 4).equals(Buffer.from([0x00, 0x00, 0x01, 0x00])), 'image/x-icon'],
+/** Magic numbers: bytes at an offset, compared in place (no slices, no strings). */
+type Magic = readonly [offset: number, bytes: readonly number[]];
+
+const ascii = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
+
+const SIGNATURES: readonly [readonly Magic[], string][] = [
+  [[[0, ascii('%PDF-')]], 'application/pdf'],
+  [[[0, ascii('GIF87a')]], 'image/gif'],
+  [[[0, ascii('GIF89a')]], 'image/gif'],
+  [[[0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]]], 'image/png'],
+  [[[0, [0xff, 0xd8, 0xff]]], 'image/jpeg'],
+  [[[0, ascii('BM')]], 'image/bmp'],
+  [[[0, ascii('RIFF')], [8, ascii('WEBP')]], 'image/webp'],
+  [[[0, ascii('RIFF')], [8, ascii('WAVE')]], 'audio/wave'],
+  [[[0, ascii('RIFF')], [8, ascii('AVI ')]], 'video/avi'],
+  [[[4, ascii('ftyp')]], 'video/mp4'],
+  [[[0, [0x1a, 0x45, 0xdf, 0xa3]]], 'video/webm'],
+  [[[0, ascii('OggS')]], 'application/ogg'],
+  [[[0, ascii('ID3')]], 'audio/mpeg'],
+  [[[0, [0x50, 0x4b, 0x03, 0x04]]], 'application/zip'],
+  [[[0, [0x1f, 0x8b, 0x08]]], 'application/x-gzip'],
+  [[[0, [0x00, 0x00, 0x01, 0x00]]], 'image/x-icon'],
+];
+
+const MARKUP: readonly [RegExp, string][] = [
   [/^\s*<\?xml/, 'text/xml; charset=utf-8'],
   [/^\s*<(!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>]/i, 'text/html; charset=utf-8'],
 ];
 
+function matches(b: Buffer, magics: readonly Magic[]): boolean {
+  for (const [at, bytes] of magics) {
+    if (b.length < at + bytes.length) return false;
+    for (let i = 0; i < bytes.length; i++) if (b[at + i] !== bytes[i]) return false;
+  }
+  return true;
+}
+
 /** WHATWG-style sniffing of the first 512 bytes, as Go's http.DetectContentType. */
 export function sniff(head: Buffer): string {
-  const b = head.subarray(0, 512);
-  const text = b.toString('latin1');
-  for (const [test, type] of SIGNATURES) {
-    if (typeof test === 'function' ? test(b) : test.test(text)) return type;
+  const b = head.length > 512 ? head.subarray(0, 512) : head;
+  for (const [magics, type] of SIGNATURES) if (matches(b, magics)) return type;
+  // Markup starts with '<' after optional whitespace: only then is the text worth decoding.
+  let i = 0;
+  while (i < b.length && (b[i] === 0x20 || (b[i]! >= 0x09 && b[i]! <= 0x0d))) i++;
+  if (b[i] === 0x3c) {
+    const text = b.toString('latin1');
+    for (const [re, type] of MARKUP) if (re.test(text)) return type;
   }
-  for (const byte of b) {
-    if (byte <= 0x08 || byte === 0x0b || (byte >= 0x0e && byte <= 0x1a) || (byte >= 0x1c && byte <= 0x1f)) return 'application/octet-stream';
-  }
+  for (let j = 0; j < b.length; j++) if (BINARY[b[j]!] === 1) return 'application/octet-stream';
   return 'text/plain; charset=utf-8';
 }
+
+/** Bytes that make data binary for Go's sniffer (control characters other than text whitespace and ESC). */
+const BINARY = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) if (c <= 0x08 || c === 0x0b || (c >= 0x0e && c <= 0x1a) || c >= 0x1c) BINARY[c] = 1;

@@ -13,6 +13,22 @@ const REASONS: Record<number, string> = {
 
 export type HeaderList = [string, string][];
 
+/** `proxy.headers` as [name, value, lower-case name], computed once per config object. */
+const configuredLists = new WeakMap<Readonly<Record<string, string>>, [string, string, string][]>();
+function configuredList(c: Readonly<Record<string, string>>): [string, string, string][] {
+  let list = configuredLists.get(c);
+  if (!list) configuredLists.set(c, (list = Object.entries(c).map(([k, v]) => [k, v, k.toLowerCase()])));
+  return list;
+}
+
+/** "200 OK" and friends, built once. */
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (!line) statusLines.set(status, (line = `${status} ${REASONS[status] ?? 'Unknown'}`));
+  return line;
+}
+
 /** Reading stops while this many body bytes wait for the handler; it resumes below the low mark. */
 const BODY_HIGH = 4 * 1024 * 1024;
 const BODY_LOW = 1024 * 1024;
@@ -67,10 +83,6 @@ export class Exchange {
       this.body?.fail(new ClientGone());
       for (const h of this.abortHandlers) h();
     });
-    res.onWritable((offset) => {
-      this.lastActivity = Date.now();
-      return this.writable ? this.writable(offset) : true;
-    });
   }
 
   /** The request URI as received (escaped path + query), for logs and error bodies. */
@@ -99,9 +111,11 @@ export class Exchange {
   private writeHead(status: number, headers: HeaderList): void {
     this.status = status;
     this.headSent = true;
-    this.res.writeStatus(`${status} ${REASONS[status] ?? 'Unknown'}`);
-    const overridden = new Set(headers.map(([k]) => k.toLowerCase()));
-    for (const [k, v] of Object.entries(this.configured)) if (!overridden.has(k.toLowerCase())) this.res.writeHeader(k, v);
+    this.res.writeStatus(statusLine(status));
+    // A configured header yields to one the handler sets itself.
+    for (const [k, v, lower] of configuredList(this.configured)) {
+      if (!headers.some(([h]) => h.length === lower.length && h.toLowerCase() === lower)) this.res.writeHeader(k, v);
+    }
     for (const [k, v] of headers) this.res.writeHeader(k, v);
   }
 
@@ -171,6 +185,11 @@ export class Exchange {
       this.onAbort(() => {
         cleanup();
         reject(new ClientGone());
+      });
+      // Registered only now: most replies never wait, and uWS calls it only after a failed write.
+      this.res.onWritable((offset) => {
+        this.lastActivity = Date.now();
+        return this.writable ? this.writable(offset) : true;
       });
       this.writable = (offset) => {
         const [ok2, done2] = this.res.tryEnd(chunk.subarray(offset - start), this.expected);

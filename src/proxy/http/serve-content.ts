@@ -19,6 +19,8 @@ export interface Content {
   open(start: number, length: number): Promise<AsyncIterator<Buffer>>;
   /** Bytes from 0 that are already being read (saves a second read of the start). */
   whole?: AsyncIterator<Buffer>;
+  /** The whole content when it is already in memory (a small object read in one go). */
+  complete?: Buffer | undefined;
 }
 
 export async function serveContent(req: Request, content: Content, rangeHeader: string): Promise<void> {
@@ -40,6 +42,11 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
     }
     // Ranges adding up to more than the object are ignored and the whole object is sent (Go).
     if (ranges.reduce((n, r) => n + r.length, 0) > size) ranges = [];
+  }
+
+  if (ranges.length === 0 && content.complete) {
+    headers.push(['Content-Type', content.contentType ?? sniff(content.complete)]);
+    return req.ex.end(200, headers, content.complete);
   }
 
   const firstStart = ranges[0]?.start ?? 0;

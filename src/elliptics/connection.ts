@@ -12,6 +12,14 @@ import {
 } from './protocol/index.js';
 import { EllipticsError } from './errors.js';
 import { slabReader } from '../util/slab-reader.js';
+import { BufferPool } from '../util/buffer-pool.js';
+
+/**
+ * Replies this big (a READ of 256 KiB or more) are received into a pooled buffer of their own,
+ * which a streaming reader hands back once the bytes were passed on (ObjectReader `recycle`).
+ */
+const LARGE_REPLY = 256 * 1024;
+const replyBuffers = new BufferPool(32 * 1024 * 1024);
 
 /** One received message. `body` keeps the payload as received chunks; `payload` joins them. */
 export class Packet {
@@ -93,14 +101,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return new Promise((resolve, reject) => {
       // The decoder exists before the connection object: bytes can only arrive after 'connect'.
       let conn: Connection | undefined;
-      const decoder = new FrameDecoder((h, p) => conn!.onFrame(h, p), opts.maxFrame);
-      const onread = slabReader((chunk) => {
+      const decoder = new FrameDecoder((h, p) => conn!.onFrame(h, p), opts.maxFrame, { pool: replyBuffers, above: LARGE_REPLY });
+      const guarded = (feed: () => void): void => {
         try {
-          decoder.push(chunk);
+          feed();
         } catch (err) {
           const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
           conn?.destroy(new EllipticsError(status, `${conn.remote}: ${(err as Error).message}`));
         }
+      };
+      const onread = slabReader({
+        push: (chunk) => guarded(() => decoder.push(chunk)),
+        directTarget: () => decoder.directTarget(),
+        readCap: () => decoder.readCap(),
+        pushDirect: (n) => guarded(() => decoder.pushDirect(n)),
       });
       const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000, onread });
       const timer = setTimeout(() => {

@@ -16,6 +16,12 @@ export interface ReadOptions {
   ioFlags?: number;
   /** Group order; the session's groups when unset. */
   groups?: readonly number[];
+  /**
+   * A chunk the reader yields is valid only until the next one is asked for (or the reader is
+   * closed): its memory is then reused for later replies. For consumers that pass each chunk on
+   * before asking for more (the proxy's GET); without it, chunks stay valid and are garbage-collected.
+   */
+  recycle?: boolean;
 }
 
 export const DEFAULT_READ_CHUNK = 1024 * 1024;
@@ -33,6 +39,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
   private readonly chunkSize: number;
   private readonly ioFlags: number;
   private readonly groups: readonly number[];
+  private readonly recycle: boolean;
   private started = false;
 
   private constructor(
@@ -51,6 +58,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     this.userFlags = first.io.userFlags;
     this.chunkSize = opts.chunkSize ?? DEFAULT_READ_CHUNK;
     this.groups = opts.groups ?? session.groups;
+    this.recycle = opts.recycle ?? false;
     // After the first read verified what it read, records with a single whole-object checksum are
     // read without verification (it would re-hash the whole object per chunk); chunked checksums
     // keep being verified chunk by chunk (spec backrunner.md §13.4).
@@ -86,6 +94,13 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     return whole.length > want ? whole.subarray(0, want) : whole.length === want ? whole : undefined;
   }
 
+  /** Ends a reader whose chunks were not (all) iterated: the first reply's memory may be reused. */
+  close(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.recycle) this.first.release();
+  }
+
   /** Bytes the reader will yield. */
   get length(): number {
     return Math.max(0, this.end - this.offset);
@@ -112,22 +127,34 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     this.started = true;
     let pos = this.offset;
     let pending: Promise<ReadReply> | undefined = Promise.resolve(this.first);
-    while (pos < this.end && pending) {
-      const reply: ReadReply = await pending;
-      const got = Math.min(reply.io.size, this.end - pos);
-      if (got <= 0) throw new EllipticsError(-61, `object ended at ${pos} of ${this.end} bytes`);
-      const after = pos + got;
-      // Ask for the next chunk now, so it travels while this one is consumed.
-      pending = after < this.end ? this.fetch(after, Math.min(this.chunkSize, this.end - after)) : undefined;
-      pending?.catch(() => undefined); // observed on the next turn; do not report it as unhandled meanwhile
-      let left = got;
-      for (const part of reply.parts) {
-        if (left <= 0) break;
-        const piece = part.length > left ? part.subarray(0, left) : part;
-        left -= piece.length;
-        yield piece;
+    let current: ReadReply | undefined;
+    try {
+      while (pos < this.end && pending) {
+        const reply: ReadReply = (current = await pending);
+        const got = Math.min(reply.io.size, this.end - pos);
+        if (got <= 0) throw new EllipticsError(-61, `object ended at ${pos} of ${this.end} bytes`);
+        const after = pos + got;
+        // Ask for the next chunk now, so it travels while this one is consumed.
+        pending = after < this.end ? this.fetch(after, Math.min(this.chunkSize, this.end - after)) : undefined;
+        pending?.catch(() => undefined); // observed on the next turn; do not report it as unhandled meanwhile
+        let left = got;
+        for (const part of reply.parts) {
+          if (left <= 0) break;
+          const piece = part.length > left ? part.subarray(0, left) : part;
+          left -= piece.length;
+          yield piece;
+        }
+        // The consumer asked for more: it is done with this reply.
+        if (this.recycle) reply.release();
+        current = undefined;
+        pos = after;
       }
-      pos = after;
+    } finally {
+      if (this.recycle) {
+        current?.release();
+        // A chunk fetched ahead that nobody will read.
+        pending?.then((r) => r.release(), () => undefined);
+      }
     }
   }
 }

@@ -19,6 +19,11 @@ export interface WriteStreamOptions {
   maxInFlight?: number;
   ioFlags?: number;
   timestamp?: DnetTime;
+  /**
+   * Called with each buffer given to write() once no request refers to it any more (acknowledged
+   * or failed in every group, or dropped by abort): the producer may reuse its memory.
+   */
+  release?: (buf: Buffer) => void;
 }
 
 export const DEFAULT_WRITE_CHUNK = 1024 * 1024;
@@ -43,7 +48,10 @@ export class ObjectWriter {
   /** One timestamp for the whole upload and every replica. */
   private readonly timestamp: DnetTime;
   private readonly groups: GroupState[];
-  private buffered: Buffer[] = [];
+  /** Bytes not yet sent: views, and the buffer given to write() each comes from. */
+  private buffered: { view: Buffer; origin: Buffer }[] = [];
+  /** Buffers given to write() → references (still buffered, or in a step not yet settled). */
+  private readonly refs = new Map<Buffer, number>();
   private bufferedLen = 0;
   private received = 0;
   /** Object offset where the next step starts. */
@@ -90,14 +98,16 @@ export class ObjectWriter {
       throw err;
     }
     if (chunk.length === 0) return;
-    this.buffered.push(chunk);
+    this.buffered.push({ view: chunk, origin: chunk });
+    if (this.opts.release) this.refs.set(chunk, (this.refs.get(chunk) ?? 0) + 1);
     this.bufferedLen += chunk.length;
     this.received += chunk.length;
     if (this.single) return;
     // Send whole chunks, except the one that ends the object: it goes with COMMIT.
     while (this.bufferedLen > this.chunkSize || (this.bufferedLen === this.chunkSize && this.received < this.size)) {
       await this.room(this.chunkSize);
-      this.emit(this.steps === 0 ? 'prepare' : 'plain', this.take(this.chunkSize));
+      const { parts, origins } = this.take(this.chunkSize);
+      this.emit(this.steps === 0 ? 'prepare' : 'plain', parts, origins);
     }
   }
 
@@ -119,10 +129,14 @@ export class ObjectWriter {
       throw err;
     }
     if (this.single) {
-      return this.session.writeId(this.id, this.take(this.bufferedLen), { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.timestamp });
+      const { parts, origins } = this.take(this.bufferedLen);
+      const results = await this.session.writeId(this.id, parts, { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.timestamp });
+      if (results.every(bytesConsumed)) this.unref(origins);
+      return results;
     }
     await this.room(this.bufferedLen);
-    this.emit('commit', this.take(this.bufferedLen));
+    const { parts, origins } = this.take(this.bufferedLen);
+    this.emit('commit', parts, origins);
     await Promise.all(this.sends);
     return this.groups.map((g) => g.result ?? g.failed!);
   }
@@ -131,30 +145,58 @@ export class ObjectWriter {
   abort(reason: EllipticsError): void {
     if (this.aborted) return;
     this.aborted = reason;
+    // What was never sent is free now; steps in flight let go of theirs when they settle.
+    const dropped = this.buffered.map((b) => b.origin);
+    this.buffered = [];
+    this.bufferedLen = 0;
+    this.unref(dropped);
     this.wake();
   }
 
-  /** Removes exactly `n` buffered bytes as views (no copy). */
-  private take(n: number): Buffer[] {
-    const out: Buffer[] = [];
+  /** Drops one reference to each buffer; a buffer nothing refers to goes back to the producer. */
+  private unref(origins: readonly Buffer[]): void {
+    const release = this.opts.release;
+    if (!release) return;
+    for (const o of origins) {
+      const n = (this.refs.get(o) ?? 1) - 1;
+      if (n > 0) this.refs.set(o, n);
+      else {
+        this.refs.delete(o);
+        release(o);
+      }
+    }
+  }
+
+  /**
+   * Removes exactly `n` buffered bytes as views (no copy), with the buffers they come from: the
+   * step holds one reference to each until it settles; a buffer fully taken loses its "buffered" one.
+   */
+  private take(n: number): { parts: Buffer[]; origins: Buffer[] } {
+    const parts: Buffer[] = [];
+    const origins: Buffer[] = [];
+    const emptied: Buffer[] = [];
     let left = n;
     while (left > 0) {
       const b = this.buffered[0]!;
-      if (b.length <= left) {
-        out.push(b);
+      origins.push(b.origin);
+      if (b.view.length <= left) {
+        parts.push(b.view);
         this.buffered.shift();
-        left -= b.length;
+        emptied.push(b.origin);
+        left -= b.view.length;
       } else {
-        out.push(b.subarray(0, left));
-        this.buffered[0] = b.subarray(left);
+        parts.push(b.view.subarray(0, left));
+        this.buffered[0] = { view: b.view.subarray(left), origin: b.origin };
         left = 0;
       }
     }
     this.bufferedLen -= n;
-    return out;
+    if (this.opts.release) for (const o of origins) this.refs.set(o, (this.refs.get(o) ?? 0) + 1);
+    this.unref(emptied);
+    return { parts, origins };
   }
 
-  private emit(kind: StepKind, parts: Buffer[]): void {
+  private emit(kind: StepKind, parts: Buffer[], origins: Buffer[]): void {
     let len = 0;
     for (const p of parts) len += p.length;
     const at = this.nextOffset;
@@ -163,21 +205,23 @@ export class ObjectWriter {
     this.inFlight += len;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     const live = this.groups.filter((g) => !g.failed);
-    const all = Promise.all(live.map((g) => this.sendStep(g, kind, parts, at, len))).then(() => {
+    const all = Promise.all(live.map((g) => this.sendStep(g, kind, parts, at, len))).then((consumed) => {
       this.inFlight -= len;
+      if (consumed.every(Boolean)) this.unref(origins);
       if (this.groups.every((g) => g.failed)) this.abort(lastFailure(this.groups));
       this.wake();
     });
     this.sends.push(all);
   }
 
-  private sendStep(g: GroupState, kind: StepKind, parts: Buffer[], at: number, len: number): Promise<void> {
+  /** One step to one group; resolves with whether the step's bytes are done with (see bytesConsumed). */
+  private sendStep(g: GroupState, kind: StepKind, parts: Buffer[], at: number, len: number): Promise<boolean> {
     const total = this.offset + this.size;
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<boolean> => {
       // PREPARE must be in place before data lands in it; COMMIT waits for every plain write.
       if (kind !== 'prepare') await g.prepared;
       if (kind === 'commit') await Promise.all(g.plains);
-      if (g.failed || this.aborted) return;
+      if (g.failed || this.aborted) return true;
       const [flags, num] =
         kind === 'prepare' ? [IoFlags.PREPARE | IoFlags.PLAIN_WRITE, total]
         : kind === 'plain' ? [IoFlags.PLAIN_WRITE, at + len]
@@ -185,10 +229,11 @@ export class ObjectWriter {
       const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.timestamp }), `write (${kind})`);
       if (r.error) g.failed = r;
       else if (kind === 'commit') g.result = r;
+      return bytesConsumed(r);
     };
     const p = run();
-    if (kind === 'prepare') g.prepared = p;
-    if (kind === 'plain') g.plains.push(p);
+    if (kind === 'prepare') g.prepared = p.then(() => undefined);
+    if (kind === 'plain') g.plains.push(p.then(() => undefined));
     return p;
   }
 
@@ -197,6 +242,15 @@ export class ObjectWriter {
     this.waiters = [];
     for (const f of w) f();
   }
+}
+
+/**
+ * Whether a request's bytes can no longer be sent: the node answered (it had read the whole frame),
+ * or the request never left. After a timeout they may still wait in the socket's queue, and memory
+ * reused then would reach the node as this write's data: such buffers are never handed back.
+ */
+function bytesConsumed(r: GroupResult): boolean {
+  return r.status !== Errno.ETIMEDOUT;
 }
 
 function lastFailure(groups: readonly GroupState[]): EllipticsError {

@@ -9,6 +9,7 @@ import {
   type BackendControl, type BackendStatus, type DnetTime, type FileInfoReply, type Header, type IoAttr,
 } from './protocol/index.js';
 import type { Packet } from './connection.js';
+import type { Payload } from './protocol/frame.js';
 import { EllipticsError } from './errors.js';
 
 export interface Request {
@@ -139,7 +140,13 @@ export class ReadReply {
     readonly io: IoAttr,
     /** The data as received, chunk by chunk (no copy). */
     readonly parts: readonly Buffer[],
+    private readonly body?: Payload,
   ) {}
+
+  /** The data will not be read again: its pooled memory may be reused (see Payload.release). */
+  release(): void {
+    this.body?.release();
+  }
 
   /** The data contiguously (joined on first use). */
   get data(): Buffer {
@@ -150,7 +157,7 @@ export class ReadReply {
 export function readReplyOf(packets: readonly Packet[], what: string): ReadReply {
   const p = finalPacket(packets, what);
   if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(-22, `${what}: READ reply shorter than io_attr`);
-  return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE));
+  return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE), p.body);
 }
 
 export function backendStatusOf(packets: readonly Packet[], what: string): BackendStatus[] {

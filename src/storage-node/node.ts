@@ -11,7 +11,7 @@ import { CommandStats } from './command-stats.js';
 import type { NodeConfig } from './config.js';
 import { createDispatcher } from './dispatch.js';
 import { Backend } from './engine/backend.js';
-import { BufferPool } from './engine/buffer-pool.js';
+import { BufferPool } from '../util/buffer-pool.js';
 import { announcedBackends } from './handlers/cluster.js';
 import type { NodeContext } from './node-context.js';
 import { PeerLinks } from './peers.js';

@@ -1,6 +1,9 @@
 // Socket reads into large slabs instead of fresh 64 KiB chunks: each read syscall can fill the rest
 // of the slab, so a 1 MiB reply arrives in a couple of reads instead of sixteen, and the chunks
 // handed on are views of the slab (no copy). Used through net.connect's `onread` option.
+//
+// A sink may also offer a buffer of its own for the next read (a large frame's pooled buffer):
+// the bytes then land there directly, with no slab and no copy.
 
 import type { OnReadOpts } from 'node:net';
 
@@ -8,21 +11,41 @@ const SLAB = 1024 * 1024;
 /** Below this much room the next read gets a fresh slab. */
 const MIN_ROOM = 64 * 1024;
 
-export function slabReader(onChunk: (chunk: Buffer) => void): OnReadOpts {
+export interface ReadSink {
+  /** Bytes read into the slab (a view of it). */
+  push(chunk: Buffer): void;
+  /** Where the next read should go instead of the slab, if anywhere. */
+  directTarget?(): Buffer | undefined;
+  /** `n` bytes were read into the buffer `directTarget` returned. */
+  pushDirect?(n: number): void;
+  /** At most this many bytes for the next read into the slab (a hint; undefined = as many as fit). */
+  readCap?(): number | undefined;
+}
+
+export function slabReader(sink: ReadSink): OnReadOpts {
   let slab = Buffer.allocUnsafe(SLAB);
   let used = 0;
+  let direct = false;
   return {
     buffer: () => {
+      const target = sink.directTarget?.();
+      direct = target !== undefined;
+      if (target) return target;
       if (slab.length - used < MIN_ROOM) {
         slab = Buffer.allocUnsafe(SLAB);
         used = 0;
       }
-      return slab.subarray(used);
+      const cap = sink.readCap?.();
+      return cap === undefined ? slab.subarray(used) : slab.subarray(used, used + cap);
     },
     callback: (bytes: number, buf: Uint8Array) => {
+      if (direct) {
+        sink.pushDirect!(bytes);
+        return true;
+      }
       const view = buf as Buffer;
       used += bytes;
-      onChunk(view.subarray(0, bytes));
+      sink.push(view.subarray(0, bytes));
       return true;
     },
   };

@@ -55,6 +55,57 @@ function streamUpload(port: number, target: string, size: number, opts: { stopAt
   });
 }
 
+/** An upload of `size` pattern bytes starting at pattern offset `salt`, in uneven pieces. */
+function streamSalted(port: number, target: string, size: number, salt: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false, headers: { 'Content-Length': String(size), Authorization: authorization('POST', target, writer.user, writer.token) } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    let at = 0;
+    const pump = (): void => {
+      while (at < size) {
+        const n = Math.min(300_001, size - at);
+        const ok = req.write(pattern(salt + at, n));
+        at += n;
+        if (!ok) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
+/**
+ * GET with the body hashed as it streams; with `stopAfter`, the client hangs up after that many
+ * bytes; a `slow` client pauses after every piece, so the proxy waits on it with a chunk in hand.
+ */
+function fetchHash(port: number, target: string, headers: Record<string, string> = {}, stopAfter?: number, slow = false): Promise<{ status: number; hash: string; n: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: target, agent: false, headers }, (res) => {
+      const h = createHash('sha256');
+      let n = 0;
+      res.on('data', (c: Buffer) => {
+        h.update(c);
+        n += c.length;
+        if (slow) {
+          res.pause();
+          setTimeout(() => res.resume(), 5);
+        }
+        if (stopAfter !== undefined && n >= stopAfter) {
+          req.destroy();
+          resolve({ status: res.statusCode!, hash: '', n });
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, hash: h.digest('hex'), n }));
+      res.on('error', () => undefined);
+    });
+    req.on('error', (err) => (stopAfter !== undefined ? undefined : reject(err)));
+  });
+}
+
 describe('proxy robustness', () => {
   let tc: TestCluster;
   let p: TestProxy;
@@ -117,6 +168,27 @@ describe('proxy robustness', () => {
     assert.deepEqual(parts[0], pattern(size - 10, 10));
     assert.deepEqual(parts[1], pattern(0, 10));
     assert.deepEqual(parts[2], pattern(mid, 2 * 1024 * 1024 + 1));
+  });
+
+  it('concurrent streamed uploads and GETs of different objects never mix bytes (pooled buffers are reused)', async () => {
+    // Upload bodies and large read replies live in pooled buffers that are handed back and
+    // reused: a buffer reused too early would show up here as another object's bytes.
+    const objects = [0, 1, 2, 3].map((i) => ({ key: `mix-${i}.bin`, size: 6 * 1024 * 1024 + i * 333_333, salt: i * 7_777_777 }));
+    const ups = await Promise.all(objects.map((o) => streamSalted(p.port, `/upload/b1/${o.key}`, o.size, o.salt)));
+    for (const u of ups) assert.equal(u.status, 200, u.body);
+    const expectedHash = (o: (typeof objects)[number], start = 0, end = o.size): string => createHash('sha256').update(pattern(o.salt + start, end - start)).digest('hex');
+    const reads: Promise<void>[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (const o of objects) {
+        reads.push(fetchHash(p.port, `/get/b1/${o.key}`, {}, undefined, round > 0).then((r) => assert.deepEqual(r, { status: 200, hash: expectedHash(o), n: o.size }, o.key)));
+        const from = 1024 * 1024 - 5;
+        const to = o.size - 3;
+        reads.push(fetchHash(p.port, `/get/b1/${o.key}`, { Range: `bytes=${from}-${to - 1}` }).then((r) => assert.deepEqual(r, { status: 206, hash: expectedHash(o, from, to), n: to - from }, `${o.key} range`)));
+        // A reader that goes away after the first bytes: its buffers go back while others stream.
+        reads.push(fetchHash(p.port, `/get/b1/${o.key}`, {}, 200_000).then(() => undefined));
+      }
+    }
+    await Promise.all(reads);
   });
 
   it('upload without Content-Length is 411, a bad one 400, zero 400; over the bucket max-size 413 before the body', async () => {

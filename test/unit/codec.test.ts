@@ -2,11 +2,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BufferPool } from '../../src/util/buffer-pool.js';
 import {
   keyToId, makeAddr, decodeAddr, parseEndpoint, formatAddr, makeHeader, encodeHeader, decodeHeader,
   replyHeader, CommandFlags, Command, encodeVersion, decodeVersion, parseVersion, FrameDecoder,
   FrameTooLargeError, encodeFrame, makeIoAttr, encodeIoAttr, decodeIoAttr, EMPTY_TIME, ProtocolError,
-  encodeFileInfoReply, decodeFileInfoReply, type Header,
+  encodeFileInfoReply, decodeFileInfoReply, type Header, type Payload,
 } from '../../src/elliptics/protocol/index.js';
 
 test('key → id: the spec vectors, with and without namespace', () => {
@@ -108,6 +109,64 @@ test('frame decoder: frames split at every byte boundary come out whole, in orde
     assert.deepEqual(got, [[1, 5], [2, 0], [3, 300]], `step ${step}`);
     assert.equal(dec.midFrame, false);
   }
+});
+
+test('frame decoder: large frames land in pooled buffers, read directly or copied, and go back on release', () => {
+  const big = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+  const frames: [number, Buffer][] = [[1, big(200_000, 1)], [2, Buffer.from('small')], [3, big(140_000, 2)], [4, big(300_000, 3)], [5, big(139_999, 4)], [6, Buffer.alloc(0)]];
+  const stream = Buffer.concat(frames.flatMap(([cmd, body], i) => encodeFrame(makeHeader({ cmd, trans: BigInt(i + 1) }), body)));
+  for (const step of [7, 121, 4000, 65536, 1 << 20]) {
+    for (const direct of [false, true]) {
+      const pool = new BufferPool(1 << 30);
+      const acquired: Buffer[] = [];
+      const acquire = pool.acquire.bind(pool);
+      pool.acquire = (n: number) => {
+        const b = acquire(n);
+        acquired.push(b);
+        return b;
+      };
+      const got: [number, Buffer, Payload][] = [];
+      const dec = new FrameDecoder((h, p) => got.push([h.cmd, Buffer.from(p.bytes), p]), 1 << 20, { pool, above: 140_000 });
+      let at = 0;
+      while (at < stream.length) {
+        const target = direct ? dec.directTarget() : undefined;
+        if (target) {
+          // A socket read into the frame's own buffer: at most `step` bytes of what is left.
+          const n = Math.min(step, target.length, stream.length - at);
+          stream.copy(target, 0, at, at + n);
+          dec.pushDirect(n);
+          at += n;
+        } else {
+          const cap = Math.min(step, dec.readCap() ?? step);
+          dec.push(stream.subarray(at, at + cap));
+          at += cap;
+        }
+      }
+      assert.deepEqual(got.map(([cmd, body]) => [cmd, body]), frames, `step ${step} direct ${direct}`);
+      assert.equal(dec.midFrame, false);
+      // Frames 1, 3 and 4 (at least `above` bytes) had buffers of their own; a released one is handed out again.
+      assert.equal(acquired.length, 3);
+      got[0]![2].release();
+      got[0]![2].release(); // idempotent
+      assert.equal(pool.acquire(200_000), acquired[0]);
+      assert.notEqual(pool.acquire(200_000), acquired[0]);
+    }
+  }
+});
+
+test('buffer pool: sizes round up to 64 KiB classes, small sizes are not pooled, the cap holds', () => {
+  const pool = new BufferPool(3 * 64 * 1024);
+  const a = pool.acquire(200 * 1024);
+  assert.equal(a.length, 256 * 1024);
+  const small = pool.acquire(1000);
+  assert.equal(small.length, 1000);
+  pool.release(small);
+  assert.notEqual(pool.acquire(1000), small);
+  pool.release(a); // above the cap: dropped
+  assert.notEqual(pool.acquire(200 * 1024), a);
+  const b = pool.acquire(130 * 1024);
+  pool.release(b);
+  assert.equal(pool.acquire(129 * 1024), b);
 });
 
 test('frame decoder: a size above max-frame is refused before any payload is buffered', () => {

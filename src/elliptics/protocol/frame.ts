@@ -4,6 +4,7 @@
 import { Errno, HEADER_SIZE } from './constants.js';
 import { ProtocolError } from './codec-error.js';
 import { decodeHeader, encodeHeader, type Header } from './header.js';
+import type { BufferPool } from '../../util/buffer-pool.js';
 
 /** A header announced more payload than the receiver accepts (`max-frame`). */
 export class FrameTooLargeError extends ProtocolError {
@@ -25,7 +26,20 @@ export class Payload {
   constructor(
     readonly parts: readonly Buffer[],
     readonly length: number,
+    /** Gives pooled memory back (see `release`). */
+    private recycle?: () => void,
   ) {}
+
+  /**
+   * Declares the payload's bytes unused from now on, by anyone: a large frame read into a pooled
+   * buffer returns it to the pool. Optional (an unreleased payload is garbage-collected) and
+   * idempotent; only the single owner of the payload may call it.
+   */
+  release(): void {
+    const r = this.recycle;
+    this.recycle = undefined;
+    r?.();
+  }
 
   static of(buf: Buffer): Payload {
     return new Payload(buf.length === 0 ? [] : [buf], buf.length);
@@ -63,38 +77,83 @@ export class Payload {
 
 export type FrameHandler = (header: Header, payload: Payload) => void;
 
+/** Frames of at least `above` payload bytes are received into a buffer of their own from `pool`. */
+export interface LargeFrames {
+  pool: BufferPool;
+  above: number;
+}
+
 /**
  * Incremental frame decoder. Chunks are kept as they arrive; a payload is handed over as views of
  * them (no copy). Only a header that straddles two chunks is copied together.
+ *
+ * With `large`, a big payload gets a pooled buffer of its own, and the reader can read the rest of
+ * it straight there (`directTarget` / `pushDirect`): its owner can then hand the memory back
+ * (`Payload.release`) instead of leaving garbage that V8 frees only much later.
  */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private pending: Header | undefined;
+  private direct: { header: Header; buf: Buffer; filled: number } | undefined;
+  /** The last frame was large: more are likely to follow. */
+  private afterLarge = false;
 
   constructor(
     private readonly onFrame: FrameHandler,
     private readonly maxFrame: number,
+    private readonly large?: LargeFrames,
   ) {}
 
   /** Bytes received but not yet delivered as a frame. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.buffered + (this.direct?.filled ?? 0);
   }
 
   /** True while a frame has started but not completed (a peer that stops here sent a truncated frame). */
   get midFrame(): boolean {
-    return this.buffered > 0 || this.pending !== undefined;
+    return this.buffered > 0 || this.pending !== undefined || this.direct !== undefined;
   }
 
   /** Bytes still missing to complete the frame in progress (0 when between frames). */
   get missingBytes(): number {
+    if (this.direct) return this.direct.header.size - this.direct.filled;
     if (this.pending) return this.pending.size - this.buffered;
     return this.buffered > 0 ? HEADER_SIZE - this.buffered : 0;
   }
 
+  /** Where the next read may land directly: the unfilled rest of a large frame's own buffer. */
+  directTarget(): Buffer | undefined {
+    const d = this.direct;
+    return d && d.buf.subarray(d.filled, d.header.size);
+  }
+
+  /**
+   * How much the next read into shared memory should take, when it should be small: after a large
+   * frame, about a header — if another large frame follows, its payload then goes to its own
+   * buffer instead of being read into the slab and copied over.
+   */
+  readCap(): number | undefined {
+    return this.afterLarge && !this.direct ? HEADER_SIZE + 4096 : undefined;
+  }
+
+  /** `n` bytes were read straight into `directTarget()`. */
+  pushDirect(n: number): void {
+    const d = this.direct!;
+    d.filled += n;
+    if (d.filled === d.header.size) this.finishDirect();
+  }
+
   /** Feeds bytes; calls the handler for every completed frame. Throws FrameTooLargeError. */
   push(chunk: Buffer): void {
+    if (this.direct) {
+      const d = this.direct;
+      const n = Math.min(chunk.length, d.header.size - d.filled);
+      chunk.copy(d.buf, d.filled, 0, n);
+      d.filled += n;
+      if (d.filled === d.header.size) this.finishDirect();
+      chunk = chunk.subarray(n);
+    }
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
@@ -103,6 +162,15 @@ export class FrameDecoder {
         if (this.buffered < HEADER_SIZE) return;
         const header = decodeHeader(this.take(HEADER_SIZE));
         if (header.size > this.maxFrame) throw new FrameTooLargeError(header, this.maxFrame);
+        this.afterLarge = false;
+        if (this.large && header.size >= this.large.above) {
+          // What of the payload is already here is copied over; the rest is read straight into it.
+          const d = (this.direct = { header, buf: this.large.pool.acquire(header.size), filled: 0 });
+          for (const part of this.takeParts(Math.min(this.buffered, header.size))) d.filled += part.copy(d.buf, d.filled);
+          if (d.filled < header.size) return;
+          this.finishDirect();
+          continue;
+        }
         this.pending = header;
       }
       const header = this.pending;
@@ -110,6 +178,14 @@ export class FrameDecoder {
       this.pending = undefined;
       this.onFrame(header, header.size === 0 ? EMPTY_PAYLOAD : new Payload(this.takeParts(header.size), header.size));
     }
+  }
+
+  private finishDirect(): void {
+    const { header, buf } = this.direct!;
+    this.direct = undefined;
+    this.afterLarge = true;
+    const pool = this.large!.pool;
+    this.onFrame(header, new Payload([buf.subarray(0, header.size)], header.size, () => pool.release(buf)));
   }
 
   /** Removes `n` bytes from the front as views of the received chunks. */

@@ -32,14 +32,18 @@ export async function get(req: Request): Promise<void> {
   // chunk; with one it is a 1-byte probe, so no data is read twice.
   const first = await open(session, id, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
   const t = first.timestamp;
-  await serveContent(req, {
-    size: first.totalSize,
-    validators: { mtime: t.sec * 1000 + Math.floor(t.nsec / 1e6), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
-    // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
-    contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
-    open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
-    ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
-  }, rangeHeader);
+  try {
+    await serveContent(req, {
+      size: first.totalSize,
+      validators: { mtime: t.sec * 1000 + Math.floor(t.nsec / 1e6), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
+      // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
+      contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
+      open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
+      ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
+    }, rangeHeader);
+  } finally {
+    first.close();
+  }
 }
 
 /** `?offset=` / `?size=` replace the Range header (the query wins on /get/, spec §8.2). */
@@ -80,9 +84,10 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
   });
 }
 
+/** A reader whose chunks are recycled: serveContent passes each one on before asking for the next. */
 async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
   try {
-    return await ObjectReader.open(session, id, opts);
+    return await ObjectReader.open(session, id, { ...opts, recycle: true });
   } catch (err) {
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;

@@ -95,8 +95,8 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   const digest = expected && new BodyDigest(expected);
   // A body that fits one WRITE is held whole until the end anyway: it is hashed in one go then.
   const whole: Buffer[] | undefined = digest && size <= DEFAULT_WRITE_CHUNK ? [] : undefined;
-  const writer = session.createWriteStream(key, size, { offset });
   const body = req.ex.acceptBody();
+  const writer = session.createWriteStream(key, size, { offset, release: (b) => body.release(b) });
   try {
     for (let chunk = await body.next(); chunk; chunk = await body.next()) {
       if (whole) whole.push(chunk);

@@ -3,6 +3,7 @@
 // once the client has gone away.
 
 import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial';
+import { BufferPool } from '../../util/buffer-pool.js';
 
 const REASONS: Record<number, string> = {
   200: 'OK', 204: 'No Content', 206: 'Partial Content', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request',
@@ -32,6 +33,10 @@ function statusLine(status: number): string {
 /** Reading stops while this many body bytes wait for the handler; it resumes below the low mark. */
 const BODY_HIGH = 4 * 1024 * 1024;
 const BODY_LOW = 1024 * 1024;
+
+/** Bodies announced at this size or more are gathered into pooled blocks of this size (the storage write chunk). */
+const BODY_BLOCK = 1024 * 1024;
+const bodyBlocks = new BufferPool(32 * 1024 * 1024);
 
 export class ClientGone extends Error {
   constructor() {
@@ -101,7 +106,10 @@ export class Exchange {
 
   /** Starts buffering the request body now (uWS drops data that arrives before onData is set). */
   acceptBody(): BodyQueue {
-    this.body ??= new BodyQueue(this.res, this);
+    if (!this.body) {
+      const announced = Number(this.headers.get('content-length') ?? this.headers.get('x-ell-content-length'));
+      this.body = new BodyQueue(this.res, this, announced >= BODY_BLOCK ? bodyBlocks : undefined);
+    }
     return this.body;
   }
 
@@ -211,7 +219,11 @@ export class Exchange {
   }
 }
 
-/** The request body, buffered as it arrives, read by the handler chunk by chunk. */
+/**
+ * The request body, buffered as it arrives, read by the handler chunk by chunk. A large body is
+ * gathered into pooled blocks: its consumer hands each chunk back with `release` once nothing
+ * refers to it (a chunk never released is simply garbage-collected).
+ */
 export class BodyQueue {
   private readonly chunks: Buffer[] = [];
   private queued = 0;
@@ -219,23 +231,36 @@ export class BodyQueue {
   private error: Error | undefined;
   private waiter: (() => void) | undefined;
   private paused = false;
+  /** The block being filled, and the block behind each pooled chunk that is a view of one. */
+  private block: Buffer | undefined;
+  private filled = 0;
+  private readonly blockOf = new WeakMap<Buffer, Buffer>();
   received = 0;
 
   constructor(
     private readonly res: HttpResponse,
     private readonly ex: Exchange,
+    private readonly blocks: BufferPool | undefined,
   ) {
     res.onData((ab, isLast) => {
       // uWS reuses the memory behind `ab` once this callback returns: copy it out.
       if (ab.byteLength > 0) {
-        const chunk = Buffer.from(new Uint8Array(ab));
-        this.chunks.push(chunk);
-        this.queued += chunk.length;
-        this.received += chunk.length;
-        ex.bytesIn += chunk.length;
+        const data = new Uint8Array(ab);
+        if (this.blocks) this.gather(data, this.blocks);
+        else this.enqueue(Buffer.from(data));
+        this.received += data.length;
+        ex.bytesIn += data.length;
         ex.lastActivity = Date.now();
       }
-      if (isLast) this.ended = true;
+      if (isLast) {
+        if (this.block && this.filled > 0) {
+          const tail = this.block.subarray(0, this.filled);
+          this.blockOf.set(tail, this.block);
+          this.enqueue(tail);
+        }
+        this.block = undefined;
+        this.ended = true;
+      }
       if (!this.paused && this.queued > BODY_HIGH && !this.ended) {
         this.paused = true;
         res.pause();
@@ -244,8 +269,39 @@ export class BodyQueue {
     });
   }
 
+  private enqueue(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+  }
+
+  /** Copies into the current block; a full block becomes a chunk. */
+  private gather(data: Uint8Array, blocks: BufferPool): void {
+    let at = 0;
+    while (at < data.length) {
+      this.block ??= blocks.acquire(BODY_BLOCK);
+      const n = Math.min(data.length - at, this.block.length - this.filled);
+      this.block.set(data.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === this.block.length) {
+        this.enqueue(this.block);
+        this.block = undefined;
+        this.filled = 0;
+      }
+    }
+  }
+
+  /** Hands back a chunk this queue gave out, once nothing refers to it any more. */
+  release(chunk: Buffer): void {
+    if (!this.blocks) return;
+    this.blocks.release(this.blockOf.get(chunk) ?? chunk);
+  }
+
   fail(err: Error): void {
     this.error ??= err;
+    // Nobody will read what is still queued.
+    for (const c of this.chunks.splice(0)) this.release(c);
+    this.queued = 0;
     this.wake();
   }
 
@@ -284,7 +340,9 @@ export class BodyQueue {
       if (n > limit) throw new BodyTooLarge(limit);
       parts.push(c);
     }
-    return Buffer.concat(parts, n);
+    const all = Buffer.concat(parts, n);
+    for (const c of parts) this.release(c);
+    return all;
   }
 }
 

@@ -15,7 +15,10 @@ export interface Content {
   validators: Validators;
   /** Known type; undefined → sniffed from the first bytes sent. */
   contentType: string | undefined;
-  /** Bytes [start, start + length) as chunks. */
+  /**
+   * Bytes [start, start + length) as chunks. A chunk may be reused once the next one is asked for
+   * or the iterator is returned: each one is passed on (and taken by uWS) before that.
+   */
   open(start: number, length: number): Promise<AsyncIterator<Buffer>>;
   /** Bytes from 0 that are already being read (saves a second read of the start). */
   whole?: AsyncIterator<Buffer>;
@@ -66,7 +69,11 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
     const status = ranges.length === 1 ? 206 : 200;
     // A body that arrived whole with its first chunk goes out in one write.
     const whole = head ?? (await peekWhole(first, firstLength));
-    if (whole && whole.length === firstLength) return req.ex.end(status, headers, whole);
+    if (whole && whole.length === firstLength) {
+      req.ex.end(status, headers, whole);
+      await first.return?.();
+      return;
+    }
     if (req.ex.beginBody(status, headers, firstLength)) return;
     await pump(req, first, whole ?? head);
     return;

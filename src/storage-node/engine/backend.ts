@@ -9,7 +9,7 @@ import { type DnetTime, isEmptyTime, timeNow } from '../../elliptics/protocol/ti
 import { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
 import { ChunkVerifier } from './chunk-verifier.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool } from '../../util/buffer-pool.js';
 import { ftruncate } from './file-io.js';
 import { KeyLock } from './key-lock.js';
 import { dataOffset, indexKey, KeyIndex, type PendingRecord, type RecordRef } from './key-index.js';

@@ -1,10 +1,13 @@
-// Reusable buffers for large reads. A fresh 1 MiB Buffer costs page faults on first touch and GC
-// work later; a read buffer is free again as soon as the socket has taken the reply, so a small
-// pool keeps the same memory hot (see bench/node).
+// Reusable large buffers. A fresh 1 MiB Buffer costs page faults on first touch, and garbage
+// buffers are only freed when V8 next collects — it lets some 64 MiB of them pile up first. Where
+// the owner knows when a buffer is free again (the node's read replies once the socket took them,
+// a worker's upload blocks once every group acknowledged them) a small pool keeps the same memory
+// hot and the process's size flat (see bench/node and bench/proxy).
 
-/** Reads up to this size use ordinary allocations (V8's pool and the young generation handle them well). */
+/** Up to this size ordinary allocations do better (V8's pool and the young generation handle them well). */
 const POOLED_ABOVE = 128 * 1024;
-const CLASS = 1024 * 1024;
+/** Sizes are rounded up to a multiple of this: a 1 MiB read reply with its headers fits 1 MiB + 64 KiB. */
+const CLASS = 64 * 1024;
 
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();

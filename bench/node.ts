@@ -127,7 +127,10 @@ async function main(): Promise<void> {
     await conn.handshake(VERSION_2_26);
     const bare = await CeilingClient.connect(ceiling.message.port);
     const send = async (r: Request): Promise<void> => {
-      finalPacket(await conn.request(r.header, r.payload), 'bench');
+      const packets = await conn.request(r.header, r.payload);
+      finalPacket(packets, 'bench');
+      // Done with the reply, as a streaming reader is once it passed the bytes on.
+      for (const p of packets) p.body.release();
     };
 
     for (const size of SIZES) {

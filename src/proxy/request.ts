@@ -48,6 +48,20 @@ export class Request {
     }
   }
 
+  /**
+   * The bucket and key of `/<handler>/<bucket>/<key>`, both noted for the access log, after the
+   * caller's `access` to the bucket and the bucket's groups are checked.
+   */
+  async bucketAndKey(access: Access): Promise<{ bucket: BucketMeta; key: string }> {
+    const [bucketName, key] = this.params as [string, string];
+    const bucket = await this.ctx.bucket(bucketName);
+    this.bucket = bucket.name;
+    this.key = key;
+    this.requireAccess(bucket, access);
+    this.requireGroups(bucket);
+    return { bucket, key };
+  }
+
   /** Refuses a bucket the proxy cannot do I/O with. */
   requireGroups(bucket: BucketMeta): void {
     if (bucket.groups.length === 0) throw new HttpError(400, `${bucket.name}: bucket has no groups`);

@@ -21,8 +21,11 @@ function pattern(offset: number, length: number): Buffer {
   return out;
 }
 
-/** Streams `size` pattern bytes as an upload, optionally stopping after `stopAt` bytes. */
-function streamUpload(port: number, target: string, size: number, opts: { stopAt?: number; pauseMs?: number; onHalf?: () => void } = {}): Promise<{ status: number; body: string }> {
+/**
+ * Streams `size` pattern bytes (from pattern offset `salt`, in pieces of `piece` bytes) as an
+ * upload, optionally stopping after `stopAt` bytes.
+ */
+function streamUpload(port: number, target: string, size: number, opts: { stopAt?: number; pauseMs?: number; onHalf?: () => void; salt?: number; piece?: number } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false, headers: { 'Content-Length': String(size), Authorization: authorization('POST', target, writer.user, writer.token) } }, (res) => {
       let body = '';
@@ -30,7 +33,8 @@ function streamUpload(port: number, target: string, size: number, opts: { stopAt
       res.on('end', () => resolve({ status: res.statusCode!, body }));
     });
     req.on('error', (err) => (opts.stopAt !== undefined ? resolve({ status: 0, body: String(err) }) : reject(err)));
-    const piece = 1024 * 1024;
+    const piece = opts.piece ?? 1024 * 1024;
+    const salt = opts.salt ?? 0;
     let at = 0;
     let halfDone = false;
     const pump = (): void => {
@@ -45,29 +49,6 @@ function streamUpload(port: number, target: string, size: number, opts: { stopAt
           if (opts.pauseMs) return void setTimeout(pump, opts.pauseMs);
         }
         const n = Math.min(piece, size - at);
-        const ok = req.write(pattern(at, n));
-        at += n;
-        if (!ok) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
-/** An upload of `size` pattern bytes starting at pattern offset `salt`, in uneven pieces. */
-function streamSalted(port: number, target: string, size: number, salt: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false, headers: { 'Content-Length': String(size), Authorization: authorization('POST', target, writer.user, writer.token) } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    let at = 0;
-    const pump = (): void => {
-      while (at < size) {
-        const n = Math.min(300_001, size - at);
         const ok = req.write(pattern(salt + at, n));
         at += n;
         if (!ok) return void req.once('drain', pump);
@@ -143,20 +124,10 @@ describe('proxy robustness', () => {
     const j = JSON.parse(up.body);
     assert.deepEqual(j.reply['success-groups'], [1, 2]);
     assert.equal(j.reply.info[0].size, size);
-    const whole = await new Promise<{ hash: string; n: number }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: p.port, path: '/get/b1/big-100MiB.bin', agent: false }, (res) => {
-        const h = createHash('sha256');
-        let n = 0;
-        res.on('data', (c: Buffer) => {
-          h.update(c);
-          n += c.length;
-        });
-        res.on('end', () => resolve({ hash: h.digest('hex'), n }));
-      }).on('error', reject);
-    });
+    const whole = await fetchHash(p.port, '/get/b1/big-100MiB.bin');
     const expected = createHash('sha256');
     for (let at = 0; at < size; at += 1024 * 1024) expected.update(pattern(at, Math.min(1024 * 1024, size - at)));
-    assert.deepEqual(whole, { hash: expected.digest('hex'), n: size });
+    assert.deepEqual(whole, { status: 200, hash: expected.digest('hex'), n: size });
     const mid = 50 * 1024 * 1024 + 17;
     const one = await p.request('/get/b1/big-100MiB.bin', { headers: { Range: `bytes=${mid}-${mid + 99999}` } });
     assert.equal(one.status, 206);
@@ -174,7 +145,7 @@ describe('proxy robustness', () => {
     // Upload bodies and large read replies live in pooled buffers that are handed back and
     // reused: a buffer reused too early would show up here as another object's bytes.
     const objects = [0, 1, 2, 3].map((i) => ({ key: `mix-${i}.bin`, size: 6 * 1024 * 1024 + i * 333_333, salt: i * 7_777_777 }));
-    const ups = await Promise.all(objects.map((o) => streamSalted(p.port, `/upload/b1/${o.key}`, o.size, o.salt)));
+    const ups = await Promise.all(objects.map((o) => streamUpload(p.port, `/upload/b1/${o.key}`, o.size, { salt: o.salt, piece: 300_001 })));
     for (const u of ups) assert.equal(u.status, 200, u.body);
     const expectedHash = (o: (typeof objects)[number], start = 0, end = o.size): string => createHash('sha256').update(pattern(o.salt + start, end - start)).digest('hex');
     const reads: Promise<void>[] = [];

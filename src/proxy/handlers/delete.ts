@@ -8,12 +8,7 @@ import { goJson } from '../replies.js';
 import type { Request } from '../request.js';
 
 export async function remove(req: Request): Promise<void> {
-  const [bucketName, key] = req.params as [string, string];
-  const bucket = await req.ctx.bucket(bucketName);
-  req.bucket = bucket.name;
-  req.key = key;
-  req.requireAccess(bucket, 'write');
-  req.requireGroups(bucket);
+  const { bucket, key } = await req.bucketAndKey('write');
   const results = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags }).remove(key);
   req.noteGroups(results);
   if (!results.some((r) => r.status === 0)) {

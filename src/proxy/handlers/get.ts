@@ -19,12 +19,7 @@ import type { Request } from '../request.js';
 const READ_CHUNK = 1024 * 1024;
 
 export async function get(req: Request): Promise<void> {
-  const [bucketName, key] = req.params as [string, string];
-  const bucket = await req.ctx.bucket(bucketName);
-  req.bucket = bucket.name;
-  req.key = key;
-  req.requireAccess(bucket, 'read');
-  req.requireGroups(bucket);
+  const { bucket, key } = await req.bucketAndKey('read');
   const id = keyToId(key, bucket.name);
   const session = readSession(req, bucket, id);
   const rangeHeader = effectiveRange(req);

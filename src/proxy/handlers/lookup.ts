@@ -12,12 +12,7 @@ import type { Request } from '../request.js';
 
 /** Parallel LOOKUP in every group; the successful results, or the storage error when none. */
 async function lookupAll(req: Request): Promise<{ ok: GroupResult[]; id: Buffer }> {
-  const [bucketName, key] = req.params as [string, string];
-  const bucket = await req.ctx.bucket(bucketName);
-  req.bucket = bucket.name;
-  req.key = key;
-  req.requireAccess(bucket, 'read');
-  req.requireGroups(bucket);
+  const { bucket, key } = await req.bucketAndKey('read');
   const session = req.session(bucket, { ioFlags: req.ctx.config.readerIoFlags });
   const results = await session.lookup(key);
   req.noteGroups(results);

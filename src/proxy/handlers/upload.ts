@@ -45,12 +45,7 @@ export function quorumMet(results: readonly GroupResult[], quorum: WriteQuorum):
 }
 
 export async function upload(req: Request): Promise<void> {
-  const [bucketName, key] = req.params as [string, string];
-  const bucket = await req.ctx.bucket(bucketName);
-  req.bucket = bucket.name;
-  req.key = key;
-  req.requireAccess(bucket, 'write');
-  req.requireGroups(bucket);
+  const { bucket, key } = await req.bucketAndKey('write');
   await store(req, bucket, key, uploadSize(req, bucket));
 }
 

@@ -45,8 +45,3 @@ export function checkAccess(bucket: BucketMeta, caller: Caller, access: Access, 
   }
   return { allowed: true, reason: 'signature matches' };
 }
-
-/** True when `caller` could write to the bucket (used to pick /nobucket_upload/ candidates). */
-export function mayWrite(bucket: BucketMeta, caller: Caller, request: SignedRequest): boolean {
-  return checkAccess(bucket, caller, 'write', request).allowed;
-}

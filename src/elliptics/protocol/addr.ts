@@ -67,11 +67,6 @@ export function addrEquals(a: DnetAddr, b: DnetAddr): boolean {
   return a.bytes.equals(b.bytes);
 }
 
-/** The key a map of addresses uses: `host:port:family`, the form Elliptics prints. */
-export function addrKey(a: DnetAddr): string {
-  return formatAddr(a);
-}
-
 /** `127.0.0.1:1025:2`, the textual form of configs and of backrunner's JSON replies. */
 export function formatAddr(a: DnetAddr): string {
   return `${a.host}:${a.port}:${a.family}`;

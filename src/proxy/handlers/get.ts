@@ -6,6 +6,7 @@ import { EllipticsError } from '../../elliptics/errors.js';
 import { ObjectReader, type ReadOptions } from '../../elliptics/object-reader.js';
 import { IoFlags } from '../../elliptics/protocol/constants.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
+import { timeToMillis } from '../../elliptics/protocol/time.js';
 import type { Session } from '../../elliptics/session.js';
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { HttpError, storageHttpError } from '../errors.js';
@@ -30,7 +31,7 @@ export async function get(req: Request): Promise<void> {
   try {
     await serveContent(req, {
       size: first.totalSize,
-      validators: { mtime: t.sec * 1000 + Math.floor(t.nsec / 1e6), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
+      validators: { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
       // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
       contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
       open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),

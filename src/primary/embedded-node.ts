@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EmbeddedConfig } from '../config/backrunner-config.js';
-import type { NodeToParent } from '../storage-node/main.js';
+import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../storage-node/messages.js';
 import type { Logger } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
@@ -28,7 +28,7 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
     'max-frame': maxFrame,
     'log-level': logLevel,
   }, null, 2)}\n`);
-  const proc: ChildProcess = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc: ChildProcess = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
   const ready = await new Promise<NodeToParent>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the embedded storage node did not start within 60 s (embedded.dir ${e.dir})`)), 60_000);
     proc.once('message', (m: NodeToParent) => {
@@ -53,7 +53,8 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
       stopped ??= new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
+        if (proc.connected) proc.send({ type: 'stop' } satisfies ParentToNode);
+        else proc.kill('SIGTERM');
         setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
       });
       return stopped;

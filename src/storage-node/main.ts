@@ -7,9 +7,8 @@ import { embeddedNodeConfig, loadBackrunnerConfig } from '../config/backrunner-c
 import { readJsonFile, isPlainObject } from '../config/reader.js';
 import { loadNodeConfig, type NodeConfig } from './config.js';
 import { StorageNode } from './node.js';
+import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from './messages.js';
 
-/** Messages a forked node sends its parent over IPC. */
-export type NodeToParent = { type: 'ready'; address: string; port: number } | { type: 'fatal'; error: string };
 
 /**
  * A node config, or a Backrunner config whose `embedded` section describes the node (so
@@ -46,10 +45,14 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    const managed = process.send !== undefined && process.env[MANAGED_NODE_ENV] === '1';
+    process.on('SIGTERM', () => (managed ? log.info('SIGTERM ignored: the proxy stops this node after its workers drained') : stop('SIGTERM')));
     // Ctrl-C reaches the whole process group: a node forked by the proxy waits for the proxy, which
     // drains its workers first and then stops the node.
     process.on('SIGINT', () => (process.send ? undefined : stop('SIGINT')));
+    process.on('message', (m: ParentToNode) => {
+      if (m?.type === 'stop') stop('asked by the parent');
+    });
     process.once('disconnect', () => stop('parent exited'));
     const ready: NodeToParent = { type: 'ready', address: `${config.address.host}:${node.port}`, port: node.port };
     process.send?.(ready);

@@ -3,7 +3,7 @@
 
 import { EllipticsError } from './errors.js';
 import { NodePool } from './node-pool.js';
-import { Errno, decodeRouteList, formatEndpoint, type Endpoint, type ProtocolVersion } from './protocol/index.js';
+import { Errno, decodeRouteList, formatAddr, formatEndpoint, type Endpoint, type ProtocolVersion } from './protocol/index.js';
 import { finalPacket, routeListRequest } from './requests.js';
 import { RouteTable } from './route-table.js';
 import type { Logger } from '../util/logger.js';
@@ -91,7 +91,7 @@ export class Cluster {
         continue;
       }
       for (const a of addrs) {
-        const key = `${a.host}:${a.port}:${a.family}`;
+        const key = formatAddr(a);
         if (this.pools.some((p) => p.address === key || p.endpoint === formatEndpoint(a))) continue;
         this.opts.log.info({ node: key }, 'discovered storage node');
         fresh.push(this.addPool(a.host, a.port));
@@ -103,7 +103,7 @@ export class Cluster {
   /** The pool and backend owning `id` in `group`; -ENXIO when the group has no route. */
   route(group: number, id: Buffer): { pool: NodePool; backendId: number } {
     const r = this.routes.lookup(group, id);
-    const pool = r && this.pools.find((p) => p.address === r.node);
+    const pool = r && this.node(r.node);
     if (!r || !pool) throw new EllipticsError(Errno.ENXIO, `no route to group ${group}`);
     return { pool, backendId: r.backendId };
   }

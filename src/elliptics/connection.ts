@@ -77,7 +77,6 @@ export interface ConnectionEvents {
 
 export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, Pending>();
-  private readonly decoder: FrameDecoder;
   private sweeper: NodeJS.Timeout | undefined;
   private corked = false;
   private closedWith: EllipticsError | undefined;
@@ -87,11 +86,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private constructor(
     private readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
-    decoder: FrameDecoder,
   ) {
     super();
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.decoder = decoder;
     socket.on('error', (err: NodeJS.ErrnoException) => this.destroy(socketError(err, this.remote)));
     socket.on('close', () => this.destroy(new EllipticsError(Errno.ECONNRESET, `${this.remote}: connection closed`)));
   }
@@ -99,7 +96,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Opens a TCP connection (keepalive on, Nagle off), without the handshake. */
   static open(host: string, port: number, opts: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      // The decoder exists before the connection object: bytes can only arrive after 'connect'.
+      // The decoder exists before the connection object (onread is set at connect); bytes can only arrive after 'connect'.
       let conn: Connection | undefined;
       const decoder = new FrameDecoder((h, p) => conn!.onFrame(h, p), opts.maxFrame, { pool: replyBuffers, above: LARGE_REPLY });
       const guarded = (feed: () => void): void => {
@@ -124,7 +121,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        conn = new Connection(socket, opts, decoder);
+        conn = new Connection(socket, opts);
         resolve(conn);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
@@ -327,17 +324,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 }
 
+/** Socket error codes as the errno a node would have answered with. */
+const SOCKET_ERRNO: Readonly<Record<string, number>> = {
+  ECONNREFUSED: Errno.ECONNREFUSED,
+  ECONNRESET: Errno.ECONNRESET,
+  ETIMEDOUT: Errno.ETIMEDOUT,
+  EPIPE: Errno.ECONNRESET,
+  EHOSTUNREACH: Errno.ENXIO,
+  ENETUNREACH: Errno.ENXIO,
+  ENOTFOUND: Errno.ENXIO,
+  EAI_AGAIN: Errno.ENXIO,
+};
+
 function socketError(err: NodeJS.ErrnoException, where: string): EllipticsError {
-  const map: Record<string, number> = {
-    ECONNREFUSED: Errno.ECONNREFUSED,
-    ECONNRESET: Errno.ECONNRESET,
-    ETIMEDOUT: Errno.ETIMEDOUT,
-    EPIPE: Errno.ECONNRESET,
-    EHOSTUNREACH: Errno.ENXIO,
-    ENETUNREACH: Errno.ENXIO,
-    ENOTFOUND: Errno.ENXIO,
-    EAI_AGAIN: Errno.ENXIO,
-  };
-  const status = map[err.code ?? ''] ?? Errno.ECONNRESET;
+  const status = SOCKET_ERRNO[err.code ?? ''] ?? Errno.ECONNRESET;
   return new EllipticsError(status, `${where}: ${err.code ?? err.message}`);
 }

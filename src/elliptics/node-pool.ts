@@ -4,7 +4,7 @@
 
 import { Connection, type ConnectionOptions, type HandshakeResult, type Packet, type RequestOptions } from './connection.js';
 import { EllipticsError } from './errors.js';
-import { Errno, type BackendIds, type Header, type ProtocolVersion } from './protocol/index.js';
+import { Errno, formatAddr, formatEndpoint, type BackendIds, type Header, type ProtocolVersion } from './protocol/index.js';
 import type { Logger } from '../util/logger.js';
 
 export interface NodePoolOptions {
@@ -42,7 +42,7 @@ export class NodePool {
   address: string | undefined;
 
   constructor(private readonly opts: NodePoolOptions) {
-    this.endpoint = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.endpoint = formatEndpoint(opts);
     this.slots = Array.from({ length: Math.max(1, opts.size) }, () => ({ conn: undefined, dialing: false, backoff: BACKOFF_MIN_MS, timer: undefined }));
   }
 
@@ -107,8 +107,7 @@ export class NodePool {
       }
       slot.conn = conn;
       slot.backoff = BACKOFF_MIN_MS;
-      const a = hs.identity.addrs[hs.addrIndex]!;
-      this.address = `${a.host}:${a.port}:${a.family}`;
+      this.address = formatAddr(hs.identity.addrs[hs.addrIndex]!);
       conn.on('update-ids', (b) => this.opts.onUpdateIds(this, b));
       conn.on('close', (reason) => this.onClose(slot, conn!, reason));
       this.opts.onIdentity(this, hs);

@@ -4,8 +4,8 @@
 
 import { EllipticsError } from './errors.js';
 import { IoFlags, RecordFlags, type DnetTime } from './protocol/index.js';
-import { readReplyOf, readRequest, type ReadReply } from './requests.js';
-import { readFailure, type Session } from './session.js';
+import type { ReadReply } from './requests.js';
+import type { Session } from './session.js';
 
 export interface ReadOptions {
   offset?: number;
@@ -67,19 +67,10 @@ export class ObjectReader implements AsyncIterable<Buffer> {
   }
 
   static async open(session: Session, id: Buffer, opts: ReadOptions = {}): Promise<ObjectReader> {
-    const offset = opts.offset ?? 0;
     const chunk = opts.chunkSize ?? DEFAULT_READ_CHUNK;
     const size = opts.size ? Math.min(opts.size, chunk) : chunk;
-    const failures: EllipticsError[] = [];
-    for (const group of opts.groups ?? session.groups) {
-      try {
-        const { packets } = await session.send(group, id, (t) => readRequest(t, { offset, size, ioFlags: opts.ioFlags ?? session.opts.ioFlags ?? 0 }));
-        return new ObjectReader(session, id, opts, group, readReplyOf(packets, `read in group ${group}`));
-      } catch (err) {
-        failures.push(err instanceof EllipticsError ? err : new EllipticsError(-5, (err as Error).message));
-      }
-    }
-    throw readFailure(failures, 'read');
+    const first = await session.readId(id, opts.groups ?? session.groups, { offset: opts.offset ?? 0, size, ioFlags: opts.ioFlags ?? session.opts.ioFlags ?? 0 }, 'read');
+    return new ObjectReader(session, id, opts, first.group, first);
   }
 
   /**
@@ -109,17 +100,9 @@ export class ObjectReader implements AsyncIterable<Buffer> {
   /** Reads `size` bytes at `pos` from the serving group, failing over to the others in order. */
   private async fetch(pos: number, size: number): Promise<ReadReply> {
     const order = [this.group, ...this.groups.filter((g) => g !== this.group)];
-    const failures: EllipticsError[] = [];
-    for (const group of order) {
-      try {
-        const { packets } = await this.session.send(group, this.id, (t) => readRequest(t, { offset: pos, size, ioFlags: this.ioFlags }));
-        this.group = group;
-        return readReplyOf(packets, `read in group ${group}`);
-      } catch (err) {
-        failures.push(err instanceof EllipticsError ? err : new EllipticsError(-5, (err as Error).message));
-      }
-    }
-    throw readFailure(failures, `read at ${pos}`);
+    const reply = await this.session.readId(this.id, order, { offset: pos, size, ioFlags: this.ioFlags }, `read at ${pos}`);
+    this.group = reply.group;
+    return reply;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {

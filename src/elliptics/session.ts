@@ -141,18 +141,22 @@ export class Session {
   }
 
   /** READ from the groups in order until one succeeds (spec §3.3). */
-  async read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply & { group: number }> {
-    const id = this.id(key);
+  read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply & { group: number }> {
+    return this.readId(this.id(key), opts.groups ?? this.groups, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }, 'read');
+  }
+
+  /** One READ by id, trying `groups` in order until one answers; the error as spec §5.1 picks it when none does. */
+  async readId(id: Buffer, groups: readonly number[], io: { offset: number; size: number; ioFlags: number }, what: string): Promise<ReadReply & { group: number }> {
     const failures: EllipticsError[] = [];
-    for (const group of opts.groups ?? this.groups) {
+    for (const group of groups) {
       try {
-        const { packets } = await this.send(group, id, (t) => readRequest(t, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }));
-        return Object.assign(readReplyOf(packets, `read in group ${group}`), { group });
+        const { packets } = await this.send(group, id, (t) => readRequest(t, io));
+        return Object.assign(readReplyOf(packets, `${what} in group ${group}`), { group });
       } catch (err) {
         failures.push(err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message));
       }
     }
-    throw readFailure(failures, 'read');
+    throw readFailure(failures, what);
   }
 
   /** A chunked, consumer-driven reader of an object (the next chunk is fetched while one is consumed). */

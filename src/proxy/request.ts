@@ -7,7 +7,7 @@ import type { BucketMeta } from '../buckets/metadata.js';
 import { parseQuery, type SignedRequest } from '../buckets/signature.js';
 import type { GroupResult, Session } from '../elliptics/session.js';
 import { HttpError } from './errors.js';
-import type { Exchange } from './http/exchange.js';
+import { BodyTooLarge, type Exchange } from './http/exchange.js';
 import { parseUint } from './http/numbers.js';
 import type { WorkerContext } from './worker-context.js';
 
@@ -54,17 +54,27 @@ export class Request {
    */
   async bucketAndKey(access: Access): Promise<{ bucket: BucketMeta; key: string }> {
     const [bucketName, key] = this.params as [string, string];
-    const bucket = await this.ctx.bucket(bucketName);
-    this.bucket = bucket.name;
     this.key = key;
-    this.requireAccess(bucket, access);
-    this.requireGroups(bucket);
-    return { bucket, key };
+    return { bucket: await this.usableBucket(bucketName, access), key };
   }
 
-  /** Refuses a bucket the proxy cannot do I/O with. */
-  requireGroups(bucket: BucketMeta): void {
+  /** A bucket (noted for the access log) the caller may `access` and the proxy can do I/O with. */
+  async usableBucket(name: string, access: Access): Promise<BucketMeta> {
+    const bucket = await this.ctx.bucket(name);
+    this.bucket = bucket.name;
+    this.requireAccess(bucket, access);
     if (bucket.groups.length === 0) throw new HttpError(400, `${bucket.name}: bucket has no groups`);
+    return bucket;
+  }
+
+  /** A small request body (JSON documents), at most `proxy.max-json-body` bytes, else 413. */
+  async smallBody(what: string): Promise<Buffer> {
+    try {
+      return await this.ex.acceptBody().readAll(this.ctx.config.maxJsonBody);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) throw new HttpError(413, `${what}: ${err.message}`);
+      throw err;
+    }
   }
 
   /** Command flags a client may set (`?cflags=`), limited to the whitelist. */

@@ -1,11 +1,11 @@
-// The request lifecycle of a worker, in named stages: capture (Exchange), preflight/HEAD,
-// decode the path (two passes), route, check the method, run the handler, reply to errors,
+// The request lifecycle of a worker, in named stages: capture (Exchange), decode the path (two
+// passes, once), preflight/HEAD, route, check the method, run the handler, reply to errors,
 // access-log and count. Nothing a client sends can throw out of here.
 
 import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial';
 import { errorBody, HttpError, toHttpError } from './errors.js';
 import { ClientGone, Exchange } from './http/exchange.js';
-import { decodePath, PathError, splitHandler, splitParams } from './http/path.js';
+import { decodePath, PathError, splitHandler, splitParams, type DecodedPath } from './http/path.js';
 import { bulkRemove, remove } from './handlers/delete.js';
 import { exit, profile, updateLocalConfig } from './handlers/control.js';
 import { get } from './handlers/get.js';
@@ -49,9 +49,29 @@ const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
 /** Exchanges in progress, for idle-timeout and draining. */
 const active = new Set<Exchange>();
 
+/** The request target decoded once (spec §2's two passes) and split at the handler name. */
+interface Target extends DecodedPath {
+  handler: { name: string; rest: string | undefined };
+}
+
+/** The target, or the 400 a malformed one gets. */
+function parseTarget(rawPath: string): Target | HttpError {
+  let decoded: DecodedPath;
+  try {
+    decoded = decodePath(rawPath);
+  } catch (err) {
+    if (err instanceof PathError) return new HttpError(400, err.message);
+    throw err;
+  }
+  const handler = splitHandler(decoded.path);
+  if (!handler) return new HttpError(400, 'could not split URL');
+  return { ...decoded, handler };
+}
+
 export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: HttpRequest, secure: boolean): void {
   const ex = new Exchange(res, uwsReq, ctx.config.headers, secure);
-  const name = splitHandler(ex.rawPath)?.name ?? '';
+  const target = parseTarget(ex.rawPath);
+  const name = target instanceof HttpError ? '' : target.handler.name;
   const route = ROUTES[name];
 
   if (ex.method === 'OPTIONS') return preflight(ctx, ex, route ?? STATIC);
@@ -60,16 +80,16 @@ export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: Htt
   // uWS drops body bytes that arrive before a reader is attached: attach it now.
   if (route?.body && (ex.method === 'POST' || ex.method === 'PUT')) ex.acceptBody();
 
-  void serve(ctx, ex);
+  void serve(ctx, ex, target);
 }
 
 /** Runs the request to its end; whatever happens, it is answered (or cut), logged and counted. */
-async function serve(ctx: WorkerContext, ex: Exchange): Promise<void> {
+async function serve(ctx: WorkerContext, ex: Exchange, target: Target | HttpError): Promise<void> {
   active.add(ex);
   ctx.inFlight++;
   const state: { req: Request | undefined } = { req: undefined };
   try {
-    await run(ctx, ex, state);
+    await run(ctx, ex, target, state);
   } catch (err) {
     replyError(ctx, ex, state.req, err);
   } finally {
@@ -79,18 +99,11 @@ async function serve(ctx: WorkerContext, ex: Exchange): Promise<void> {
   }
 }
 
-async function run(ctx: WorkerContext, ex: Exchange, state: { req: Request | undefined }): Promise<void> {
-  let decoded;
-  try {
-    decoded = decodePath(ex.rawPath);
-  } catch (err) {
-    if (err instanceof PathError) throw new HttpError(400, err.message);
-    throw err;
-  }
-  const req = new Request(ex, ctx, decoded.signPath, decoded.path);
+async function run(ctx: WorkerContext, ex: Exchange, target: Target | HttpError, state: { req: Request | undefined }): Promise<void> {
+  if (target instanceof HttpError) throw target;
+  const req = new Request(ex, ctx, target.signPath, target.path);
   state.req = req;
-  const split = splitHandler(decoded.path);
-  if (!split) throw new HttpError(400, 'could not split URL');
+  const split = target.handler;
   const r = ROUTES[split.name] ?? STATIC;
   req.handler = r === STATIC ? '/' : split.name;
   if (!r.methods.includes(ex.method)) {

@@ -19,10 +19,6 @@ function bodyFor(key: string, size: number): Buffer {
   return out;
 }
 
-function blobFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /^data-0\.\d+$/.test(f)).sort().map((f) => path.join(dir, f));
-}
-
 describe('durability', () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());

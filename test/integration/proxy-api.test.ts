@@ -134,6 +134,11 @@ describe('proxy API', () => {
       assert.equal((await p.request(`/get/b3/${encoded}`)).body.toString(), `body of ${key}`);
     }
     assert.equal((await p.request('/get/b3/bad%zzescape')).status, 400);
+    // Routing uses the decoded path: an escaped handler name is the same handler.
+    const escaped = '/%75pload/b3/escaped-handler';
+    const up = await p.request(escaped, { method: 'POST', body: 'via an escaped handler name', headers: { Authorization: authorization('POST', escaped, writer.user, writer.token) } });
+    assert.equal(up.status, 200, up.body.toString());
+    assert.equal((await p.request('/get/b3/escaped-handler')).body.toString(), 'via an escaped handler name');
   });
 
   it('ranges: single → 206, several → multipart/byteranges in request order, invalid → 416, too much → 200', async () => {

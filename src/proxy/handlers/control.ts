@@ -5,7 +5,6 @@ import v8 from 'node:v8';
 import { sign, signatureMatches } from '../../buckets/signature.js';
 import { parseProxyConfig } from '../../config/proxy-config.js';
 import { ConfigError, Section } from '../../config/reader.js';
-import { BodyTooLarge } from '../http/exchange.js';
 import { HttpError } from '../errors.js';
 import type { Request } from '../request.js';
 
@@ -30,13 +29,7 @@ export function requireAdmin(req: Request): void {
 
 export async function updateLocalConfig(req: Request): Promise<void> {
   requireAdmin(req);
-  let body: Buffer;
-  try {
-    body = await req.ex.acceptBody().readAll(req.ctx.config.maxJsonBody);
-  } catch (err) {
-    if (err instanceof BodyTooLarge) throw new HttpError(413, `conf: ${err.message}`);
-    throw err;
-  }
+  const body = await req.smallBody('conf');
   try {
     const doc = JSON.parse(body.toString('utf8')) as unknown;
     // Validate here so a bad document is refused with 400 instead of reaching the primary.

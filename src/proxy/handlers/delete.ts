@@ -2,7 +2,6 @@
 // DESIGN §4: the HTTP DELETE method works, bulk bodies are bounded and validated, never a crash).
 
 import { EllipticsError } from '../../elliptics/errors.js';
-import { BodyTooLarge } from '../http/exchange.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { goJson } from '../replies.js';
 import type { Request } from '../request.js';
@@ -39,18 +38,8 @@ export function parseBulkDeleteBody(body: Buffer): string[] {
 
 export async function bulkRemove(req: Request): Promise<void> {
   const [bucketName] = req.params as [string];
-  let body: Buffer;
-  try {
-    body = await req.ex.acceptBody().readAll(req.ctx.config.maxJsonBody);
-  } catch (err) {
-    if (err instanceof BodyTooLarge) throw new HttpError(413, `bulk_delete: ${err.message}`);
-    throw err;
-  }
-  const keys = parseBulkDeleteBody(body);
-  const bucket = await req.ctx.bucket(bucketName);
-  req.bucket = bucket.name;
-  req.requireAccess(bucket, 'write');
-  req.requireGroups(bucket);
+  const keys = parseBulkDeleteBody(await req.smallBody('bulk_delete'));
+  const bucket = await req.usableBucket(bucketName, 'write');
   const done = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags }).bulkRemove(keys);
   const failures: Record<string, string> = {};
   for (const k of done) for (const r of k.results) if (r.status !== 0) failures[k.key] = `remove status: ${r.status}`;

@@ -2,6 +2,7 @@
 
 import { sign } from '../../buckets/signature.js';
 import { EllipticsError } from '../../elliptics/errors.js';
+import { formatEndpoint, parseEndpoint } from '../../elliptics/protocol/addr.js';
 import type { GroupResult } from '../../elliptics/session.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import type { HeaderList } from '../http/exchange.js';
@@ -67,11 +68,10 @@ export async function redirect(req: Request): Promise<void> {
   if (offset >= info.size) throw new HttpError(400, `redirect: offset is beyond size of the object: offset: ${offset}, size: ${info.size}`);
   if (size === 0 || offset + size >= info.size) size = info.size - offset;
 
-  const host = r.storage ? r.storage.host : r.address.split(':').slice(0, -2).join(':');
-  const hostPart = host.includes(':') ? `[${host}]` : host; // IPv6 in brackets (the original did not)
+  const host = r.storage ? r.storage.host : parseEndpoint(r.address).host;
   const slash = filename.startsWith('/') ? '' : '/';
   const urlPath = `${slash}${filename}:${info.offset + offset}:${size}`;
-  const url = `http://${hostPart}:${cfg.redirectPort}${urlPath}`;
+  const url = `http://${formatEndpoint({ host, port: cfg.redirectPort })}${urlPath}`; // IPv6 in brackets (the original did not)
   const headers: HeaderList = [
     ['X-Ell-Mtime', String(info.mtime.sec)],
     ['X-Ell-Signtime', String(Math.floor(Date.now() / 1000))],

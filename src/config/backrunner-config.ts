@@ -3,7 +3,7 @@
 // that describes the built-in storage node.
 
 import path from 'node:path';
-import { parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.js';
 import { parseBucketDefinitions } from '../buckets/definitions.js';
 import type { BucketMeta } from '../buckets/metadata.js';
@@ -79,7 +79,7 @@ export function parseBackrunnerConfig(doc: unknown, file: string): BackrunnerCon
 }
 
 function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDir: string): EllipticsConfig {
-  const remoteText = s.stringArray('remote', embedded ? [`${embedded.address.host}:${embedded.address.port}`] : undefined);
+  const remoteText = s.stringArray('remote', embedded ? [formatEndpoint(embedded.address)] : undefined);
   if (remoteText.length === 0) s.fail('remote', 'must list at least one storage node (host:port:family)');
   const remotes = remoteText.map((r, i) => {
     try {

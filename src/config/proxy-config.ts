@@ -3,7 +3,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import { formatEndpoint, parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError, type Section } from './reader.js';
 
 export type WriteQuorum = 'any' | 'majority' | 'all';
@@ -70,7 +70,7 @@ export function parseProxyConfig(s: Section | undefined, file: string): ProxyCon
   const keyFile = s.string('key_file', '');
   if (httpsAddress && (!certFile || !keyFile)) s.fail(certFile ? 'key_file' : 'cert_file', 'is required when https_address is set');
   if (httpsAddress && httpsAddress.host === address.host && httpsAddress.port === address.port) {
-    s.fail('https_address', `is the same as address (${address.host}:${address.port})`);
+    s.fail('https_address', `is the same as address (${formatEndpoint(address)})`);
   }
   const soft = s.number('free-space-ratio-soft', { def: 0, min: 0, max: 1 });
   const hard = s.number('free-space-ratio-hard', { def: 0, min: 0, max: 1 });

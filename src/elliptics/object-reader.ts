@@ -3,7 +3,7 @@
 // requested while the previous one is being consumed — never more than one ahead.
 
 import { EllipticsError } from './errors.js';
-import { IoFlags, RecordFlags, type DnetTime } from './protocol/index.js';
+import { Errno, IoFlags, RecordFlags, type DnetTime } from './protocol/index.js';
 import type { ReadReply } from './requests.js';
 import type { Session } from './session.js';
 
@@ -115,7 +115,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
       while (pos < this.end && pending) {
         const reply: ReadReply = (current = await pending);
         const got = Math.min(reply.io.size, this.end - pos);
-        if (got <= 0) throw new EllipticsError(-61, `object ended at ${pos} of ${this.end} bytes`);
+        if (got <= 0) throw new EllipticsError(Errno.ENODATA, `object ended at ${pos} of ${this.end} bytes`);
         const after = pos + got;
         // Ask for the next chunk now, so it travels while this one is consumed.
         pending = after < this.end ? this.fetch(after, Math.min(this.chunkSize, this.end - after)) : undefined;

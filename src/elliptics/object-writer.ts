@@ -68,7 +68,8 @@ export class ObjectWriter {
 
   constructor(
     private readonly session: Session,
-    private readonly id: Buffer,
+    /** The key's id. */
+    readonly id: Buffer,
     size: number,
     private readonly opts: WriteStreamOptions,
   ) {

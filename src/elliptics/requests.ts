@@ -3,7 +3,7 @@
 // tests and benchmarks.
 
 import {
-  Command, CommandFlags, IO_ATTR_SIZE,
+  Command, CommandFlags, Errno, IO_ATTR_SIZE,
   decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
   type BackendControl, type BackendStatus, type DnetTime, type FileInfoReply, type Header, type IoAttr,
@@ -124,7 +124,7 @@ export function backendControlRequest(ctl: BackendControl): Request {
 /** The final packet of a transaction; throws its status when it is an error. */
 export function finalPacket(packets: readonly Packet[], what: string): Packet {
   const last = packets[packets.length - 1];
-  if (!last) throw new EllipticsError(-5, `${what}: empty reply`);
+  if (!last) throw new EllipticsError(Errno.EIO, `${what}: empty reply`);
   if (last.header.status !== 0) throw new EllipticsError(last.header.status, what);
   return last;
 }
@@ -156,7 +156,7 @@ export class ReadReply {
 
 export function readReplyOf(packets: readonly Packet[], what: string): ReadReply {
   const p = finalPacket(packets, what);
-  if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(-22, `${what}: READ reply shorter than io_attr`);
+  if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: READ reply shorter than io_attr`);
   return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE), p.body);
 }
 
@@ -174,7 +174,7 @@ function finalPacketWithData(packets: readonly Packet[], what: string): Packet {
 export function monitorStatOf(packets: readonly Packet[], what: string): unknown {
   finalPacket(packets, what);
   const data = packets.find((p) => p.payload.length > 0);
-  if (!data) throw new EllipticsError(-5, `${what}: no statistics in the reply`);
+  if (!data) throw new EllipticsError(Errno.EIO, `${what}: no statistics in the reply`);
   return decodeMonitorStatReply(data.payload);
 }
 

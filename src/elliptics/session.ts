@@ -166,7 +166,11 @@ export class Session {
 
   /** LOOKUP in every group in parallel. */
   lookup(key: string | Buffer): Promise<GroupResult[]> {
-    return this.inAllGroups(this.id(key), (t) => lookupRequest(t), 'lookup');
+    return this.lookupId(this.id(key));
+  }
+
+  lookupId(id: Buffer): Promise<GroupResult[]> {
+    return this.inAllGroups(id, (t) => lookupRequest(t), 'lookup');
   }
 
   /** DEL in every group in parallel. */

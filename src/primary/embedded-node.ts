@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import type { EmbeddedConfig } from '../config/backrunner-config.js';
 import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../storage-node/messages.js';
 import type { Logger } from '../util/logger.js';
@@ -21,7 +22,7 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
   mkdirSync(e.dir, { recursive: true });
   const file = path.join(e.dir, 'node.json');
   writeFileSync(file, `${JSON.stringify({
-    address: `${e.address.host}:${e.address.port}`,
+    address: formatEndpoint(e.address),
     remotes: [],
     backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
     sync: e.sync,

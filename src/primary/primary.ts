@@ -4,6 +4,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
+import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, type ProxyConfig } from '../config/proxy-config.js';
 import { ConfigError, Section } from '../config/reader.js';
@@ -222,9 +223,9 @@ export class Primary {
 
   private announce(): void {
     const p = this.proxy;
-    const http = `http://${p.address.host}:${p.address.port}`;
-    const storage = this.embedded ? `embedded node ${this.embedded.address} (${this.config.embedded!.dir}), groups ${this.config.embedded!.groups.join(',')}` : `Elliptics ${this.config.elliptics.remotes.map((r) => `${r.host}:${r.port}`).join(', ')}`;
-    this.log.info({ http, https: p.httpsAddress ? `https://${p.httpsAddress.host}:${p.httpsAddress.port}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `backrunner listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
+    const http = `http://${formatEndpoint(p.address)}`;
+    const storage = this.embedded ? `embedded node ${this.embedded.address} (${this.config.embedded!.dir}), groups ${this.config.embedded!.groups.join(',')}` : `Elliptics ${this.config.elliptics.remotes.map(formatEndpoint).join(', ')}`;
+    this.log.info({ http, https: p.httpsAddress ? `https://${formatEndpoint(p.httpsAddress)}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `backrunner listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
     const first = this.buckets[0];
     if (this.embedded && first) {
       const tokens = path.relative(process.cwd(), path.join(this.config.embedded!.dir, 'tokens'));

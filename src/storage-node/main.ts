@@ -1,6 +1,7 @@
 // Runs a storage node as the current process: load the config, start, stop on SIGTERM/SIGINT.
 // Used by `backrunner node` and by the embedded node the proxy's primary forks.
 
+import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError } from '../config/reader.js';
 import { createLogger } from '../util/logger.js';
 import { embeddedNodeConfig, loadBackrunnerConfig } from '../config/backrunner-config.js';
@@ -54,7 +55,7 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
       if (m?.type === 'stop') stop('asked by the parent');
     });
     process.once('disconnect', () => stop('parent exited'));
-    const ready: NodeToParent = { type: 'ready', address: `${config.address.host}:${node.port}`, port: node.port };
+    const ready: NodeToParent = { type: 'ready', address: formatEndpoint({ host: config.address.host, port: node.port }), port: node.port };
     process.send?.(ready);
     return node;
   } catch (err) {

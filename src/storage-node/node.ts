@@ -80,7 +80,7 @@ export class StorageNode implements NodeContext {
         this.server.removeAllListeners('error');
         if (this.config.address.port === 0) this.self = makeAddr(this.config.address.host, this.port);
         this.server.on('error', (err) => this.log.error({ err }, 'server error'));
-        this.log.info({ address: `${this.self.host}:${this.self.port}`, groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
+        this.log.info({ address: formatEndpoint(this.self), groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
         resolve();
       });
     });

@@ -2,6 +2,7 @@
 // DESIGN §4: the HTTP DELETE method works, bulk bodies are bounded and validated, never a crash).
 
 import { EllipticsError } from '../../elliptics/errors.js';
+import { Errno } from '../../elliptics/protocol/constants.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { goJson } from '../replies.js';
 import type { Request } from '../request.js';
@@ -11,7 +12,8 @@ export async function remove(req: Request): Promise<void> {
   const results = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags }).remove(key);
   req.noteGroups(results);
   if (!results.some((r) => r.status === 0)) {
-    const failure = results.find((r) => r.status !== -2)?.error ?? results[0]?.error ?? new EllipticsError(-6, 'no group answered');
+    // A group that had the key and failed to remove it says more than one that never had it.
+    const failure = results.find((r) => r.status !== Errno.ENOENT)?.error ?? results[0]?.error ?? new EllipticsError(Errno.ENXIO, 'no group answered');
     throw storageHttpError(failure);
   }
   req.ex.end(200, []);

@@ -1,9 +1,8 @@
 // GET /lookup/<bucket>/<key> and /redirect/<bucket>/<key> (spec backrunner.md §3.4–3.5, §7).
 
 import { sign } from '../../buckets/signature.js';
-import { EllipticsError } from '../../elliptics/errors.js';
 import { formatEndpoint, parseEndpoint } from '../../elliptics/protocol/addr.js';
-import type { GroupResult } from '../../elliptics/session.js';
+import { readFailure, type GroupResult } from '../../elliptics/session.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import type { HeaderList } from '../http/exchange.js';
 import { parseUint } from '../http/numbers.js';
@@ -15,14 +14,12 @@ import type { Request } from '../request.js';
 async function lookupAll(req: Request): Promise<{ ok: GroupResult[]; id: Buffer }> {
   const { bucket, key } = await req.bucketAndKey('read');
   const session = req.session(bucket, { ioFlags: req.ctx.config.readerIoFlags });
-  const results = await session.lookup(key);
+  const id = session.id(key);
+  const results = await session.lookupId(id);
   req.noteGroups(results);
   const ok = results.filter((r) => r.status === 0 && r.info);
-  if (ok.length === 0) {
-    const failure = results.find((r) => r.error && r.status !== -110)?.error ?? results[0]?.error ?? new EllipticsError(-6, 'no group answered');
-    throw storageHttpError(failure);
-  }
-  return { ok, id: session.id(key) };
+  if (ok.length === 0) throw storageHttpError(readFailure(results.flatMap((r) => r.error ?? []), 'lookup'));
+  return { ok, id };
 }
 
 export async function lookup(req: Request): Promise<void> {

@@ -2,6 +2,7 @@
 // original's JSON shapes (spec backrunner.md §4.5, §15.1).
 
 import os from 'node:os';
+import { formatEndpoint } from '../../elliptics/protocol/addr.js';
 import type { BackendStats } from '../../elliptics/stats.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
@@ -73,14 +74,12 @@ export async function stat(req: Request): Promise<void> {
       const routed = snap.routes.find(([rg]) => rg === g)?.[1] ?? [];
       if (withStats.length === 0 && routed.length === 0) continue;
       const shares = ringShares(req.ctx.cluster.routes.pointsOf(g));
-      const keys = new Set([...withStats.map((s) => `${s.address}/${s.backendId}`), ...routed.map(([a, id]) => `${a}/${id}`)]);
+      // Backends with statistics and those only known from the routes, once each.
+      const backends = new Map<string, { address: string; backendId: number; st: BackendStats | undefined }>();
+      for (const [address, backendId] of routed) backends.set(`${address}/${backendId}`, { address, backendId, st: undefined });
+      for (const st of withStats) backends.set(`${st.address}/${st.backendId}`, { address: st.address, backendId: st.backendId, st });
       group[String(g)] = {
-        Backends: [...keys].map((k) => {
-          const slash = k.lastIndexOf('/');
-          const address = k.slice(0, slash);
-          const backend = Number(k.slice(slash + 1));
-          return { Address: address, Backend: backend, Stat: backendStat(withStats.find((s) => s.address === address && s.backendId === backend), shares.get(k) ?? 0) };
-        }),
+        Backends: [...backends].map(([k, b]) => ({ Address: b.address, Backend: b.backendId, Stat: backendStat(b.st, shares.get(k) ?? 0) })),
       };
     }
     buckets[b.name] = { Group: group, Meta: { groups: b.groups, flags: Number(b.flags), 'max-size': b.maxSize, 'max-key-num': b.maxKeyNum } };
@@ -125,8 +124,8 @@ export async function proxyStat(req: Request): Promise<void> {
 /** The proxy config with its secrets blanked (the redirect token, the admin token). */
 function publicProxyConfig(cfg: Request['ctx']['config']): Record<string, unknown> {
   return {
-    address: `${cfg.address.host}:${cfg.address.port}`,
-    https_address: cfg.httpsAddress ? `${cfg.httpsAddress.host}:${cfg.httpsAddress.port}` : '',
+    address: formatEndpoint(cfg.address),
+    https_address: cfg.httpsAddress ? formatEndpoint(cfg.httpsAddress) : '',
     cert_file: cfg.certFile, key_file: cfg.keyFile,
     'idle-timeout': cfg.idleTimeout,
     'free-space-ratio-soft': cfg.freeSpaceRatioSoft, 'free-space-ratio-hard': cfg.freeSpaceRatioHard,

@@ -7,6 +7,7 @@ import { checkAccess } from '../../buckets/acl.js';
 import { checkGroup, pickBucket, type Candidate } from '../../buckets/selection.js';
 import type { WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
+import { Errno } from '../../elliptics/protocol/constants.js';
 import type { GroupResult } from '../../elliptics/session.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';
@@ -101,7 +102,7 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     // Before anything is committed: a body that does not match its digest is not stored.
     await digest?.verify(whole);
   } catch (err) {
-    writer.abort(err instanceof EllipticsError ? err : new EllipticsError(-104, err instanceof HttpError ? err.message : 'the client went away'));
+    writer.abort(err instanceof EllipticsError ? err : new EllipticsError(Errno.ECONNRESET, err instanceof HttpError ? err.message : 'the client went away'));
     if (err instanceof ClientGone || err instanceof HttpError) throw err;
     if (err instanceof EllipticsError) throw storageHttpError(err);
     throw err;
@@ -116,9 +117,8 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   req.noteGroups(results);
   if (!quorumMet(results, cfg.writeQuorum)) {
     const failed = results.filter((r) => r.status !== 0);
-    const last = failed[failed.length - 1]?.error ?? new EllipticsError(-5, 'write failed');
+    const last = failed[failed.length - 1]?.error ?? new EllipticsError(Errno.EIO, 'write failed');
     throw storageHttpError(last);
   }
-  const id = session.id(key);
-  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ bucket: bucket.name, key, reply: lookupResult(results, id) }));
+  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ bucket: bucket.name, key, reply: lookupResult(results, writer.id) }));
 }

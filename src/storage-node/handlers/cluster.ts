@@ -2,6 +2,7 @@
 // AUTH (spec §5). UPDATE_IDS pushes from peers need no action: this node does not forward.
 
 import { timingSafeEqual } from 'node:crypto';
+import { formatEndpoint } from '../../elliptics/protocol/addr.js';
 import {
   CommandFlags, Errno, decodeAuth, decodeNodeIdentity, decodeVersion, encodeAuth, encodeNodeIdentity, encodeRouteList,
   encodeVersion, formatVersion, isSupportedVersion, replyHeader, addrEquals, ProtocolError,
@@ -51,7 +52,7 @@ export function join(ctx: NodeContext, conn: ServerConnection, _h: Header, paylo
   try {
     const identity = decodeNodeIdentity(payload);
     conn.joined = identity.addrs;
-    ctx.log.info({ peer: conn.remote, addrs: identity.addrs.map((a) => `${a.host}:${a.port}`) }, 'peer node joined');
+    ctx.log.info({ peer: conn.remote, addrs: identity.addrs.map(formatEndpoint) }, 'peer node joined');
   } catch (err) {
     // A real node resets the connection on a bad JOIN.
     ctx.log.warn({ peer: conn.remote, err: (err as Error).message }, 'bad JOIN payload, closing');

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
-import { ConfigError, type Section } from './reader.js';
+import { ConfigError, Section } from './reader.js';
 
 export type WriteQuorum = 'any' | 'majority' | 'all';
 
@@ -60,6 +60,11 @@ export interface ProxyConfig {
 export const DEFAULT_ALLOWED_IOFLAGS = 0x100 | 0x10000 | 0x400 | 0x800;
 /** NOCACHE (0x40) | TRACE_BIT (0x100): harmless ones; CHECKSUM, NOLOCK, DIRECT, … are refused. */
 export const DEFAULT_ALLOWED_CFLAGS = 0x40 | 0x100;
+
+/** The `proxy` section of a JSON document given whole (/update_local_config/); throws SyntaxError or ConfigError. */
+export function parseProxyConfigText(text: string, source: string): ProxyConfig {
+  return parseProxyConfig(Section.root(JSON.parse(text)).section('proxy', true), source);
+}
 
 export function parseProxyConfig(s: Section | undefined, file: string): ProxyConfig {
   if (!s) throw new ConfigError('proxy', 'is required (at least "proxy": {"address": "host:port"})', file);

@@ -6,16 +6,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
-import { parseProxyConfig, type ProxyConfig } from '../config/proxy-config.js';
-import { ConfigError, Section } from '../config/reader.js';
+import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
+import { ConfigError } from '../config/reader.js';
 import { MetadataStore } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
 import type { BackendStats } from '../elliptics/stats.js';
-import type { ControlRequest } from '../proxy/handlers/control.js';
 import { loadUws } from '../proxy/http/uws.js';
 import { foldReport } from '../proxy/request-stats.js';
-import { decodeReport, encodeSnapshot, toSnapshotBucket, type HandlerCounters, type RecentError, type Snapshot } from '../proxy/snapshot.js';
+import { decodeReport, encodeSnapshot, toSnapshotBucket, type HandlerCounters, type RecentError, type Snapshot, type ControlRequest } from '../proxy/snapshot.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { ensureBuckets, loadBuckets } from './buckets.js';
 import { startEmbeddedNode, type EmbeddedNode } from './embedded-node.js';
@@ -148,8 +147,7 @@ export class Primary {
       if (Date.now() >= this.configFrozenUntil) {
         const fresh = loadBackrunnerConfig(this.opts.config);
         const proxy = withFile(() => parseProxyConfig(fresh.proxy, fresh.file), fresh.file);
-        // Listen addresses, workers and storage stay as started; everything read per request changes.
-        this.proxy = { ...proxy, address: this.proxy.address, httpsAddress: this.proxy.httpsAddress, certFile: this.proxy.certFile, keyFile: this.proxy.keyFile, workers: this.proxy.workers };
+        this.proxy = this.applicable(proxy);
         this.config = { ...fresh, elliptics: this.config.elliptics, embedded: this.config.embedded };
       }
       await this.reloadBuckets(false);
@@ -196,15 +194,24 @@ export class Primary {
     this.supervisor?.broadcast({ type: 'snapshot', data: this.snapshot() });
   }
 
+  /**
+   * A new proxy config as it can apply to running workers: listen addresses, TLS files and the
+   * worker count stay as started; everything read per request changes.
+   */
+  private applicable(next: ProxyConfig): ProxyConfig {
+    const p = this.proxy;
+    return { ...next, address: p.address, httpsAddress: p.httpsAddress, certFile: p.certFile, keyFile: p.keyFile, workers: p.workers };
+  }
+
   private control(m: ControlRequest): void {
     if (m.type === 'exit') {
       void this.shutdown('/exit/ request').then(() => process.exit(0));
       return;
     }
     try {
-      const proxy = parseProxyConfig(Section.root(JSON.parse(m.config)).section('proxy', true), 'update_local_config');
-      // As the original: the redirect token is kept; listen addresses and workers cannot change live.
-      this.proxy = { ...proxy, redirectToken: this.proxy.redirectToken, address: this.proxy.address, httpsAddress: this.proxy.httpsAddress, certFile: this.proxy.certFile, keyFile: this.proxy.keyFile, workers: this.proxy.workers };
+      const proxy = parseProxyConfigText(m.config, 'update_local_config');
+      // As the original: the redirect token is kept.
+      this.proxy = { ...this.applicable(proxy), redirectToken: this.proxy.redirectToken };
       this.configFrozenUntil = Date.now() + proxy.disableConfigUpdateForSeconds * 1000;
       this.schedule();
       this.broadcast();

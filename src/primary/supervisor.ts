@@ -3,8 +3,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import type { ControlRequest } from '../proxy/handlers/control.js';
-import type { PrimaryMessage, WorkerMessage } from '../proxy/snapshot.js';
+import type { ControlRequest, PrimaryMessage, WorkerMessage } from '../proxy/snapshot.js';
 import type { Logger } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/http-worker.js', import.meta.url));
@@ -55,7 +54,7 @@ export class Supervisor {
     const w = cluster.fork({ BACKRUNNER_CONFIG: this.opts.configFile });
     this.workers.add(w);
     this.startedAt.set(w, Date.now());
-    w.on('message', (m: WorkerMessage | ControlRequest) => {
+    w.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'hello':
           this.send(w, { type: 'snapshot', data: this.opts.snapshot() });

@@ -95,11 +95,15 @@ export interface WorkerReport {
   errors: RecentError[];
 }
 
+/** What a control endpoint asks of the primary. */
+export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
+
 export type WorkerMessage =
   | { type: 'hello'; pid: number }
   | { type: 'ready'; pid: number }
   | { type: 'report'; data: Uint8Array }
-  | { type: 'fatal'; error: string };
+  | { type: 'fatal'; error: string }
+  | ControlRequest;
 
 export function encodeReport(r: WorkerReport): Buffer {
   return packr.pack(r);

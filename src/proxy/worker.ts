@@ -5,13 +5,13 @@ import type { us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { loadBackrunnerConfig } from '../config/backrunner-config.js';
 import { Cluster } from '../elliptics/cluster.js';
 import { createLogger } from '../util/logger.js';
-import { setPrimaryChannel, type ControlRequest } from './handlers/control.js';
+import { setPrimaryChannel } from './handlers/control.js';
 import { loadUws } from './http/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
 import { decodeSnapshot, encodeReport, type PrimaryMessage, type Snapshot, type WorkerMessage } from './snapshot.js';
 import { WorkerContext } from './worker-context.js';
 
-function send(m: WorkerMessage | ControlRequest): void {
+function send(m: WorkerMessage): void {
   process.send?.(m);
 }
 

@@ -3,13 +3,11 @@
 
 import v8 from 'node:v8';
 import { sign, signatureMatches } from '../../buckets/signature.js';
-import { parseProxyConfig } from '../../config/proxy-config.js';
-import { ConfigError, Section } from '../../config/reader.js';
+import { parseProxyConfigText } from '../../config/proxy-config.js';
+import { ConfigError } from '../../config/reader.js';
 import { HttpError } from '../errors.js';
 import type { Request } from '../request.js';
-
-/** Requests a worker makes of the primary (over cluster IPC). */
-export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
+import type { ControlRequest } from '../snapshot.js';
 
 let sendToPrimary: (m: ControlRequest) => void = () => undefined;
 
@@ -31,9 +29,8 @@ export async function updateLocalConfig(req: Request): Promise<void> {
   requireAdmin(req);
   const body = await req.smallBody('conf');
   try {
-    const doc = JSON.parse(body.toString('utf8')) as unknown;
     // Validate here so a bad document is refused with 400 instead of reaching the primary.
-    parseProxyConfig(Section.root(doc).section('proxy', true), 'update_local_config');
+    parseProxyConfigText(body.toString('utf8'), 'update_local_config');
   } catch (err) {
     throw new HttpError(400, `conf: could not parse config: ${err instanceof ConfigError || err instanceof SyntaxError ? err.message : String(err)}`);
   }

@@ -305,14 +305,9 @@ export class Backend {
   /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */
   async checksum(ref: RecordRef): Promise<Buffer> {
     const hash = createHash('sha512');
-    const piece = Buffer.allocUnsafe(COPY_PIECE);
-    for (let at = 0; at < ref.header.size; at += COPY_PIECE) {
-      const n = Math.min(COPY_PIECE, ref.header.size - at);
-      await ref.blob.readExact(piece, 0, n, dataOffset(ref) + at).catch((err: unknown) => {
-        throw fromFsError(err, `read of ${ref.blob.path}`);
-      });
-      this.verifier.verify(ref, piece.subarray(0, n), at);
-      hash.update(piece.subarray(0, n));
+    for await (const { bytes, at } of pieces(ref, 0, ref.header.size)) {
+      this.verifier.verify(ref, bytes, at);
+      hash.update(bytes);
     }
     return hash.digest();
   }
@@ -404,7 +399,7 @@ export class Backend {
     const header: RecordHeader = { ...p.header, flags: nocsum ? RecordFlag.NOCSUM : 0, size, ...stamp(w), seq: ++this.seq };
     // Footer first, header last: until the header says "committed" the record stays invisible.
     if (size > 0) await this.writeRecord(p.blob, [encodeFooter(size, crcs)], dataOffset(p) + p.header.capacity);
-    if (this.opts.sync === 'always') await p.blob.sync();
+    await this.durable(p.blob); // with sync "always", the data is on disk before the header says so
     await this.writeRecord(p.blob, [encodeRecordHeader(header)], p.offset);
     const ref: RecordRef = { blob: p.blob, offset: p.offset, header, crcs: nocsum ? undefined : crcs };
     const old = this.index.committed(header.id);
@@ -485,15 +480,8 @@ export class Backend {
     };
     const oldSize = old?.header.size ?? 0;
     const copyOld = async (from: number, to: number): Promise<void> => {
-      if (!old || to <= from) return;
-      const piece = Buffer.allocUnsafe(Math.min(COPY_PIECE, to - from));
-      for (let o = from; o < to; o += piece.length) {
-        const n = Math.min(piece.length, to - o);
-        await old.blob.readExact(piece, 0, n, dataOffset(old) + o).catch((err: unknown) => {
-          throw fromFsError(err, `read of ${old.blob.path}`);
-        });
-        await put(piece.subarray(0, n));
-      }
+      if (!old) return;
+      for await (const { bytes } of pieces(old, from, to)) await put(bytes);
     };
     const zeros = async (n: number): Promise<void> => {
       for (let left = n; left > 0; left -= COPY_PIECE) await put(ZEROS.subarray(0, Math.min(COPY_PIECE, left)));
@@ -529,8 +517,9 @@ export class Backend {
   /** Hands out space for a record, opening the next blob file when the current one is full. */
   private allocate(span: number, dataSize: number): { blob: BlobFile; offset: number } {
     const limit = this.opts.blobSizeLimit;
-    if (limit > 0 && this.baseSize() + span > limit) {
-      throw new StorageError(Errno.ENOSPC, `blob-size-limit ${limit} reached (${this.baseSize()} used, ${dataSize} more wanted)`);
+    const used = limit > 0 ? this.baseSize() : 0;
+    if (limit > 0 && used + span > limit) {
+      throw new StorageError(Errno.ENOSPC, `blob-size-limit ${limit} reached (${used} used, ${dataSize} more wanted)`);
     }
     let blob = this.blobs[this.blobs.length - 1]!;
     if (blob.size > 0 && blob.size + span > this.opts.blobSize) {
@@ -615,7 +604,20 @@ function chunkCrcsOf(data: readonly Buffer[]): Uint32Array {
   return b.finish();
 }
 
-
+/** The bytes [from, to) of a record's data, read 1 MiB at a time into one reused buffer. */
+async function* pieces(ref: RecordRef, from: number, to: number): AsyncGenerator<{ bytes: Buffer; at: number }> {
+  if (to <= from) return;
+  const piece = Buffer.allocUnsafe(Math.min(COPY_PIECE, to - from));
+  for (let at = from; at < to; at += piece.length) {
+    const n = Math.min(piece.length, to - at);
+    try {
+      await ref.blob.readExact(piece, 0, n, dataOffset(ref) + at);
+    } catch (err) {
+      throw fromFsError(err, `read of ${ref.blob.path}`);
+    }
+    yield { bytes: piece.subarray(0, n), at };
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {

@@ -47,21 +47,23 @@ export class KeyIndex {
   }
 
   setCommitted(id: Buffer, ref: RecordRef | undefined): void {
-    const key = indexKey(id);
-    const st = this.map.get(key);
-    if (st) {
-      st.committed = ref;
-      if (!st.committed && !st.pending) this.map.delete(key);
-    } else if (ref) this.map.set(key, { committed: ref, pending: undefined });
+    this.set(id, 'committed', ref);
   }
 
   setPending(id: Buffer, ref: PendingRecord | undefined): void {
+    this.set(id, 'pending', ref);
+  }
+
+  /** Sets one side of a key's state; a key with neither side left is dropped. */
+  private set<K extends keyof KeyState>(id: Buffer, side: K, ref: KeyState[K]): void {
     const key = indexKey(id);
-    const st = this.map.get(key);
-    if (st) {
-      st.pending = ref;
-      if (!st.committed && !st.pending) this.map.delete(key);
-    } else if (ref) this.map.set(key, { committed: undefined, pending: ref });
+    let st = this.map.get(key);
+    if (!st) {
+      if (!ref) return;
+      this.map.set(key, (st = { committed: undefined, pending: undefined }));
+    }
+    st[side] = ref;
+    if (!st.committed && !st.pending) this.map.delete(key);
   }
 
   delete(id: Buffer): void {

@@ -3,13 +3,12 @@
 // that describes the built-in storage node.
 
 import path from 'node:path';
-import { formatEndpoint, parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.js';
 import { parseBucketDefinitions } from '../buckets/definitions.js';
 import type { BucketMeta } from '../buckets/metadata.js';
-import type { NodeConfig } from '../storage-node/config.js';
-import { NODE_DEFAULTS } from '../storage-node/config.js';
-import { ConfigError, readJsonFile, Section } from './reader.js';
+import { NODE_DEFAULTS, syncPolicy, type NodeConfig } from '../storage-node/config.js';
+import { ConfigError, readJsonFile, Section, withConfigFile } from './reader.js';
 
 export interface EllipticsConfig {
   /** Log file (append); undefined: standard output. */
@@ -58,12 +57,7 @@ export const ELLIPTICS_DEFAULTS = {
 } as const;
 
 export function loadBackrunnerConfig(file: string): BackrunnerConfig {
-  try {
-    return parseBackrunnerConfig(readJsonFile(file), file);
-  } catch (err) {
-    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
-    throw err;
-  }
+  return withConfigFile(file, () => parseBackrunnerConfig(readJsonFile(file), file));
 }
 
 export function parseBackrunnerConfig(doc: unknown, file: string): BackrunnerConfig {
@@ -79,15 +73,8 @@ export function parseBackrunnerConfig(doc: unknown, file: string): BackrunnerCon
 }
 
 function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDir: string): EllipticsConfig {
-  const remoteText = s.stringArray('remote', embedded ? [formatEndpoint(embedded.address)] : undefined);
-  if (remoteText.length === 0) s.fail('remote', 'must list at least one storage node (host:port:family)');
-  const remotes = remoteText.map((r, i) => {
-    try {
-      return parseEndpoint(r);
-    } catch (err) {
-      throw new ConfigError(`${s.field('remote')}[${i}]`, (err as Error).message);
-    }
-  });
+  const remotes = s.endpointArray('remote', embedded ? [formatEndpoint(embedded.address)] : undefined);
+  if (remotes.length === 0) s.fail('remote', 'must list at least one storage node (host:port:family)');
   const metadataGroups = s.intArray('metadata-groups', { positive: true, ...(embedded ? { def: embedded.groups.slice(0, 2) } : {}) });
   if (metadataGroups.length === 0) s.fail('metadata-groups', 'must list at least one group');
   const versionText = s.string('protocol-version', ELLIPTICS_DEFAULTS.protocolVersion);
@@ -115,20 +102,11 @@ function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDi
 
 function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
   const dir = s.string('dir', 'var/embedded');
-  let address: Endpoint;
-  try {
-    address = parseEndpoint(s.string('address', '127.0.0.1:1025'), { allowPortZero: true });
-  } catch (err) {
-    return s.fail('address', (err as Error).message);
-  }
+  const address = s.endpoint('address', { def: '127.0.0.1:1025', allowPortZero: true });
   const groups = s.intArray('groups', { def: [1, 2, 3, 4, 5, 6], positive: true });
   if (groups.length === 0) s.fail('groups', 'must list at least one group');
   if (new Set(groups).size !== groups.length) s.fail('groups', 'lists a group twice');
-  const syncRaw = s.raw('sync');
-  let sync: 'always' | number = NODE_DEFAULTS.sync;
-  if (syncRaw === 'always') sync = 'always';
-  else if (typeof syncRaw === 'number' && Number.isSafeInteger(syncRaw) && syncRaw >= 0) sync = syncRaw;
-  else if (syncRaw !== undefined) s.fail('sync', 'must be "always" or a number of seconds between fsyncs');
+  const sync = syncPolicy(s);
   let buckets: BucketMeta[] = [];
   const defs = s.raw('buckets');
   if (defs !== undefined) {

@@ -2,6 +2,7 @@
 // it in the file: `backends[1].group: must be a positive integer`.
 
 import { readFileSync } from 'node:fs';
+import { parseEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -11,6 +12,16 @@ export class ConfigError extends Error {
   ) {
     super(`${file ? `${file}: ` : ''}${field ? `${field}: ` : ''}${problem}`);
     this.name = 'ConfigError';
+  }
+}
+
+/** Runs `parse` on a config read from `file`: a ConfigError it throws names that file. */
+export function withConfigFile<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
+    throw err;
   }
 }
 
@@ -133,6 +144,27 @@ export class Section {
       if (typeof item !== 'string') throw new ConfigError(`${this.field(key)}[${i}]`, 'must be a string');
     });
     return v as string[];
+  }
+
+  /** A storage endpoint (`host:port[:family]`); port 0 (any free port) only with `allowPortZero`. */
+  endpoint(key: string, opts: { def?: string; allowPortZero?: boolean } = {}): Endpoint {
+    const text = opts.def === undefined ? this.string(key) : this.string(key, opts.def);
+    try {
+      return parseEndpoint(text, { allowPortZero: opts.allowPortZero ?? false });
+    } catch (err) {
+      return this.fail(key, (err as Error).message);
+    }
+  }
+
+  /** A list of storage endpoints; a bad one is named by its index. */
+  endpointArray(key: string, def?: string[]): Endpoint[] {
+    return this.stringArray(key, def).map((text, i) => {
+      try {
+        return parseEndpoint(text);
+      } catch (err) {
+        throw new ConfigError(`${this.field(key)}[${i}]`, (err as Error).message);
+      }
+    });
   }
 
   intArray(key: string, opts: { def?: number[]; positive?: boolean } = {}): number[] {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
-import { ConfigError } from '../config/reader.js';
+import { withConfigFile } from '../config/reader.js';
 import { MetadataStore } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
@@ -52,7 +52,7 @@ export class Primary {
     private readonly opts: PrimaryOptions,
     private readonly log: Logger,
   ) {
-    this.proxy = withFile(() => parseProxyConfig(config.proxy, config.file), config.file);
+    this.proxy = withConfigFile(config.file, () => parseProxyConfig(config.proxy, config.file));
     if (opts.workers) this.proxy.workers = opts.workers;
   }
 
@@ -146,7 +146,7 @@ export class Primary {
     try {
       if (Date.now() >= this.configFrozenUntil) {
         const fresh = loadBackrunnerConfig(this.opts.config);
-        const proxy = withFile(() => parseProxyConfig(fresh.proxy, fresh.file), fresh.file);
+        const proxy = withConfigFile(fresh.file, () => parseProxyConfig(fresh.proxy, fresh.file));
         this.proxy = this.applicable(proxy);
         this.config = { ...fresh, elliptics: this.config.elliptics, embedded: this.config.embedded };
       }
@@ -260,15 +260,5 @@ export class Primary {
       this.log.info('stopped');
     })();
     return this.stopping;
-  }
-}
-
-/** Config errors name the file they are in. */
-function withFile<T>(fn: () => T, file: string): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
-    throw err;
   }
 }

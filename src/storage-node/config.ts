@@ -7,8 +7,8 @@
 
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { type Endpoint, parseEndpoint } from '../elliptics/protocol/addr.js';
-import { ConfigError, readJsonFile, Section } from '../config/reader.js';
+import type { Endpoint } from '../elliptics/protocol/addr.js';
+import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
 import type { BackendOptions, SyncPolicy } from './engine/backend.js';
 
 export interface NodeConfig {
@@ -38,27 +38,16 @@ export const NODE_DEFAULTS = {
 } as const;
 
 export function loadNodeConfig(file: string): NodeConfig {
-  try {
-    return parseNodeConfig(readJsonFile(file), path.dirname(path.resolve(file)));
-  } catch (err) {
-    if (err instanceof ConfigError && !err.file) throw new ConfigError(err.field, err.problem, file);
-    throw err;
-  }
+  return withConfigFile(file, () => parseNodeConfig(readJsonFile(file), path.dirname(path.resolve(file))));
 }
 
 /** Validates a node config object; relative backend dirs resolve against `baseDir`. */
 export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
   const root = Section.root(value, 'node config');
-  const address = endpoint(root, 'address');
+  const address = root.endpoint('address', { allowPortZero: true }); // port 0: any free port (tests)
   if (!isIP(address.host)) root.fail('address', `must be a numeric IP address (it is advertised to clients verbatim), got "${address.host}"`);
-  const listen = root.has('listen') ? endpoint(root, 'listen') : address;
-  const remotes = root.stringArray('remotes', []).map((r, i) => {
-    try {
-      return parseEndpoint(r);
-    } catch (err) {
-      throw new ConfigError(`remotes[${i}]`, (err as Error).message);
-    }
-  });
+  const listen = root.has('listen') ? root.endpoint('listen', { allowPortZero: true }) : address;
+  const remotes = root.endpointArray('remotes', []);
   const sync = syncPolicy(root);
   const maxFrame = root.int('max-frame', { def: NODE_DEFAULTS.maxFrame, min: 4096 });
   const verifyTtl = root.int('verify-ttl', { def: NODE_DEFAULTS.verifyTtl, min: 0 });
@@ -107,16 +96,8 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
   return config;
 }
 
-function endpoint(s: Section, key: string): Endpoint {
-  const text = s.string(key);
-  try {
-    return parseEndpoint(text, { allowPortZero: true }); // port 0: any free port (tests)
-  } catch (err) {
-    return s.fail(key, (err as Error).message);
-  }
-}
-
-function syncPolicy(s: Section): SyncPolicy {
+/** `sync`: "always", or seconds between fsyncs. */
+export function syncPolicy(s: Section): SyncPolicy {
   const v = s.raw('sync');
   if (v === undefined || v === null) return NODE_DEFAULTS.sync;
   if (v === 'always') return 'always';

@@ -73,15 +73,22 @@ export function formUnescape(s: string): string | undefined {
 export function percentDecode(s: string): string | undefined {
   if (!s.includes('%')) return s;
   const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
+  for (let i = 0; i < s.length; ) {
     const c = s.charCodeAt(i);
     if (c === 0x25) {
       const h = s.slice(i + 1, i + 3);
       if (!/^[0-9a-fA-F]{2}$/.test(h)) return undefined;
       bytes.push(parseInt(h, 16));
-      i += 2;
-    } else if (c < 0x80) bytes.push(c);
-    else for (const b of Buffer.from(s[i]!, 'utf8')) bytes.push(b);
+      i += 3;
+    } else if (c < 0x80) {
+      bytes.push(c);
+      i++;
+    } else {
+      // A whole code point (a surrogate pair is one character beyond the BMP).
+      const ch = String.fromCodePoint(s.codePointAt(i)!);
+      for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
+      i += ch.length;
+    }
   }
   return Buffer.from(bytes).toString('utf8');
 }

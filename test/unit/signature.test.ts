@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalText, sign, signatureMatches } from '../../src/buckets/signature.js';
+import { canonicalText, formUnescape, percentDecode, sign, signatureMatches } from '../../src/buckets/signature.js';
 import { checkAccess, parseAuthorization } from '../../src/buckets/acl.js';
 import type { BucketMeta } from '../../src/buckets/metadata.js';
 
@@ -90,4 +90,13 @@ test('ACL truth table: open reads, signed writes, no-token writers, unknown user
   assert.equal(checkAccess(bucket([]), { user: '*', signature: undefined }, 'read', req).allowed, false, 'an empty ACL allows nothing');
   const reason = checkAccess(b, signed('writer', 'rt'), 'write', req).reason;
   assert.doesNotMatch(reason, /wt|rt|[0-9a-f]{64}/, 'no token or signature in the reason');
+});
+
+test('percentDecode / formUnescape: %XX to UTF-8, characters kept whole (beyond the BMP too), bad escapes refused', () => {
+  assert.equal(percentDecode('d%C3%A9j%C3%A0'), 'déjà');
+  assert.equal(percentDecode('a😀%20b+c'), 'a😀 b+c');
+  assert.equal(percentDecode('é%F0%9F%98%80'), 'é😀');
+  assert.equal(percentDecode('100%'), undefined);
+  assert.equal(percentDecode('%zz'), undefined);
+  assert.equal(formUnescape('a+b%2Bc'), 'a b+c');
 });

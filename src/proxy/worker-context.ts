@@ -71,9 +71,10 @@ export class WorkerContext {
     return out;
   }
 
-  /** Stats of the backend serving `group` on `address` (from the last MONITOR_STAT poll). */
-  backendStats(group: number, address: string, backendId: number): BackendStats | undefined {
-    return this.statsByBackend.get(`${group}/${address}/${backendId}`);
+  /** Stats (from the last MONITOR_STAT poll) of the backend that holds key `id` in `group`. */
+  statsFor(group: number, id: Buffer): BackendStats | undefined {
+    const route = this.cluster.routes.lookup(group, id);
+    return route && this.statsByBackend.get(`${group}/${route.node}/${route.backendId}`);
   }
 
   /**

@@ -13,6 +13,8 @@ import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { authorization, oddBuckets, raw, startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const writer = { user: 'writer', token: 'writer token' };
+/** A static file of several read pieces, each byte different from its neighbours. */
+const bigStatic = Buffer.from(Array.from({ length: 1_500_001 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
 const admin = { user: 'ops', token: 'an admin token that is long enough' };
 
 describe('proxy API', () => {
@@ -27,6 +29,7 @@ describe('proxy API', () => {
     writeFileSync(path.join(root, 'crossdomain.xml'), '<?xml version="1.0"?><cross-domain-policy/>');
     writeFileSync(path.join(root, 'sub', 'page.html'), '<html><body>static</body></html>');
     writeFileSync(path.join(root, '.secret'), 'dotfile');
+    writeFileSync(path.join(root, 'big.bin'), bigStatic);
     writeFileSync(path.join(tc.root, 'outside.txt'), 'outside the root');
     symlinkSync(path.join(tc.root, 'outside.txt'), path.join(root, 'escape.txt'));
     symlinkSync(path.join(root, 'crossdomain.xml'), path.join(root, 'inside-link.xml'));
@@ -325,6 +328,13 @@ describe('proxy API', () => {
     const part = await p.request('/crossdomain.xml', { headers: { Range: 'bytes=0-4' } });
     assert.deepEqual([part.status, part.body.toString()], [206, '<?xml']);
     assert.equal((await p.request('/sub/page.html')).headers['content-type'], 'text/html; charset=utf-8');
+    // Bigger than one read piece: whole, and two ranges from different pieces.
+    assert.deepEqual((await p.request('/big.bin')).body, bigStatic);
+    const two = await p.request('/big.bin', { headers: { Range: 'bytes=10-20,1000000-1300000' } });
+    assert.equal(two.status, 206);
+    const boundary = /boundary=(\w+)/.exec(two.headers['content-type']!)![1]!;
+    const parts = two.body.toString('latin1').split(`--${boundary}`).slice(1, -1).map((x) => Buffer.from(x.slice(x.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''), 'latin1'));
+    assert.deepEqual(parts, [bigStatic.subarray(10, 21), bigStatic.subarray(1_000_000, 1_300_001)]);
     assert.equal((await p.request('/inside-link.xml')).status, 200, 'a symlink inside the root is fine');
     assert.equal((await p.request('/escape.txt')).status, 404, 'a symlink out of the root is refused');
     assert.equal((await p.request('/.secret')).status, 404);

@@ -11,7 +11,7 @@ import type { Session } from '../../elliptics/session.js';
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { objectEtag } from '../http/conditional.js';
-import { byExtension, bySuffix } from '../http/content-type.js';
+import { byExtension, bySuffix, configuredContentType } from '../http/content-type.js';
 import { parseUint } from '../http/numbers.js';
 import { serveContent } from '../http/serve-content.js';
 import type { Request } from '../request.js';
@@ -33,7 +33,7 @@ export async function get(req: Request): Promise<void> {
       size: first.totalSize,
       validators: { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
       // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
-      contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req) ?? byExtension(key),
+      contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req.ctx.config.headers) ?? byExtension(key),
       open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
       ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
     }, rangeHeader);
@@ -66,8 +66,7 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
   const defrag: number[] = [];
   const unknown: number[] = [];
   for (const g of bucket.groups) {
-    const route = req.ctx.cluster.routes.lookup(g, id);
-    const st = route && req.ctx.backendStats(g, route.node, route.backendId);
+    const st = req.ctx.statsFor(g, id);
     if (!st) unknown.push(g);
     else if (st.defragState !== 0) defrag.push(g);
     else healthy.push(g);
@@ -88,11 +87,6 @@ async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<Ob
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;
   }
-}
-
-function configuredContentType(req: Request): string | undefined {
-  for (const [k, v] of Object.entries(req.ctx.config.headers)) if (k.toLowerCase() === 'content-type') return v;
-  return undefined;
 }
 
 function shuffle<T>(a: T[]): T[] {

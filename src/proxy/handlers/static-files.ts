@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { HttpError } from '../errors.js';
-import { byExtension } from '../http/content-type.js';
+import { byExtension, configuredContentType } from '../http/content-type.js';
 import { serveContent } from '../http/serve-content.js';
 import type { Request } from '../request.js';
 
@@ -37,11 +37,10 @@ export async function staticFile(req: Request): Promise<void> {
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw notFound;
-    const configured = Object.entries(req.ctx.config.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
     await serveContent(req, {
       size: st.size,
       validators: { mtime: st.mtimeMs, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}"` },
-      contentType: configured ?? byExtension(file),
+      contentType: configuredContentType(req.ctx.config.headers) ?? byExtension(file),
       open: async (start, length) => readPieces(handle, start, length),
     }, req.ex.header('range') ?? '');
   } finally {
@@ -49,12 +48,13 @@ export async function staticFile(req: Request): Promise<void> {
   }
 }
 
+/** The file's bytes in pieces read into one buffer: serveContent sends each before asking for the next. */
 async function* readPieces(handle: fs.FileHandle, start: number, length: number): AsyncGenerator<Buffer> {
   let at = start;
   const end = start + length;
+  const buf = Buffer.allocUnsafe(Math.min(PIECE, length));
   while (at < end) {
-    const buf = Buffer.allocUnsafe(Math.min(PIECE, end - at));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, at);
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, end - at), at);
     if (bytesRead === 0) throw new Error('file shrank while it was being sent');
     at += bytesRead;
     yield buf.subarray(0, bytesRead);

@@ -60,10 +60,7 @@ export async function nobucketUpload(req: Request): Promise<void> {
     if (b.groups.length === 0 || !checkAccess(b, req.caller, 'write', req.signed).allowed) continue;
     if (b.maxSize > 0 && size > b.maxSize) continue;
     const id = keyToId(key, b.name);
-    const groups = b.groups.map((g) => {
-      const route = req.ctx.cluster.routes.lookup(g, id);
-      return checkGroup(g, route && req.ctx.backendStats(g, route.node, route.backendId), size, cfg.freeSpaceRatioHard);
-    });
+    const groups = b.groups.map((g) => checkGroup(g, req.ctx.statsFor(g, id), size, cfg.freeSpaceRatioHard));
     candidates.push({ bucket: b, groups });
   }
   const bucket = pickBucket(candidates);

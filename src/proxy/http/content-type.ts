@@ -31,6 +31,12 @@ export function bySuffix(key: string, suffixes: Readonly<Record<string, string>>
   return best;
 }
 
+/** A Content-Type among the configured reply headers (`proxy.headers`), which then applies to every object. */
+export function configuredContentType(headers: Readonly<Record<string, string>>): string | undefined {
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'content-type') return v;
+  return undefined;
+}
+
 export function byExtension(key: string): string | undefined {
   return EXTENSIONS[path.extname(key).toLowerCase()];
 }

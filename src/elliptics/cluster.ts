@@ -3,8 +3,8 @@
 
 import { EllipticsError } from './errors.js';
 import { NodePool } from './node-pool.js';
-import { Errno, decodeRouteList, formatAddr, formatEndpoint, type Endpoint, type ProtocolVersion } from './protocol/index.js';
-import { finalPacket, routeListRequest } from './requests.js';
+import { Errno, formatAddr, formatEndpoint, type Endpoint, type ProtocolVersion } from './protocol/index.js';
+import { routeListOf, routeListRequest } from './requests.js';
 import { RouteTable } from './route-table.js';
 import type { Logger } from '../util/logger.js';
 import { Session, type SessionOptions } from './session.js';
@@ -86,7 +86,7 @@ export class Cluster {
       let addrs;
       try {
         const r = routeListRequest();
-        addrs = finalPacketRoutes(await pool.request(r.header, r.payload));
+        addrs = routeListOf(await pool.request(r.header, r.payload), 'ROUTE_LIST');
       } catch {
         continue;
       }
@@ -126,12 +126,4 @@ export class Cluster {
     if (this.timer) clearInterval(this.timer);
     for (const p of this.pools) p.close();
   }
-}
-
-function finalPacketRoutes(packets: Parameters<typeof finalPacket>[0]) {
-  const routes = decodeRouteList(finalPacket(packets, 'ROUTE_LIST').payload);
-  const out = [];
-  // One address per node: the first of each node's group (single-homed clusters).
-  for (let i = 0; i < routes.addrs.length; i += routes.nodeAddrNum) out.push(routes.addrs[i]!);
-  return out;
 }

@@ -4,9 +4,9 @@
 
 import {
   Command, CommandFlags, Errno, IO_ATTR_SIZE,
-  decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, encodeBackendControl,
+  decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
-  type BackendControl, type BackendStatus, type DnetTime, type FileInfoReply, type Header, type IoAttr,
+  type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr,
 } from './protocol/index.js';
 import type { Packet } from './connection.js';
 import type { Payload } from './protocol/frame.js';
@@ -158,6 +158,14 @@ export function readReplyOf(packets: readonly Packet[], what: string): ReadReply
   const p = finalPacket(packets, what);
   if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: READ reply shorter than io_attr`);
   return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE), p.body);
+}
+
+/** ROUTE_LIST: one address per node (the first of each node's list; single-homed clusters). */
+export function routeListOf(packets: readonly Packet[], what: string): DnetAddr[] {
+  const routes = decodeRouteList(finalPacket(packets, what).payload);
+  const out: DnetAddr[] = [];
+  for (let i = 0; i < routes.addrs.length; i += routes.nodeAddrNum) out.push(routes.addrs[i]!);
+  return out;
 }
 
 export function backendStatusOf(packets: readonly Packet[], what: string): BackendStatus[] {

@@ -3,8 +3,9 @@
 // route list to find the rest of the cluster. Lost peers are redialled every `check-interval`.
 
 import { Connection } from '../elliptics/connection.js';
+import { finalPacket, routeListOf, routeListRequest } from '../elliptics/requests.js';
 import {
-  addrEquals, Command, CommandFlags, encodeAuth, encodeNodeIdentity, decodeRouteList, makeHeader, VERSION_3_0,
+  addrEquals, Command, CommandFlags, encodeAuth, encodeNodeIdentity, makeHeader, VERSION_3_0,
   formatEndpoint, type DnetAddr, type Endpoint,
 } from '../elliptics/protocol/index.js';
 import type { Logger } from '../util/logger.js';
@@ -77,8 +78,7 @@ export class PeerLinks {
       // JOIN and AUTH make us a server in the peer's eyes, listed in its ROUTE_LIST replies.
       conn.send(makeHeader({ cmd: Command.JOIN, flags: CommandFlags.DIRECT | CommandFlags.NOLOCK }), [encodeNodeIdentity(this.opts.identity())]);
       const authReply = await conn.request(makeHeader({ cmd: Command.AUTH, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT }), [encodeAuth(this.opts.authCookie)]);
-      const authStatus = authReply[authReply.length - 1]!.header.status;
-      if (authStatus !== 0) throw new Error(`AUTH refused with ${authStatus} (check auth-cookie on both nodes)`);
+      finalPacket(authReply, 'AUTH refused (check auth-cookie on both nodes)');
       link.conn = conn;
       conn.on('close', (reason) => {
         if (!this.stopped) this.opts.log.warn({ peer: where, reason: reason.message }, 'peer connection lost');
@@ -98,12 +98,8 @@ export class PeerLinks {
     const conn = link.conn;
     if (!conn || conn.closed) return;
     try {
-      const packets = await conn.request(makeHeader({ cmd: Command.ROUTE_LIST, flags: CommandFlags.NEED_ACK | CommandFlags.DIRECT | CommandFlags.NOLOCK }));
-      const last = packets[packets.length - 1]!;
-      if (last.header.status !== 0) return;
-      const routes = decodeRouteList(last.payload);
-      for (let i = 0; i < routes.addrs.length; i += routes.nodeAddrNum) {
-        const a = routes.addrs[i]!;
+      const r = routeListRequest();
+      for (const a of routeListOf(await conn.request(r.header, r.payload), 'ROUTE_LIST')) {
         if (addrEquals(a, this.opts.self())) continue;
         const before = this.links.size;
         this.add({ host: a.host, port: a.port });

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Errno, IoFlags } from '../../src/elliptics/protocol/index.js';
+import { RECORD_HEADER_SIZE } from '../../src/storage-node/engine/record.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { spawnNode, startNode, tempDir } from '../helpers/nodes.js';
 
@@ -66,7 +67,7 @@ describe('durability', () => {
     await node.stop();
     // Simulate a write cut short by a crash: keep only half of the last record.
     const file = last!.info.path;
-    const recordStart = last!.info.offset - 128;
+    const recordStart = last!.info.offset - RECORD_HEADER_SIZE;
     fs.truncateSync(file, recordStart + 100_000);
     // And a crash left the node without its clean-shutdown marker.
     fs.rmSync(path.join(path.dirname(file), 'clean'), { force: true });
@@ -99,7 +100,7 @@ describe('durability', () => {
     await node.stop();
     const fd = fs.openSync(a!.info.path, 'r+');
     fs.writeSync(fd, Buffer.from([0xff ^ bodyFor('a', 70_000)[66_000]!]), 0, 1, a!.info.offset + 66_000); // bit rot in chunk 1
-    fs.writeSync(fd, Buffer.from('XXXX'), 0, 4, b!.info.offset - 128); // b's header magic
+    fs.writeSync(fd, Buffer.from('XXXX'), 0, 4, b!.info.offset - RECORD_HEADER_SIZE); // b's header magic
     fs.closeSync(fd);
 
     node = await startNode(root, spec);

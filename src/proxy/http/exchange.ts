@@ -131,18 +131,31 @@ export class Exchange {
     return this.headSent;
   }
 
-  /** A complete reply. HEAD replies carry the headers (and the length) of `body` without it. */
+  /**
+   * A complete reply. HEAD replies carry the headers (and the length) of `body` without it; 204 and
+   * 304 carry neither a body nor a length (RFC 9110 §8.6).
+   */
   end(status: number, headers: HeaderList, body: string | Buffer = ''): void {
     if (this.aborted || this.headSent) return;
     this.res.cork(() => {
       this.writeHead(status, headers);
-      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-      if (this.method === 'HEAD' || status === 304) this.res.endWithoutBody(status === 304 ? undefined : bytes.length);
+      if (status === 204 || status === 304) this.endHead(undefined);
+      else if (this.method === 'HEAD') this.endHead(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
       else {
-        this.res.end(bytes);
-        this.bytesOut += bytes.length;
+        this.res.end(body);
+        this.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       }
     });
+  }
+
+  /**
+   * Ends a reply that has no body on the wire. uWS v20.30's endWithoutBody(n) keeps the response
+   * open waiting for n body bytes (the connection then hangs), and endWithoutBody(undefined)
+   * announces 2^63 bytes: the length is written as a plain header instead.
+   */
+  private endHead(length: number | undefined): void {
+    if (length !== undefined) this.res.writeHeader('Content-Length', String(length));
+    this.res.endWithoutBody();
   }
 
   /** Headers of a body of `length` bytes that will follow; HEAD ends here (true when nothing follows). */
@@ -155,7 +168,7 @@ export class Exchange {
     if (this.method === 'HEAD') {
       this.res.cork(() => {
         this.writeHead(status, headers);
-        this.res.endWithoutBody(length);
+        this.endHead(length);
       });
       return true;
     }

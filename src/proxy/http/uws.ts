@@ -46,6 +46,9 @@ export function loadUws(): UwsModule {
   } catch (err) {
     throw new UwsUnavailableError(binary, err);
   }
+  // Drops the `uWebSockets: 20` header from every reply: v20.30's switch for it is this call (the
+  // addon compares the argument's character sum with the one of "silent").
+  loaded._cfg('silent');
   return loaded;
 }
 

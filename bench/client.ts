@@ -32,7 +32,7 @@ async function main(): Promise<void> {
         timeoutMs: 60_000,
         checkIntervalMs: 30_000,
         maxFrame: 200 * 1024 * 1024,
-        log: createLogger('bench', 'warn'),
+        log: createLogger('bench', { level: 'warn' }),
       });
       const s = cluster.session({ namespace: 'bench', groups: [1, 2] });
       for (const size of [4096, 1024 * 1024]) {

@@ -208,7 +208,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
 
   // --- the native client, directly
   const cluster = await Cluster.connect({
-    remotes: [{ host: '127.0.0.1', port: nodePort }], protocolVersion: VERSION_2_26, poolSize: 2, timeoutMs: 60_000, checkIntervalMs: 30_000, maxFrame: 200 * 1024 * 1024, log: createLogger('bench', 'warn'),
+    remotes: [{ host: '127.0.0.1', port: nodePort }], protocolVersion: VERSION_2_26, poolSize: 2, timeoutMs: 60_000, checkIntervalMs: 30_000, maxFrame: 200 * 1024 * 1024, log: createLogger('bench', { level: 'warn' }),
   });
   const session = cluster.session({ namespace: 'b1', groups: [1, 2] });
   const direct = async (op: () => Promise<unknown>, bytes: number): Promise<WrkResult> => {

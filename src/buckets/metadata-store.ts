@@ -20,7 +20,13 @@ export class MetadataStore {
 
   /** Reads a key of the namespace from the metadata groups, first group that has it wins. */
   async readRaw(key: string): Promise<Buffer> {
-    return (await this.session.read(key)).data;
+    try {
+      return (await this.session.read(key)).data;
+    } catch (err) {
+      if (!(err instanceof EllipticsError)) throw err;
+      const where = `namespace "${METADATA_NAMESPACE}" of metadata groups ${this.groups.join(', ')} (elliptics.metadata-groups)`;
+      throw new EllipticsError(err.status, err.status === Errno.ENOENT ? `no key "${key}" in the ${where}` : `key "${key}" could not be read from the ${where}: ${err.message}`);
+    }
   }
 
   /** Writes to every metadata group; succeeds when at least one group stored it (as the original). */
@@ -56,7 +62,17 @@ export class MetadataStore {
       }
     }
     if (!source.file) return [];
-    return parseBucketList(await readFile(source.file, 'utf8'));
+    return parseBucketList(await readBucketListFile(source.file));
+  }
+}
+
+/** The text of a bucket-list file; the error names the file and the flag that gave it. */
+export async function readBucketListFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot read the bucket-list file ${file} (--buckets): ${e.code === 'ENOENT' ? 'no such file' : e.code ?? e.message}`);
   }
 }
 

@@ -55,7 +55,7 @@ export async function runBmeta(args: BmetaArgs, io: Output = console_): Promise<
       timeoutMs: e.waitTimeoutMs,
       checkIntervalMs: e.checkIntervalMs,
       maxFrame: e.maxFrame,
-      log: createLogger('bmeta', process.env.BACKRUNNER_LOG_LEVEL ?? 'warn'),
+      log: createLogger('bmeta', { level: process.env.BACKRUNNER_LOG_LEVEL ?? 'warn' }),
     });
     const store = new MetadataStore(cluster, e.metadataGroups);
     let failed = 0;

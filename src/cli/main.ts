@@ -1,11 +1,15 @@
 // The `backrunner` command line: one yargs program with a subcommand per role.
 
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { nodeCommand } from './node-command.js';
 import { bmetaCommand } from './bmeta-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { signCommand } from './sign-command.js';
+
+/** package.json's version (dist/src/cli/main.js → package.json). */
+export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   await yargs(argv)
@@ -21,7 +25,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .strict()
     .help()
     .alias('h', 'help')
-    .version(false)
+    .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .parseAsync();
 }

@@ -9,10 +9,12 @@ import { parseBucketDefinitions } from '../buckets/definitions.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { NODE_DEFAULTS, syncPolicy, type NodeConfig } from '../storage-node/config.js';
 import { ConfigError, readJsonFile, Section, withConfigFile } from './reader.js';
+import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
 
 export interface EllipticsConfig {
   /** Log file (append); undefined: standard output. */
   logFile: string | undefined;
+  /** One of LOG_LEVEL_NAMES (the original's error, warning, info, notice, debug, or pino's). */
   logLevel: string;
   logPrefix: string;
   remotes: Endpoint[];
@@ -41,6 +43,8 @@ export interface EmbeddedConfig {
 
 export interface BackrunnerConfig {
   file: string;
+  /** The file's JSON document (a stored config is combined with it, see stored-config.ts). */
+  doc: Record<string, unknown>;
   elliptics: EllipticsConfig;
   embedded: EmbeddedConfig | undefined;
   /** The raw `proxy` section, parsed by the proxy itself. */
@@ -69,7 +73,7 @@ export function parseBackrunnerConfig(doc: unknown, file: string): BackrunnerCon
   const elliptics = parseElliptics(ell, embedded, baseDir);
   const proxy = root.section('proxy');
   const warnings = [...root.unknownKeys(), ...ell.unknownKeys(), ...(embeddedSection?.unknownKeys() ?? [])].map((k) => `unknown key ${k} ignored`);
-  return { file, elliptics, embedded, proxy, warnings };
+  return { file, doc: doc as Record<string, unknown>, elliptics, embedded, proxy, warnings };
 }
 
 function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDir: string): EllipticsConfig {
@@ -86,7 +90,7 @@ function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDi
   const logFile = s.optionalString('log-file');
   return {
     logFile: logFile ? path.resolve(baseDir, logFile) : undefined,
-    logLevel: s.string('log-level', 'info'),
+    logLevel: s.choice('log-level', LOG_LEVEL_NAMES, 'info'),
     logPrefix: s.string('log-prefix', ''),
     remotes,
     metadataGroups,
@@ -127,8 +131,13 @@ function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
   };
 }
 
+/** Where and how every process of a proxy logs (`elliptics.log-file`, `log-level`, `log-prefix`). */
+export function logOptions(e: EllipticsConfig): LogOptions {
+  return { level: e.logLevel, file: e.logFile, prefix: e.logPrefix };
+}
+
 /** The storage node config the `embedded` section stands for: one node, one backend per group. */
-export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, logLevel: string): NodeConfig {
+export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
   return {
     address: e.address,
     listen: e.address,
@@ -148,7 +157,8 @@ export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, logLevel
     maxFrame,
     authCookie: '',
     checkInterval: NODE_DEFAULTS.checkInterval,
-    logLevel,
+    logLevel: log.level ?? 'info',
+    logFile: log.file,
     warnings: [],
   };
 }

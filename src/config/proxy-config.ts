@@ -62,11 +62,18 @@ export const DEFAULT_ALLOWED_IOFLAGS = 0x100 | 0x10000 | 0x400 | 0x800;
 export const DEFAULT_ALLOWED_CFLAGS = 0x40 | 0x100;
 
 /** The `proxy` section of a JSON document given whole (/update_local_config/); throws SyntaxError or ConfigError. */
-export function parseProxyConfigText(text: string, source: string): ProxyConfig {
-  return parseProxyConfig(Section.root(JSON.parse(text)).section('proxy', true), source);
+export function parseProxyConfigText(text: string, source: string, warnings?: string[]): ProxyConfig {
+  return parseProxyConfig(Section.root(JSON.parse(text)).section('proxy', true), source, warnings);
 }
 
-export function parseProxyConfig(s: Section | undefined, file: string): ProxyConfig {
+/** Validates the `proxy` section; keys nothing reads are added to `warnings` when given. */
+export function parseProxyConfig(s: Section | undefined, file: string, warnings?: string[]): ProxyConfig {
+  const config = readProxySection(s, file);
+  warnings?.push(...s!.unknownKeys().map((k) => `unknown key ${k} ignored`));
+  return config;
+}
+
+function readProxySection(s: Section | undefined, file: string): ProxyConfig {
   if (!s) throw new ConfigError('proxy', 'is required (at least "proxy": {"address": "host:port"})', file);
   const baseDir = path.dirname(path.resolve(file));
   const address = endpoint(s, 'address', true)!;

@@ -94,6 +94,13 @@ export class Section {
     return v;
   }
 
+  /** One of `allowed` (compared case-insensitively; returned as the file spells it). */
+  choice(key: string, allowed: readonly string[], def: string): string {
+    const v = this.string(key, def);
+    if (!allowed.includes(v.toLowerCase())) this.fail(key, `must be one of ${allowed.join(', ')}, got "${v}"`);
+    return v;
+  }
+
   optionalString(key: string): string | undefined {
     const v = this.raw(key);
     if (v === undefined || v === null) return undefined;

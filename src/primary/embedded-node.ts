@@ -8,17 +8,18 @@ import { fileURLToPath } from 'node:url';
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import type { EmbeddedConfig } from '../config/backrunner-config.js';
 import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../storage-node/messages.js';
-import type { Logger } from '../util/logger.js';
+import type { Logger, LogOptions } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
 
 export interface EmbeddedNode {
   address: string;
   port: number;
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, logLevel: string, log: Logger): Promise<EmbeddedNode> {
+export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, logs: LogOptions, log: Logger): Promise<EmbeddedNode> {
   mkdirSync(e.dir, { recursive: true });
   const file = path.join(e.dir, 'node.json');
   writeFileSync(file, `${JSON.stringify({
@@ -27,7 +28,8 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
     backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
     sync: e.sync,
     'max-frame': maxFrame,
-    'log-level': logLevel,
+    'log-level': logs.level ?? 'info',
+    ...(logs.file ? { 'log-file': logs.file } : {}),
   }, null, 2)}\n`);
   const proc: ChildProcess = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
   const ready = await new Promise<NodeToParent>((resolve, reject) => {
@@ -50,6 +52,9 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
   return {
     address: ready.address,
     port: ready.port,
+    signal(sig) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();

@@ -5,17 +5,18 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
-import { loadBackrunnerConfig, type BackrunnerConfig } from '../config/backrunner-config.js';
+import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
-import { withConfigFile } from '../config/reader.js';
-import { MetadataStore } from '../buckets/metadata-store.js';
+import { Section, withConfigFile } from '../config/reader.js';
+import { combineStoredConfig } from '../config/stored-config.js';
+import { MetadataStore, readBucketListFile } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
 import type { BackendStats } from '../elliptics/stats.js';
 import { loadUws } from '../proxy/http/uws.js';
 import { foldReport } from '../proxy/request-stats.js';
 import { decodeReport, encodeSnapshot, toSnapshotBucket, type HandlerCounters, type RecentError, type Snapshot, type ControlRequest } from '../proxy/snapshot.js';
-import { createLogger, type Logger } from '../util/logger.js';
+import { createLogger, reopenLogs, type Logger } from '../util/logger.js';
 import { ensureBuckets, loadBuckets } from './buckets.js';
 import { startEmbeddedNode, type EmbeddedNode } from './embedded-node.js';
 import { Supervisor } from './supervisor.js';
@@ -46,20 +47,24 @@ export class Primary {
   private timers: NodeJS.Timeout[] = [];
   private configFrozenUntil = 0;
   private stopping: Promise<void> | undefined;
+  /** Config warnings last logged (logged again only when they change). */
+  private warned = '';
+  private reloading = false;
 
   private constructor(
     private config: BackrunnerConfig,
     private readonly opts: PrimaryOptions,
     private readonly log: Logger,
   ) {
-    this.proxy = withConfigFile(config.file, () => parseProxyConfig(config.proxy, config.file));
-    if (opts.workers) this.proxy.workers = opts.workers;
+    // The file alone is validated before anything starts; a stored config joins it once storage is reachable.
+    this.proxy = this.withOverrides(withConfigFile(config.file, () => parseProxyConfig(config.proxy, config.file)));
   }
 
   static async start(opts: PrimaryOptions): Promise<Primary> {
     const config = loadBackrunnerConfig(opts.config);
-    const log = createLogger('primary', config.elliptics.logLevel);
-    for (const w of config.warnings) log.warn(`${config.file}: ${w}`);
+    // A missing --buckets file is found before anything starts.
+    if (opts.buckets) await readBucketListFile(opts.buckets);
+    const log = createLogger('primary', logOptions(config.elliptics));
     const p = new Primary(config, opts, log);
     // Refuse to start on the slow pure-JS fallback of uWebSockets.js (before forking anything).
     loadUws();
@@ -75,7 +80,7 @@ export class Primary {
   private async boot(): Promise<void> {
     const e = this.config.elliptics;
     if (this.config.embedded) {
-      this.embedded = await startEmbeddedNode(this.config.embedded, e.maxFrame, e.logLevel, this.log);
+      this.embedded = await startEmbeddedNode(this.config.embedded, e.maxFrame, logOptions(e), this.log);
     }
     const remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
     this.cluster = await Cluster.connect({
@@ -88,6 +93,7 @@ export class Primary {
       log: this.log,
     });
     this.store = new MetadataStore(this.cluster, e.metadataGroups);
+    this.proxy = this.withOverrides(await this.effectiveProxy(this.config));
     if (this.config.embedded && this.config.embedded.buckets.length > 0) {
       await ensureBuckets(this.store, this.config.embedded.buckets, path.join(this.config.embedded.dir, 'tokens'), this.log);
     }
@@ -104,7 +110,45 @@ export class Primary {
     await this.supervisor.start();
     this.schedule();
     process.on('SIGHUP', () => void this.reload('SIGHUP'));
+    // logrotate moved the log file away: every process of the proxy opens a new one.
+    process.on('SIGUSR1', () => {
+      reopenLogs();
+      this.supervisor?.broadcast({ type: 'reopen-logs' });
+      this.embedded?.signal('SIGUSR1');
+      this.log.info('log files reopened (SIGUSR1)');
+    });
     this.announce();
+  }
+
+  /** --workers wins over proxy.workers, at start and on every reload. */
+  private withOverrides(p: ProxyConfig): ProxyConfig {
+    return this.opts.workers ? { ...p, workers: this.opts.workers } : p;
+  }
+
+  /**
+   * The proxy section in force: the file's, or — with elliptics.backrunner-config-key — the stored
+   * config combined with the file as the original does (spec §9.4). A stored config that cannot be
+   * read or parsed leaves the file alone in force, with a warning.
+   */
+  private async effectiveProxy(config: BackrunnerConfig): Promise<ProxyConfig> {
+    const key = config.elliptics.backrunnerConfigKey;
+    let section = config.proxy;
+    let source = config.file;
+    if (key) {
+      try {
+        const doc = combineStoredConfig((await this.store!.readRaw(key)).toString('utf8'), config.doc);
+        section = Section.root(doc).section('proxy');
+        source = `${config.file} with the config stored under "${key}"`;
+      } catch (err) {
+        this.log.warn({ key, err: (err as Error).message }, `the stored config (elliptics.backrunner-config-key "${key}") could not be used; ${config.file} alone is in force`);
+      }
+    }
+    const warnings = [...config.warnings];
+    const proxy = withConfigFile(source, () => parseProxyConfig(section, source, warnings));
+    const text = warnings.join('\n');
+    if (text !== this.warned) for (const w of warnings) this.log.warn(`${source}: ${w}`);
+    this.warned = text;
+    return proxy;
   }
 
   private schedule(): void {
@@ -141,13 +185,21 @@ export class Primary {
     void this.selfReport();
   }
 
-  /** Config (unless frozen by /update_local_config/) and buckets, now. */
+  /**
+   * Config (unless frozen by /update_local_config/) and buckets, now. Single-flight: a reload asked
+   * for while one runs (a slow storage, a burst of SIGHUPs) is skipped, not queued.
+   */
   private async reload(why: string): Promise<void> {
+    if (this.reloading) {
+      this.log.debug({ why }, 'reload skipped: the previous one is still running');
+      return;
+    }
+    this.reloading = true;
     try {
       if (Date.now() >= this.configFrozenUntil) {
         const fresh = loadBackrunnerConfig(this.opts.config);
-        const proxy = withConfigFile(fresh.file, () => parseProxyConfig(fresh.proxy, fresh.file));
-        this.proxy = this.applicable(proxy);
+        const proxy = await this.effectiveProxy(fresh);
+        this.proxy = this.applicable(this.withOverrides(proxy));
         this.config = { ...fresh, elliptics: this.config.elliptics, embedded: this.config.embedded };
       }
       await this.reloadBuckets(false);
@@ -156,6 +208,8 @@ export class Primary {
       this.log.info({ why, buckets: this.buckets.map((b) => b.name) }, 'config and buckets reloaded');
     } catch (err) {
       this.log.error({ why, err: (err as Error).message }, 'reload failed; keeping the previous state');
+    } finally {
+      this.reloading = false;
     }
   }
 

@@ -87,7 +87,7 @@ export function fromSnapshotBucket(b: SnapshotBucket): BucketMeta {
 }
 
 /** Messages between the primary and its HTTP workers (cluster IPC, advanced serialization). */
-export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'drain' };
+export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'drain' } | { type: 'reopen-logs' };
 
 export interface WorkerReport {
   /** Handler → status class → counts since the last report. */

@@ -2,9 +2,9 @@
 // ports (SO_REUSEPORT), the latest snapshot from the primary, counters reported back once a second.
 
 import type { us_listen_socket } from '@trufflesuite/uws-js-unofficial';
-import { loadBackrunnerConfig } from '../config/backrunner-config.js';
+import { loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
 import { Cluster } from '../elliptics/cluster.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, reopenLogs } from '../util/logger.js';
 import { setPrimaryChannel } from './handlers/control.js';
 import { loadUws } from './http/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
@@ -31,7 +31,7 @@ function firstSnapshot(): Promise<Snapshot> {
 export async function runWorker(configFile: string): Promise<void> {
   const config = loadBackrunnerConfig(configFile);
   const e = config.elliptics;
-  const log = createLogger(`worker`, e.logLevel);
+  const log = createLogger('worker', logOptions(e));
   const uws = loadUws();
   const snapshot = await firstSnapshot();
   const cluster = await Cluster.connect({
@@ -48,6 +48,7 @@ export async function runWorker(configFile: string): Promise<void> {
   process.on('message', (m: PrimaryMessage) => {
     if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
     else if (m.type === 'drain') void drain('primary asked');
+    else if (m.type === 'reopen-logs') reopenLogs();
   });
 
   const cfg = ctx.config;
@@ -84,6 +85,7 @@ export async function runWorker(configFile: string): Promise<void> {
   };
   process.on('SIGTERM', () => void drain('SIGTERM'));
   process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole process group: the primary decides
+  process.on('SIGUSR1', () => reopenLogs()); // logrotate signalling the whole group (the primary forwards it too)
   process.once('disconnect', () => void drain('primary went away'));
   send({ type: 'ready', pid: process.pid });
 }

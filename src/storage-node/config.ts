@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
 import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
 import type { BackendOptions, SyncPolicy } from './engine/backend.js';
+import { LOG_LEVEL_NAMES } from '../util/logger.js';
 
 export interface NodeConfig {
   /** The address clients dial; advertised verbatim in the handshake, so it must be a numeric IP. */
@@ -25,6 +26,8 @@ export interface NodeConfig {
   /** Seconds between route-list refreshes and reconnects of peers. */
   checkInterval: number;
   logLevel: string;
+  /** Appended to; standard output when unset. */
+  logFile: string | undefined;
   /** Warnings for the operator (unknown keys). */
   warnings: string[];
 }
@@ -89,11 +92,17 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
     maxFrame,
     authCookie: root.string('auth-cookie', ''),
     checkInterval: root.int('check-interval', { def: NODE_DEFAULTS.checkInterval, positive: true }),
-    logLevel: root.string('log-level', 'info'),
+    logLevel: root.choice('log-level', LOG_LEVEL_NAMES, 'info'),
+    logFile: logFileIn(root, baseDir),
     warnings,
   };
   warnings.unshift(...root.unknownKeys().map((k) => `unknown key ${k} ignored`));
   return config;
+}
+
+function logFileIn(s: Section, baseDir: string): string | undefined {
+  const f = s.optionalString('log-file');
+  return f ? path.resolve(baseDir, f) : undefined;
 }
 
 /** `sync`: "always", or seconds between fsyncs. */

@@ -3,8 +3,8 @@
 
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError } from '../config/reader.js';
-import { createLogger } from '../util/logger.js';
-import { embeddedNodeConfig, loadBackrunnerConfig } from '../config/backrunner-config.js';
+import { createLogger, reopenLogs } from '../util/logger.js';
+import { embeddedNodeConfig, loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
 import { readJsonFile, isPlainObject } from '../config/reader.js';
 import { loadNodeConfig, type NodeConfig } from './config.js';
 import { StorageNode } from './node.js';
@@ -20,7 +20,7 @@ export function loadAnyNodeConfig(configFile: string): NodeConfig {
   if (isPlainObject(doc) && (doc.elliptics !== undefined || doc.embedded !== undefined)) {
     const bc = loadBackrunnerConfig(configFile);
     if (!bc.embedded) throw new Error(`${configFile}: a Backrunner config without an "embedded" section describes no storage node to run`);
-    return embeddedNodeConfig(bc.embedded, bc.elliptics.maxFrame, bc.elliptics.logLevel);
+    return embeddedNodeConfig(bc.embedded, bc.elliptics.maxFrame, logOptions(bc.elliptics));
   }
   return loadNodeConfig(configFile);
 }
@@ -30,7 +30,7 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
   let node: StorageNode;
   try {
     const config = loadAnyNodeConfig(configFile);
-    const log = createLogger('storage-node', config.logLevel);
+    const log = createLogger('storage-node', { level: config.logLevel, file: config.logFile });
     for (const w of config.warnings) log.warn(`${configFile}: ${w}`);
     node = await StorageNode.start(config, log);
     let stopping = false;
@@ -54,6 +54,8 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
     process.on('message', (m: ParentToNode) => {
       if (m?.type === 'stop') stop('asked by the parent');
     });
+    // logrotate: the log file was moved away; write to a new one at the configured path.
+    process.on('SIGUSR1', () => reopenLogs());
     process.once('disconnect', () => stop('parent exited'));
     const ready: NodeToParent = { type: 'ready', address: formatEndpoint({ host: config.address.host, port: node.port }), port: node.port };
     process.send?.(ready);

@@ -73,7 +73,7 @@ export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<T
         timeoutMs: 10_000,
         checkIntervalMs: 1000,
         maxFrame: 200 * 1024 * 1024,
-        log: createLogger('test-client', process.env.TEST_LOG_LEVEL ?? 'silent'),
+        log: createLogger('test-client', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
         ...opts,
       });
       clients.push(c);

@@ -48,7 +48,7 @@ export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown
 
 export async function startNode(root: string, spec: NodeSpec): Promise<StorageNode> {
   const config = parseNodeConfig(nodeConfig(root, spec), root);
-  return StorageNode.start(config, createLogger('test-node', config.logLevel));
+  return StorageNode.start(config, createLogger('test-node', { level: config.logLevel }));
 }
 
 export interface ChildNode {

@@ -4,7 +4,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { formatEndpoint } from '../elliptics/protocol/addr.js';
+import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
 import { Section, withConfigFile } from '../config/reader.js';
@@ -36,6 +36,8 @@ export class Primary {
   private store: MetadataStore | undefined;
   private supervisor: Supervisor | undefined;
   private buckets: BucketMeta[] = [];
+  /** Where storage is dialled (the workers dial the same). */
+  private remotes: Endpoint[] = [];
   private backends: BackendStats[] = [];
   private readonly handlers: Record<string, HandlerCounters> = {};
   private readonly errors: RecentError[] = [];
@@ -82,9 +84,9 @@ export class Primary {
     if (this.config.embedded) {
       this.embedded = await startEmbeddedNode(this.config.embedded, e.maxFrame, logOptions(e), this.log);
     }
-    const remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
+    this.remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
     this.cluster = await Cluster.connect({
-      remotes,
+      remotes: this.remotes,
       protocolVersion: e.protocolVersion,
       poolSize: 1,
       timeoutMs: e.waitTimeoutMs,
@@ -230,6 +232,7 @@ export class Primary {
     const s: Snapshot = {
       seq: ++this.seq,
       proxy: this.proxy,
+      remotes: this.remotes,
       buckets: this.buckets.map((b) => toSnapshotBucket(b, true)),
       backends: this.backends,
       routes,

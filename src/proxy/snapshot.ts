@@ -4,6 +4,7 @@
 
 import { Packr } from 'msgpackr';
 import type { ProxyConfig } from '../config/proxy-config.js';
+import type { Endpoint } from '../elliptics/protocol/addr.js';
 import type { BackendStats } from '../elliptics/stats.js';
 import type { AclEntry, BucketMeta } from '../buckets/metadata.js';
 
@@ -37,6 +38,8 @@ export interface RecentError {
 export interface Snapshot {
   seq: number;
   proxy: ProxyConfig;
+  /** The storage nodes to dial: elliptics.remote, or the embedded node where it really listens. */
+  remotes: Endpoint[];
   buckets: SnapshotBucket[];
   /** Enabled backends of every node, with their group (from MONITOR_STAT). */
   backends: BackendStats[];

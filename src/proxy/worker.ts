@@ -35,7 +35,7 @@ export async function runWorker(configFile: string): Promise<void> {
   const uws = loadUws();
   const snapshot = await firstSnapshot();
   const cluster = await Cluster.connect({
-    remotes: e.remotes,
+    remotes: snapshot.remotes,
     protocolVersion: e.protocolVersion,
     poolSize: e.poolSize,
     timeoutMs: e.waitTimeoutMs,

@@ -5,6 +5,11 @@
 // runs before a process exits.
 
 import pino, { type Logger as PinoLogger } from 'pino';
+import { createRequire } from 'node:module';
+import type { SonicBoom as SonicBoomType } from 'sonic-boom';
+
+// sonic-boom is CommonJS whose typings describe a named class the ESM loader does not see.
+const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof SonicBoomType;
 
 export type Logger = PinoLogger<'notice'>;
 
@@ -40,12 +45,21 @@ export interface LogOptions {
   prefix?: string | undefined;
 }
 
-const destinations: ReturnType<typeof pino.destination>[] = [];
+// SonicBoom directly, not pino.destination: pino's exit hook flushes synchronously and throws when a
+// process exits before its log file finished opening; flushLogs below tolerates that.
+const destinations: SonicBoomType[] = [];
+
+/** `log-prefix` as the start of every message: the original glued it on; a space keeps words apart. */
+function messagePrefix(prefix: string | undefined): string | undefined {
+  if (!prefix) return undefined;
+  return /[\s:]$/.test(prefix) ? prefix : `${prefix} `;
+}
 
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const level = logLevel(opts.level ?? process.env.BACKRUNNER_LOG_LEVEL ?? 'info') ?? 'info';
-  const dest = pino.destination({ dest: opts.file ?? 1, sync: false, minLength: 4096, mkdir: opts.file !== undefined, append: true });
+  const dest = new SonicBoom({ dest: opts.file ?? 1, sync: false, minLength: 4096, mkdir: opts.file !== undefined, append: true });
   destinations.push(dest);
+  const msgPrefix = messagePrefix(opts.prefix);
   return pino(
     {
       name,
@@ -53,7 +67,7 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
       customLevels: { notice: 25 },
       base: { pid: process.pid, name },
       timestamp: pino.stdTimeFunctions.isoTime,
-      ...(opts.prefix ? { msgPrefix: opts.prefix } : {}),
+      ...(msgPrefix ? { msgPrefix } : {}),
       // No `redact`: it costs a few percent of every request, and secrets are kept out of log
       // objects by construction (the tests grep the logs for every token and signature).
     },

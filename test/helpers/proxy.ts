@@ -83,7 +83,7 @@ export async function oddBuckets(store: MetadataStore): Promise<string[]> {
   return ['closed', 'nogroups', 'nowhere'];
 }
 
-export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string, unknown>; workers?: number; extraBuckets?: (store: MetadataStore) => Promise<string[]>; env?: Record<string, string> } = {}): Promise<TestProxy> {
+export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string, unknown>; elliptics?: Record<string, unknown>; workers?: number; extraBuckets?: (store: MetadataStore) => Promise<string[]>; env?: Record<string, string> } = {}): Promise<TestProxy> {
   const cluster = await tc.connect({ poolSize: 1 });
   const store = new MetadataStore(cluster, [1, 2]);
   const names: string[] = [];
@@ -97,7 +97,7 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
   const bucketsFile = path.join(tc.root, `buckets-${port}.txt`);
   writeFileSync(bucketsFile, `${names.join('\n')}\n`);
   writeFileSync(configFile, JSON.stringify({
-    elliptics: { remote: [`127.0.0.1:${tc.nodes[0]!.port}:2`], 'metadata-groups': [1, 2], 'log-level': process.env.TEST_LOG_LEVEL ?? 'info', 'node-config': { 'wait-timeout': 10, 'check-timeout': 2 } },
+    elliptics: { remote: [`127.0.0.1:${tc.nodes[0]!.port}:2`], 'metadata-groups': [1, 2], 'log-level': process.env.TEST_LOG_LEVEL ?? 'info', 'node-config': { 'wait-timeout': 10, 'check-timeout': 2 }, ...opts.elliptics },
     proxy: {
       address: `127.0.0.1:${port}`,
       'bucket-update-interval': 2,

@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 export interface HashTask {
   algorithm: 'md5' | 'sha256' | 'sha512';
   parts: Uint8Array[];
+  encoding?: 'base64' | 'hex';
 }
 
 export default function digest(task: HashTask): string {
   const h = createHash(task.algorithm);
   for (const p of task.parts) h.update(p);
-  return h.digest('base64');
+  return h.digest(task.encoding ?? 'base64');
 }

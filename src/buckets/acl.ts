@@ -2,8 +2,8 @@
 // ACL allows nothing; signatures compare in constant time; the reason of a refusal stays in the
 // log and the client only learns 403).
 
-import { AclFlags, type BucketMeta } from './metadata.js';
-import { sign, signatureMatches, type SignedRequest } from './signature.js';
+import { AclFlags, BucketFlags, type BucketMeta } from './metadata.js';
+import { requestDateProblem, sign, signatureMatches, type SignedRequest } from './signature.js';
 
 export type Access = 'read' | 'write';
 
@@ -30,18 +30,38 @@ export interface AclDecision {
   allowed: boolean;
   /** For the log only (never tokens or signatures). */
   reason: string;
+  /** A signature was checked under strict rules: an upload must also prove its body (X-Ell-Content-SHA256). */
+  strict: boolean;
 }
 
-export function checkAccess(bucket: BucketMeta, caller: Caller, access: Access, request: SignedRequest): AclDecision {
-  if (bucket.acl.size === 0) return { allowed: false, reason: `bucket ${bucket.name} has an empty ACL` };
+export interface StrictSignatures {
+  /** `proxy.strict-signatures`: every bucket; otherwise buckets with BucketFlags.STRICT_SIGNATURES. */
+  always: boolean;
+  /** How far X-Ell-Date may be from now, in seconds. */
+  skewSeconds: number;
+}
+
+const LAX: StrictSignatures = { always: false, skewSeconds: 0 };
+
+/** Whether signed requests to `bucket` follow the strict rules. */
+export function isStrict(bucket: BucketMeta, policy: StrictSignatures): boolean {
+  return policy.always || (bucket.flags & BucketFlags.STRICT_SIGNATURES) !== 0n;
+}
+
+export function checkAccess(bucket: BucketMeta, caller: Caller, access: Access, request: SignedRequest, policy: StrictSignatures = LAX): AclDecision {
+  const refuse = (reason: string): AclDecision => ({ allowed: false, reason, strict: false });
+  if (bucket.acl.size === 0) return refuse(`bucket ${bucket.name} has an empty ACL`);
   const entry = bucket.acl.get(caller.user);
-  if (!entry) return { allowed: false, reason: `user ${caller.user} is not in the ACL of ${bucket.name}` };
+  if (!entry) return refuse(`user ${caller.user} is not in the ACL of ${bucket.name}`);
   if (access === 'write' && (entry.flags & AclFlags.WRITE) === 0n) {
-    return { allowed: false, reason: `user ${caller.user} may not write to ${bucket.name} (acl flags 0x${entry.flags.toString(16)})` };
+    return refuse(`user ${caller.user} may not write to ${bucket.name} (acl flags 0x${entry.flags.toString(16)})`);
   }
-  if (entry.flags & AclFlags.NO_TOKEN) return { allowed: true, reason: 'no signature needed' };
+  if (entry.flags & AclFlags.NO_TOKEN) return { allowed: true, reason: 'no signature needed', strict: false };
   if (!caller.signature || !signatureMatches(caller.signature, sign(entry.token, request))) {
-    return { allowed: false, reason: `signature of user ${caller.user} does not match` };
+    return refuse(`signature of user ${caller.user} does not match`);
   }
-  return { allowed: true, reason: 'signature matches' };
+  if (!isStrict(bucket, policy)) return { allowed: true, reason: 'signature matches', strict: false };
+  const problem = requestDateProblem(request.headers, policy.skewSeconds);
+  if (problem) return refuse(`user ${caller.user}: ${problem}`);
+  return { allowed: true, reason: 'signature matches, date within the window', strict: true };
 }

@@ -21,6 +21,15 @@ export const AclFlags = {
   ADMIN: 4n,
 } as const;
 
+export const BucketFlags = {
+  /**
+   * Signed requests must carry X-Ell-Date within the allowed skew, and uploads X-Ell-Content-SHA256
+   * of their body (ours, DESIGN §4.16; the original stored bucket flags without meaning). A high bit,
+   * so no bucket written by the original's tools turns strict by accident.
+   */
+  STRICT_SIGNATURES: 0x1000n,
+} as const;
+
 export interface AclEntry {
   version: number;
   user: string;

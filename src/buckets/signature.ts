@@ -36,6 +36,34 @@ export function sign(token: string, r: SignedRequest): string {
   return createHmac('sha512', token).update(canonicalText(r)).digest('hex');
 }
 
+/**
+ * Strict signatures (DESIGN §4.16): the signed X-Ell-Date of a request must lie within `skewSeconds`
+ * of now, so a captured request cannot be replayed later. Returns why it fails, or undefined.
+ * X-Ell-Date: Unix seconds, or an HTTP / ISO 8601 date.
+ */
+export function requestDateProblem(headers: Iterable<readonly [string, string]>, skewSeconds: number, nowMs = Date.now()): string | undefined {
+  const value = headerValue(headers, 'x-ell-date');
+  if (value === undefined) return 'X-Ell-Date is missing (strict signatures)';
+  const ms = parseRequestDate(value);
+  if (ms === undefined) return `X-Ell-Date ${JSON.stringify(value.slice(0, 40))} is not a date`;
+  const off = Math.abs(nowMs - ms) / 1000;
+  if (off > skewSeconds) return `X-Ell-Date is ${Math.round(off)} s away from now (allowed: ${skewSeconds} s)`;
+  return undefined;
+}
+
+export function parseRequestDate(value: string): number | undefined {
+  const v = value.trim();
+  if (/^\d{1,12}$/.test(v)) return Number(v) * 1000;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The first value of a header (case-insensitive name). */
+export function headerValue(headers: Iterable<readonly [string, string]>, lowerName: string): string | undefined {
+  for (const [name, value] of headers) if (name.toLowerCase() === lowerName) return value;
+  return undefined;
+}
+
 /** Constant-time comparison of a received signature with the expected one. */
 export function signatureMatches(received: string, expected: string): boolean {
   const a = Buffer.from(received.toLowerCase(), 'latin1');

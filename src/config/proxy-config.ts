@@ -54,6 +54,10 @@ export interface ProxyConfig {
   /** io-flags / cflags a client may set through ?ioflags= / ?cflags= (DESIGN §4.10). */
   allowedIoFlags: number;
   allowedCflags: number;
+  /** Every signed request needs X-Ell-Date (and uploads X-Ell-Content-SHA256), not only strict buckets'. */
+  strictSignatures: boolean;
+  /** Seconds X-Ell-Date may differ from the proxy's clock under strict signatures. */
+  signatureSkew: number;
 }
 
 /** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
@@ -128,6 +132,8 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     shutdownTimeout: s.int('shutdown-timeout', { def: 30, min: 0 }),
     allowedIoFlags: s.int('allowed-ioflags', { def: DEFAULT_ALLOWED_IOFLAGS, min: 0, max: 0xffff_ffff }),
     allowedCflags: s.int('allowed-cflags', { def: DEFAULT_ALLOWED_CFLAGS, min: 0, max: 0xffff_ffff }),
+    strictSignatures: s.bool('strict-signatures', false),
+    signatureSkew: s.int('signature-skew', { def: 300, positive: true }),
   };
 }
 

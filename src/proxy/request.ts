@@ -2,7 +2,7 @@
 // the access decision, a storage session for a bucket, and the fields of the access-log line.
 
 import { randomBytes } from 'node:crypto';
-import { checkAccess, parseAuthorization, type Access, type Caller } from '../buckets/acl.js';
+import { checkAccess, parseAuthorization, type Access, type Caller, type StrictSignatures } from '../buckets/acl.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { parseQuery, type SignedRequest } from '../buckets/signature.js';
 import type { GroupResult, Session } from '../elliptics/session.js';
@@ -23,6 +23,8 @@ export class Request {
   groupsOk: number[] = [];
   groupsFailed: number[] = [];
   error: string | undefined;
+  /** The access check ran under strict signatures: an upload must carry X-Ell-Content-SHA256. */
+  strict = false;
 
   constructor(
     readonly ex: Exchange,
@@ -39,13 +41,23 @@ export class Request {
     return { method: this.ex.method, signPath: this.signPath, rawQuery: this.ex.rawQuery, headers: this.ex.headerList };
   }
 
+  /** Strict-signature rules of the current config. */
+  get strictPolicy(): StrictSignatures {
+    const c = this.ctx.config;
+    return { always: c.strictSignatures, skewSeconds: c.signatureSkew };
+  }
+
   /** 403 unless the caller may `access` the bucket; the reason goes to the log, not to the client. */
   requireAccess(bucket: BucketMeta, access: Access): void {
-    const d = checkAccess(bucket, this.caller, access, this.signed);
-    if (!d.allowed) {
-      this.ctx.log.info({ trace: this.traceId.toString(16), user: this.caller.user, bucket: bucket.name, why: d.reason }, 'access denied');
-      throw new HttpError(403, 'forbidden');
-    }
+    const d = checkAccess(bucket, this.caller, access, this.signed, this.strictPolicy);
+    if (!d.allowed) this.forbid(d.reason, bucket.name);
+    this.strict = d.strict;
+  }
+
+  /** A bare 403; `why` goes to the log only. */
+  forbid(why: string, bucket?: string): never {
+    this.ctx.log.info({ trace: this.traceId.toString(16), user: this.caller.user, bucket, why }, 'access denied');
+    throw new HttpError(403, 'forbidden');
   }
 
   /**

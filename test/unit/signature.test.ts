@@ -1,8 +1,8 @@
 // riftv1 signatures: every test vector of the spec, plus the ACL rules.
 
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalText, formUnescape, percentDecode, sign, signatureMatches } from '../../src/buckets/signature.js';
+import { canonicalText, formUnescape, percentDecode, requestDateProblem, sign, signatureMatches } from '../../src/buckets/signature.js';
 import { checkAccess, parseAuthorization } from '../../src/buckets/acl.js';
 import type { BucketMeta } from '../../src/buckets/metadata.js';
 
@@ -99,4 +99,20 @@ test('percentDecode / formUnescape: %XX to UTF-8, characters kept whole (beyond 
   assert.equal(percentDecode('100%'), undefined);
   assert.equal(percentDecode('%zz'), undefined);
   assert.equal(formUnescape('a+b%2Bc'), 'a b+c');
+});
+
+describe('strict signatures: X-Ell-Date', () => {
+  const at = Date.UTC(2026, 10, 30, 12, 0, 0);
+  it('accepts Unix seconds and HTTP / ISO dates within the skew, either side', () => {
+    assert.equal(requestDateProblem([['X-Ell-Date', String(at / 1000 - 299)]], 300, at), undefined);
+    assert.equal(requestDateProblem([['x-ell-date', String(at / 1000 + 299)]], 300, at), undefined);
+    assert.equal(requestDateProblem([['X-Ell-Date', new Date(at - 10_000).toUTCString()]], 300, at), undefined);
+    assert.equal(requestDateProblem([['X-Ell-Date', new Date(at + 10_000).toISOString()]], 300, at), undefined);
+  });
+  it('refuses a missing, unparsable or out-of-window date, saying which', () => {
+    assert.match(requestDateProblem([], 300, at)!, /missing/);
+    assert.match(requestDateProblem([['X-Ell-Date', 'yesterday-ish']], 300, at)!, /not a date/);
+    assert.match(requestDateProblem([['X-Ell-Date', String(at / 1000 - 301)]], 300, at)!, /301 s away from now \(allowed: 300 s\)/);
+    assert.match(requestDateProblem([['X-Ell-Date', String(at / 1000 + 3600)]], 300, at)!, /3600 s away/);
+  });
 });

@@ -2,7 +2,7 @@
 // /proxy_stat/ — need a request signed by `proxy.admin`; without an admin configured they are 403.
 
 import v8 from 'node:v8';
-import { sign, signatureMatches } from '../../buckets/signature.js';
+import { requestDateProblem, sign, signatureMatches } from '../../buckets/signature.js';
 import { parseProxyConfigText } from '../../config/proxy-config.js';
 import { ConfigError } from '../../config/reader.js';
 import { HttpError } from '../errors.js';
@@ -16,13 +16,14 @@ export function setPrimaryChannel(send: (m: ControlRequest) => void): void {
 }
 
 export function requireAdmin(req: Request): void {
-  const admin = req.ctx.config.admin;
-  const ok = admin !== undefined && req.caller.user === admin.user && req.caller.signature !== undefined &&
+  const cfg = req.ctx.config;
+  const admin = cfg.admin;
+  const signed = admin !== undefined && req.caller.user === admin.user && req.caller.signature !== undefined &&
     signatureMatches(req.caller.signature, sign(admin.token, req.signed));
-  if (!ok) {
-    req.ctx.log.info({ trace: req.traceId.toString(16), user: req.caller.user, handler: req.handler, why: admin ? 'not signed by proxy.admin' : 'proxy.admin is not configured' }, 'control request refused');
-    throw new HttpError(403, 'forbidden');
-  }
+  const why = !admin ? 'proxy.admin is not configured'
+    : !signed ? 'not signed by proxy.admin'
+    : cfg.strictSignatures ? requestDateProblem(req.signed.headers, cfg.signatureSkew) : undefined;
+  if (why) req.forbid(`control request refused: ${why}`);
 }
 
 export async function updateLocalConfig(req: Request): Promise<void> {

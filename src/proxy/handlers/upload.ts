@@ -12,7 +12,7 @@ import type { GroupResult } from '../../elliptics/session.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { ClientGone } from '../http/exchange.js';
-import { BodyDigest, expectedDigest } from '../body-digest.js';
+import { BodyDigest, expectedDigests } from '../body-digest.js';
 import { DEFAULT_WRITE_CHUNK } from '../../elliptics/object-writer.js';
 import { parseContentLength } from '../http/numbers.js';
 import { parseRange, RangeError_ } from '../http/ranges.js';
@@ -57,7 +57,7 @@ export async function nobucketUpload(req: Request): Promise<void> {
   const cfg = req.ctx.config;
   const candidates: Candidate[] = [];
   for (const b of req.ctx.writableBuckets()) {
-    if (b.groups.length === 0 || !checkAccess(b, req.caller, 'write', req.signed).allowed) continue;
+    if (b.groups.length === 0 || !checkAccess(b, req.caller, 'write', req.signed, req.strictPolicy).allowed) continue;
     if (b.maxSize > 0 && size > b.maxSize) continue;
     const id = keyToId(key, b.name);
     const groups = b.groups.map((g) => checkGroup(g, req.ctx.statsFor(g, id), size, cfg.freeSpaceRatioHard));
@@ -69,6 +69,7 @@ export async function nobucketUpload(req: Request): Promise<void> {
     throw new HttpError(503, 'there are no buckets with free space available');
   }
   req.bucket = bucket.name;
+  req.requireAccess(bucket, 'write'); // passed while filtering; this notes whether the rules were strict
   await store(req, bucket, key, size);
 }
 
@@ -84,8 +85,10 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     throw err;
   }
   const session = req.session(bucket, { ioFlags: cfg.writerIoFlags, timeoutSeconds: cfg.uploadTimeout });
-  const expected = expectedDigest(req.ex.headers);
-  const digest = expected && new BodyDigest(expected);
+  const expected = expectedDigests(req.ex.headers);
+  // Under strict signatures the body must be the one the signer hashed (X-Ell-Content-SHA256 is signed).
+  if (req.strict && !expected.some((e) => e.header === 'X-Ell-Content-SHA256')) req.forbid('X-Ell-Content-SHA256 is missing (strict signatures)', bucket.name);
+  const digest = expected.length > 0 ? new BodyDigest(expected) : undefined;
   // A body that fits one WRITE is held whole until the end anyway: it is hashed in one go then.
   const whole: Buffer[] | undefined = digest && size <= DEFAULT_WRITE_CHUNK ? [] : undefined;
   const body = req.ex.acceptBody();

@@ -111,5 +111,17 @@ describe('bmeta', () => {
     const invalid = await run('bmeta', ['-config', badConfig, '-bucket', 'b1']);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /bad-config\.json: elliptics\.metadata-groups\[0\]: must be a positive integer/);
+    const missing = await run('bmeta', ['-config', config, '-bucket', 'nosuch']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^bmeta: no key "nosuch" in the namespace "bucket" of metadata groups 1, 2 \(elliptics\.metadata-groups\) \(ENOENT -2\)$/m);
+  });
+
+  it('prints its version, as every command does', async () => {
+    const version = (JSON.parse((await import('node:fs')).readFileSync(path.join(BIN, '..', 'package.json'), 'utf8')) as { version: string }).version;
+    for (const [cmd, args] of [['bmeta', ['-version']], ['bmeta', ['--version']], ['backrunner', ['--version']], ['backrunner', ['proxy', '--version']], ['backrunner', ['node', '--version']]] as const) {
+      const r = await run(cmd, [...args]);
+      assert.equal(r.code, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout.trim(), version);
+    }
   });
 });

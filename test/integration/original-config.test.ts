@@ -115,23 +115,34 @@ describe('log-level notice and log-file, for every process, reopened on SIGUSR1'
   });
 });
 
-describe('a bad log level is refused with the field named', () => {
-  it('exits with elliptics.log-level in the message', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-badlevel-'));
-    try {
-      writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ elliptics: { remote: ['127.0.0.1:1:2'], 'metadata-groups': [1], 'log-level': 'chatty' }, proxy: { address: '127.0.0.1:1' } }));
-      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-        const p = spawn(path.join(REPO, 'bin', 'backrunner'), ['proxy', '--config', path.join(dir, 'c.json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        p.stdout!.on('data', (c) => (out += c));
-        p.stderr!.on('data', (c) => (out += c));
-        p.on('exit', (code) => resolve({ code, out }));
-      });
-      assert.equal(r.code, 1);
-      assert.match(r.out, /elliptics\.log-level: must be one of fatal, error, warning, warn, info, notice, debug, trace, silent, got "chatty"/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+/** Runs `backrunner proxy` on a config document that must fail at start; its exit code and output. */
+async function failingStart(doc: unknown, extraArgs: string[] = []): Promise<{ code: number | null; out: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-fail-'));
+  try {
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify(doc));
+    return await new Promise((resolve) => {
+      const p = spawn(path.join(REPO, 'bin', 'backrunner'), ['proxy', '--config', path.join(dir, 'c.json'), ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout!.on('data', (c) => (out += c));
+      p.stderr!.on('data', (c) => (out += c));
+      p.on('exit', (code) => resolve({ code, out }));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('start-up errors name what to fix', () => {
+  it('a missing --buckets file: the file and the flag', async () => {
+    const r = await failingStart({ elliptics: { remote: ['127.0.0.1:1:2'], 'metadata-groups': [1] }, proxy: { address: '127.0.0.1:1' } }, ['--buckets', '/nonexistent/buckets.txt']);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /cannot read the bucket-list file \/nonexistent\/buckets\.txt \(--buckets\): no such file/);
+  });
+
+  it('a bad log level: elliptics.log-level in the message', async () => {
+    const r = await failingStart({ elliptics: { remote: ['127.0.0.1:1:2'], 'metadata-groups': [1], 'log-level': 'chatty' }, proxy: { address: '127.0.0.1:1' } });
+    assert.equal(r.code, 1);
+    assert.match(r.out, /elliptics\.log-level: must be one of fatal, error, warning, warn, info, notice, debug, trace, silent, got "chatty"/);
   });
 });
 

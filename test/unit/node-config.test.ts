@@ -1,8 +1,9 @@
 // Node config validation: every problem names the field.
 
-import { test } from 'node:test';
+import { it, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { parseNodeConfig } from '../../src/storage-node/config.js';
+import { loadNodeConfig, parseNodeConfig } from '../../src/storage-node/config.js';
 
 const base = () => ({
   address: '127.0.0.1:1025',
@@ -50,4 +51,12 @@ test('sync "always" is accepted; unknown keys are warned about, not silently ign
   const parsed = parseNodeConfig(c, '/tmp');
   assert.equal(parsed.sync, 'always');
   assert.deepEqual(parsed.warnings, ['unknown key colour ignored']);
+});
+
+it('node.example.json, named by `backrunner node --help`, is a valid node config', () => {
+  const file = fileURLToPath(new URL('../../../node.example.json', import.meta.url));
+  const c = loadNodeConfig(file);
+  assert.deepEqual(c.backends.map((b) => b.group), [1, 2, 3]);
+  assert.equal(c.logFile, undefined);
+  assert.deepEqual(c.warnings, []);
 });

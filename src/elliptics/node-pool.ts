@@ -60,6 +60,11 @@ export class NodePool {
     return this.slots.some((s) => s.conn !== undefined && !s.conn.closed);
   }
 
+  /** "up" while a connection is live, "down" otherwise. */
+  get state(): string {
+    return this.alive ? 'up' : 'down';
+  }
+
   get connections(): number {
     return this.slots.filter((s) => s.conn && !s.conn.closed).length;
   }

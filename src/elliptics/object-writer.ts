@@ -37,6 +37,10 @@ interface GroupState {
   prepared: Promise<void> | undefined;
   plains: Promise<void>[];
   result: GroupResult | undefined;
+  /** Steps outstanding, since when, and the µs during which at least one was (storage time). */
+  outstanding: number;
+  since: number;
+  busy: number;
 }
 
 export class ObjectWriter {
@@ -82,7 +86,7 @@ export class ObjectWriter {
     this.ioFlags = opts.ioFlags ?? session.opts.ioFlags ?? 0;
     this.timestamp = opts.timestamp ?? timeNow();
     if (session.groups.length === 0) throw new EllipticsError(Errno.ENXIO, 'write: the session has no groups');
-    this.groups = session.groups.map((group) => ({ group, failed: undefined, prepared: undefined, plains: [], result: undefined }));
+    this.groups = session.groups.map((group) => ({ group, failed: undefined, prepared: undefined, plains: [], result: undefined, outstanding: 0, since: 0, busy: 0 }));
   }
 
   private get single(): boolean {
@@ -139,7 +143,12 @@ export class ObjectWriter {
     const { parts, origins } = this.take(this.bufferedLen);
     this.emit('commit', parts, origins);
     await Promise.all(this.sends);
-    return this.groups.map((g) => g.result ?? g.failed!);
+    return this.groups.map((g) => ({ ...(g.result ?? g.failed!), micros: g.busy }));
+  }
+
+  /** The groups where the storage failed a step, with their storage time (after a write failed everywhere). */
+  failures(): GroupResult[] {
+    return this.groups.filter((g) => g.failed).map((g) => ({ ...g.failed!, micros: g.busy }));
   }
 
   /** Stops sending; pending and future writes fail with `reason`. Prepared records stay uncommitted. */
@@ -227,7 +236,9 @@ export class ObjectWriter {
         kind === 'prepare' ? [IoFlags.PREPARE | IoFlags.PLAIN_WRITE, total]
         : kind === 'plain' ? [IoFlags.PLAIN_WRITE, at + len]
         : [IoFlags.COMMIT | IoFlags.PLAIN_WRITE, total];
+      if (g.outstanding++ === 0) g.since = performance.now();
       const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.timestamp }), `write (${kind})`);
+      if (--g.outstanding === 0) g.busy += Math.round((performance.now() - g.since) * 1000);
       if (r.error) g.failed = r;
       else if (kind === 'commit') g.result = r;
       return bytesConsumed(r);

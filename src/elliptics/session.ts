@@ -44,6 +44,11 @@ export interface GroupResult {
   info: FileInfo | undefined;
   /** The storage address in the file info (the node holding the bytes). */
   storage: DnetAddr | undefined;
+  /**
+   * Microseconds the storage spent on it: from sending the request to its last reply (for a
+   * streamed write, the time any of its steps was outstanding — not the time spent waiting for data).
+   */
+  micros: number;
 }
 
 export interface WriteOptions {
@@ -86,8 +91,8 @@ export class Session {
   // Plumbing: one request to the owner of (group, id)
 
   /** Sends a request to the node owning `id` in `group`; resolves with its packets. */
-  async send(group: number, id: Buffer, build: (t: Target) => Request, timeoutMs = this.timeoutMs): Promise<{ packets: Packet[]; pool: NodePool; backendId: number }> {
-    const { pool, backendId } = this.cluster.route(group, id);
+  async send(group: number, id: Buffer, build: (t: Target) => Request, timeoutMs = this.timeoutMs, route = this.cluster.route(group, id)): Promise<{ packets: Packet[]; pool: NodePool; backendId: number }> {
+    const { pool, backendId } = route;
     const r = build({ id, group, backendId, cflags: this.opts.cflags ?? 0, traceId: this.opts.traceId ?? 0n });
     const packets = await pool.request(r.header, r.payload, { timeoutMs });
     return { packets, pool, backendId };
@@ -103,16 +108,18 @@ export class Session {
   async resultOf(group: number, id: Buffer, build: (t: Target) => Request, what: string): Promise<GroupResult> {
     let address = '';
     let backendId = 0;
+    const started = performance.now();
     try {
-      const sent = await this.send(group, id, build);
-      address = sent.pool.address ?? sent.pool.endpoint;
-      backendId = sent.backendId;
+      const route = this.cluster.route(group, id);
+      address = route.pool.address ?? route.pool.endpoint;
+      backendId = route.backendId;
+      const sent = await this.send(group, id, build, this.timeoutMs, route);
       const last = finalPacket(sent.packets, `${what} in group ${group}`);
       const fi = last.payload.length > 0 && (last.header.cmd === 1 || last.header.cmd === 4) ? decodeFileInfoReply(last.payload) : undefined;
-      return { group, backendId: last.header.backendId, address, status: 0, error: undefined, info: fi?.info, storage: fi?.addr };
+      return { group, backendId: last.header.backendId, address, status: 0, error: undefined, info: fi?.info, storage: fi?.addr, micros: microsSince(started) };
     } catch (err) {
       const error = err instanceof EllipticsError ? err : new EllipticsError(statusOf(err, Errno.EIO), (err as Error).message);
-      return { group, backendId, address, status: error.status, error, info: undefined, storage: undefined };
+      return { group, backendId, address, status: error.status, error, info: undefined, storage: undefined, micros: microsSince(started) };
     }
   }
 
@@ -233,6 +240,10 @@ export class Session {
     if (!pool) throw new EllipticsError(Errno.ENXIO, address ? `unknown storage node ${address}` : 'no storage node is connected');
     return pool;
   }
+}
+
+function microsSince(started: number): number {
+  return Math.round((performance.now() - started) * 1000);
 }
 
 /**

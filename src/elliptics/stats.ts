@@ -53,6 +53,11 @@ export interface NodeStats {
 
 export const STATS_CATEGORIES = BigInt(MONITOR_CATEGORIES_BACKRUNNER);
 
+/** `address/backend`: how every per-backend figure (statistics, write health) is keyed. */
+export function backendKey(address: string, backendId: number): string {
+  return `${address}/${backendId}`;
+}
+
 /** EBLOB_NO_FREE_SPACE_CHECK: the blob limit is not a free-space bound. */
 const NO_FREE_SPACE_CHECK = 0x10;
 

@@ -15,6 +15,7 @@ const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta
 export interface EmbeddedNode {
   address: string;
   port: number;
+  pid: number | undefined;
   signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
@@ -52,6 +53,7 @@ export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, log
   return {
     address: ready.address,
     port: ready.port,
+    pid: proc.pid,
     signal(sig) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
     },

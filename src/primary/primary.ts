@@ -14,8 +14,11 @@ import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
 import type { BackendStats } from '../elliptics/stats.js';
 import { loadUws } from '../proxy/http/uws.js';
-import { foldReport } from '../proxy/request-stats.js';
-import { decodeReport, encodeSnapshot, toSnapshotBucket, type HandlerCounters, type RecentError, type Snapshot, type ControlRequest } from '../proxy/snapshot.js';
+import { encodeLive, type ProcessGauge } from '../proxy/live.js';
+import { decodeReport } from '../proxy/report.js';
+import { encodeSnapshot, toSnapshotBucket, type Snapshot, type ControlRequest } from '../proxy/snapshot.js';
+import { ProcessMeter } from '../util/process-meter.js';
+import { commandRates, StatsFold } from './stats-fold.js';
 import { createLogger, reopenLogs, type Logger } from '../util/logger.js';
 import { ensureBuckets, loadBuckets } from './buckets.js';
 import { startEmbeddedNode, type EmbeddedNode } from './embedded-node.js';
@@ -39,8 +42,10 @@ export class Primary {
   /** Where storage is dialled (the workers dial the same). */
   private remotes: Endpoint[] = [];
   private backends: BackendStats[] = [];
-  private readonly handlers: Record<string, HandlerCounters> = {};
-  private readonly errors: RecentError[] = [];
+  /** Every worker's reports, folded: write health (PID), counters, rates, shares, errors. */
+  private readonly fold = new StatsFold();
+  private readonly meter = new ProcessMeter();
+  private refreshing = false;
   private seq = 0;
   private readonly startTime = Date.now();
   private configTime = 0;
@@ -106,7 +111,12 @@ export class Primary {
       configFile: path.resolve(this.opts.config),
       log: this.log,
       snapshot: () => this.snapshot(),
-      onReport: (data) => foldReport(this.handlers, this.errors, decodeReport(data)),
+      onReport: (data) => this.fold.addReport(decodeReport(data)),
+      onWorkerGone: (index) => this.fold.forgetWorker(index),
+      onGiveUp: (reason) => {
+        process.stderr.write(`backrunner: ${reason}\n`);
+        void this.shutdown(reason).then(() => process.exit(1));
+      },
       onControl: (m) => this.control(m),
     });
     await this.supervisor.start();
@@ -157,9 +167,9 @@ export class Primary {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.proxy.bucketUpdateInterval > 0) this.timers.push(setInterval(() => void this.reload('interval'), this.proxy.bucketUpdateInterval * 1000));
-    if (this.proxy.bucketStatUpdateInterval > 0) this.timers.push(setInterval(() => void this.refreshStats().then(() => this.broadcast()), this.proxy.bucketStatUpdateInterval * 1000));
-    // Folded request counters reach the workers' /metrics and /proxy_stat/ within two seconds.
-    this.timers.push(setInterval(() => this.broadcast(), 2000));
+    if (this.proxy.bucketStatUpdateInterval > 0) this.timers.push(setInterval(() => void this.refreshStats().then((fresh) => fresh && this.broadcast()), this.proxy.bucketStatUpdateInterval * 1000));
+    // Once a second: PIDs fed with what the workers measured, and the folded view to every worker.
+    this.timers.push(setInterval(() => this.tick(), 1000));
     for (const t of this.timers) t.unref();
   }
 
@@ -215,14 +225,37 @@ export class Primary {
     }
   }
 
-  private async refreshStats(): Promise<void> {
+  /**
+   * MONITOR_STAT of every node, and the command rates since the previous poll. Single-flight: a
+   * poll that finds the previous one still running (a hung node) is skipped. True when it ran.
+   */
+  private async refreshStats(): Promise<boolean> {
+    if (this.refreshing) {
+      this.log.debug('statistics poll skipped: the previous one is still running');
+      return false;
+    }
+    this.refreshing = true;
     try {
       const nodes = await this.cluster!.session().monitorStats();
-      this.backends = nodes.flatMap((n) => n.backends);
-      this.statTime = Math.max(0, ...nodes.map((n) => n.timestamp)) || Date.now();
+      const backends = nodes.flatMap((n) => n.backends);
+      const time = Math.max(0, ...nodes.map((n) => n.timestamp)) || Date.now();
+      this.fold.setCommandRates(commandRates(this.backends, this.statTime, backends, time));
+      this.backends = backends;
+      this.statTime = time;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'storage statistics unavailable');
+    } finally {
+      this.refreshing = false;
     }
+    return true;
+  }
+
+  /** Feeds the PIDs and sends every worker the folded view. */
+  private tick(): void {
+    this.fold.tick();
+    const gauges: ProcessGauge[] = [{ kind: 'primary', index: '', ...this.meter.read(process.pid) }];
+    if (this.embedded?.pid) gauges.push({ kind: 'storage-node', index: '', ...this.meter.read(this.embedded.pid) });
+    this.supervisor?.broadcast({ type: 'live', data: encodeLive(this.fold.view(gauges)) });
   }
 
   private snapshot(): Uint8Array {
@@ -239,8 +272,6 @@ export class Primary {
       startTime: this.startTime,
       configTime: this.configTime,
       statTime: this.statTime,
-      handlers: this.handlers,
-      errors: this.errors,
     };
     this.encoded = encodeSnapshot(s);
     return this.encoded;

@@ -1,5 +1,7 @@
-// The HTTP workers (node:cluster): forked with the config file, fed snapshots, respawned with
-// back-off when they die, drained on shutdown.
+// The HTTP workers (node:cluster): forked with the config file into numbered slots, fed snapshots,
+// replaced with back-off whenever they die — whatever their age — and drained on shutdown. A slot
+// whose workers keep dying before they listen does not loop for ever: after MAX_START_FAILURES in
+// a row the supervisor gives up with the reason, and the primary exits.
 
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +9,12 @@ import type { ControlRequest, PrimaryMessage, WorkerMessage } from '../proxy/sna
 import type { Logger } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/http-worker.js', import.meta.url));
-const RESPAWN_MIN_MS = 500;
-const RESPAWN_MAX_MS = 30_000;
-/** A worker that lived this long resets the back-off. */
+const RESPAWN_MIN_MS = 200;
+const RESPAWN_MAX_MS = 10_000;
+/** A worker that served this long resets its slot's back-off. */
 const STABLE_MS = 60_000;
+/** Workers of one slot that died in a row before listening: then the supervisor gives up. */
+export const MAX_START_FAILURES = 5;
 
 export interface SupervisorOptions {
   count: number;
@@ -20,73 +24,115 @@ export interface SupervisorOptions {
   snapshot: () => Uint8Array;
   onReport: (data: Uint8Array) => void;
   onControl: (m: ControlRequest) => void;
+  /** A slot's worker is gone (its gauges are stale). */
+  onWorkerGone?: (index: number) => void;
+  /** Workers cannot be kept running (they die before listening, again and again). */
+  onGiveUp?: (reason: string) => void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  /** When its current worker reported it listens (undefined before). */
+  readyAt: number | undefined;
+  backoff: number;
+  /** Consecutive workers that died before listening. */
+  startFailures: number;
+  /** The last fatal message or exit of a worker that never listened. */
+  lastFailure: string;
 }
 
 export class Supervisor {
-  private readonly workers = new Set<Worker>();
+  private readonly slots: Slot[];
   private stopping = false;
-  private backoff = RESPAWN_MIN_MS;
-  private startedAt = new Map<Worker, number>();
+  private gaveUp = false;
+  /** Rejects start() while it waits. */
+  private startFailed: ((err: Error) => void) | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     // BACKRUNNER_CPU_PROFILE_DIR: every worker writes a V8 CPU profile there when it exits.
     const profileDir = process.env.BACKRUNNER_CPU_PROFILE_DIR;
     const execArgv = profileDir ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : process.execArgv;
     cluster.setupPrimary({ exec: ENTRY, serialization: 'advanced', silent: false, execArgv });
+    this.slots = Array.from({ length: opts.count }, (_, index) => ({ index, worker: undefined, readyAt: undefined, backoff: RESPAWN_MIN_MS, startFailures: 0, lastFailure: '' }));
   }
 
-  /** Forks the workers; resolves when all listen, rejects with the first worker's fatal error. */
+  /**
+   * Forks the workers; resolves when all listen. Rejects with a worker's fatal error (a problem of
+   * the config or the machine, which another try would meet again) or once a slot gave up.
+   */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       let ready = 0;
-      for (let i = 0; i < this.opts.count; i++) {
-        this.fork({
-          ready: () => {
-            if (++ready === this.opts.count) resolve();
-          },
-          fatal: (error) => reject(new Error(error)),
-        });
-      }
+      const first = {
+        ready: () => {
+          if (++ready < this.slots.length) return;
+          this.startFailed = undefined;
+          resolve();
+        },
+        fatal: (error: string) => reject(new Error(error)),
+      };
+      this.startFailed = reject;
+      for (const slot of this.slots) this.fork(slot, first);
     });
   }
 
-  private fork(first?: { ready: () => void; fatal: (error: string) => void }): void {
-    const w = cluster.fork({ BACKRUNNER_CONFIG: this.opts.configFile });
-    this.workers.add(w);
-    this.startedAt.set(w, Date.now());
+  private fork(slot: Slot, first?: { ready: () => void; fatal: (error: string) => void }): void {
+    const w = cluster.fork({ BACKRUNNER_CONFIG: this.opts.configFile, BACKRUNNER_WORKER_INDEX: String(slot.index) });
+    slot.worker = w;
+    slot.readyAt = undefined;
     w.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'hello':
           this.send(w, { type: 'snapshot', data: this.opts.snapshot() });
           break;
         case 'ready':
-          this.opts.log.debug({ pid: m.pid }, 'worker listening');
+          slot.readyAt = Date.now();
+          slot.startFailures = 0;
+          this.opts.log.debug({ pid: m.pid, worker: slot.index }, 'worker listening');
           first?.ready();
+          first = undefined;
           break;
         case 'report':
           this.opts.onReport(m.data);
           break;
         case 'fatal':
-          this.opts.log.error({ pid: w.process.pid, error: m.error }, 'worker failed');
+          slot.lastFailure = m.error;
+          this.opts.log.error({ pid: w.process.pid, worker: slot.index, error: m.error }, 'worker failed');
           first?.fatal(m.error);
           break;
         default:
           this.opts.onControl(m);
       }
     });
-    w.on('exit', (code, signal) => {
-      this.workers.delete(w);
-      const lived = Date.now() - (this.startedAt.get(w) ?? 0);
-      this.startedAt.delete(w);
-      if (this.stopping) return;
-      if (first && lived < 5000) return; // failed at start-up: start() reports it
-      if (lived > STABLE_MS) this.backoff = RESPAWN_MIN_MS;
-      this.opts.log.warn({ pid: w.process.pid, code, signal, respawnInMs: this.backoff }, 'worker died; starting a new one');
-      setTimeout(() => {
-        if (!this.stopping) this.fork();
-      }, this.backoff).unref();
-      this.backoff = Math.min(RESPAWN_MAX_MS, this.backoff * 2);
-    });
+    w.on('exit', (code, signal) => this.onExit(slot, w, code, signal, first !== undefined));
+  }
+
+  private onExit(slot: Slot, w: Worker, code: number | null, signal: string | null, atFirstStart: boolean): void {
+    if (slot.worker !== w) return;
+    slot.worker = undefined;
+    this.opts.onWorkerGone?.(slot.index);
+    if (this.stopping || this.gaveUp) return;
+    if (slot.readyAt === undefined) {
+      // Died before it listened: a fatal error at the first start is reported by start() at once.
+      if (atFirstStart && slot.lastFailure) return;
+      slot.startFailures++;
+      slot.lastFailure ||= `exited with ${signal ?? `code ${code}`} before listening`;
+      if (slot.startFailures >= MAX_START_FAILURES) {
+        this.gaveUp = true;
+        const reason = `worker ${slot.index} died ${slot.startFailures} times in a row before it could listen (last: ${slot.lastFailure})`;
+        this.opts.log.fatal({ worker: slot.index }, `${reason}; giving up`);
+        if (this.startFailed) this.startFailed(new Error(reason));
+        else this.opts.onGiveUp?.(reason);
+        return;
+      }
+    } else if (Date.now() - slot.readyAt > STABLE_MS) slot.backoff = RESPAWN_MIN_MS;
+    const wait = slot.backoff;
+    slot.backoff = Math.min(RESPAWN_MAX_MS, slot.backoff * 2);
+    this.opts.log.warn({ pid: w.process.pid, worker: slot.index, code, signal, respawnInMs: wait }, 'worker died; starting a new one');
+    setTimeout(() => {
+      if (!this.stopping && !this.gaveUp) this.fork(slot);
+    }, wait).unref();
   }
 
   private send(w: Worker, m: PrimaryMessage): void {
@@ -94,23 +140,24 @@ export class Supervisor {
   }
 
   broadcast(m: PrimaryMessage): void {
-    for (const w of this.workers) this.send(w, m);
+    for (const s of this.slots) if (s.worker) this.send(s.worker, m);
   }
 
   get pids(): number[] {
-    return [...this.workers].map((w) => w.process.pid!).filter(Boolean);
+    return this.slots.map((s) => s.worker?.process.pid).filter((p): p is number => p !== undefined);
   }
 
   /** Asks every worker to drain; kills those still there after `timeoutMs`. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
-    const exits = [...this.workers].map((w) => new Promise<void>((resolve) => {
+    const workers = this.slots.map((s) => s.worker).filter((w): w is Worker => w !== undefined);
+    const exits = workers.map((w) => new Promise<void>((resolve) => {
       if (w.isDead()) return resolve();
       w.once('exit', () => resolve());
       this.send(w, { type: 'drain' });
     }));
     const timer = setTimeout(() => {
-      for (const w of this.workers) w.process.kill('SIGKILL');
+      for (const w of workers) w.process.kill('SIGKILL');
     }, timeoutMs);
     await Promise.all(exits);
     clearTimeout(timer);

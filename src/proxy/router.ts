@@ -129,7 +129,7 @@ function replyError(ctx: WorkerContext, ex: Exchange, req: Request | undefined, 
   const e = toHttpError(err);
   if (e.status >= 500 && !(err instanceof HttpError)) ctx.log.error({ err, url: ex.uri }, 'handler failed unexpectedly');
   if (req) req.error = e.message;
-  ctx.stats.error({ time: Date.now(), method: ex.method, remote: ex.remote, url: ex.uri, error: e.message, status: e.status });
+  ctx.stats.error({ time: Date.now(), method: ex.method, remote: ex.remote, url: ex.uri, handler: req?.handler ?? '', error: e.message, status: e.status });
   if (ex.responded) {
     ex.close();
     return;
@@ -157,7 +157,7 @@ function finish(ctx: WorkerContext, ex: Exchange, req: Request | undefined): voi
   const status = ex.aborted && !ex.responded ? 499 : ex.status;
   const seconds = (performance.now() - ex.startedAt) / 1000;
   const handler = req?.handler ?? (ex.method === 'OPTIONS' ? 'options' : '/');
-  ctx.stats.record(handler, status, ex.bytesIn + ex.bytesOut, seconds);
+  ctx.stats.request(handler, status, ex.bytesIn, ex.bytesOut, seconds);
   if (!ctx.log.isLevelEnabled('info')) return;
   ctx.log.info({
     method: ex.method,

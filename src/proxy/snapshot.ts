@@ -21,20 +21,6 @@ export interface SnapshotBucket {
   writable: boolean;
 }
 
-export interface HandlerCounters {
-  /** status class ("200", "400", …) → requests, bytes */
-  [statusClass: string]: { requests: number; bytes: number };
-}
-
-export interface RecentError {
-  time: number;
-  method: string;
-  remote: string;
-  url: string;
-  error: string;
-  status: number;
-}
-
 export interface Snapshot {
   seq: number;
   proxy: ProxyConfig;
@@ -49,9 +35,6 @@ export interface Snapshot {
   startTime: number;
   configTime: number;
   statTime: number;
-  /** Worker reports folded together: per handler, per status class. */
-  handlers: Record<string, HandlerCounters>;
-  errors: RecentError[];
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -89,14 +72,12 @@ export function fromSnapshotBucket(b: SnapshotBucket): BucketMeta {
   };
 }
 
-/** Messages between the primary and its HTTP workers (cluster IPC, advanced serialization). */
-export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'drain' } | { type: 'reopen-logs' };
-
-export interface WorkerReport {
-  /** Handler → status class → counts since the last report. */
-  handlers: Record<string, HandlerCounters>;
-  errors: RecentError[];
-}
+/**
+ * Messages between the primary and its HTTP workers (cluster IPC, advanced serialization): the
+ * snapshot when config, buckets or storage statistics change; the live view (live.ts) about once
+ * a second; a worker's report (report.ts) about once a second.
+ */
+export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'live'; data: Uint8Array } | { type: 'drain' } | { type: 'reopen-logs' };
 
 /** What a control endpoint asks of the primary. */
 export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
@@ -107,11 +88,3 @@ export type WorkerMessage =
   | { type: 'report'; data: Uint8Array }
   | { type: 'fatal'; error: string }
   | ControlRequest;
-
-export function encodeReport(r: WorkerReport): Buffer {
-  return packr.pack(r);
-}
-
-export function decodeReport(b: Buffer | Uint8Array): WorkerReport {
-  return packr.unpack(b) as WorkerReport;
-}

@@ -3,14 +3,17 @@
 
 import type { Cluster } from '../elliptics/cluster.js';
 import { EllipticsError } from '../elliptics/errors.js';
-import type { BackendStats } from '../elliptics/stats.js';
+import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import { BucketMetaError, type BucketMeta } from '../buckets/metadata.js';
 import { MetadataStore } from '../buckets/metadata-store.js';
+import { WRITE_ERROR_PAIN } from '../buckets/pid.js';
+import type { GroupFacts, KeyBackend } from '../buckets/selection.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../util/logger.js';
 import { HttpError } from './errors.js';
-import { RequestStats } from './request-stats.js';
+import { emptyLive, type LiveView } from './live.js';
 import { fromSnapshotBucket, type Snapshot } from './snapshot.js';
+import { WorkerStats } from './worker-stats.js';
 
 /** A bucket not in the bucket list, read on demand; misses are remembered briefly. */
 interface OnDemand {
@@ -22,13 +25,18 @@ interface OnDemand {
 
 const NEGATIVE_TTL_MS = 5000;
 
+const NO_STATS: GroupFacts = { hasStats: false, liveRecords: 0 };
+
 export class WorkerContext {
   snapshot: Snapshot;
+  /** The primary's folded figures (write health, counters, rates), about once a second. */
+  live: LiveView = emptyLive();
   private buckets = new Map<string, BucketMeta>();
   private writable: BucketMeta[] = [];
   private readonly onDemand = new Map<string, OnDemand>();
   private statsByBackend = new Map<string, BackendStats>();
-  readonly stats = new RequestStats();
+  private groups = new Map<number, GroupFacts>();
+  readonly stats: WorkerStats;
   readonly metadata: MetadataStore;
   /** Requests in progress (for draining). */
   inFlight = 0;
@@ -38,7 +46,10 @@ export class WorkerContext {
     readonly cluster: Cluster,
     metadataGroups: readonly number[],
     readonly log: Logger,
+    /** This worker's stable index. */
+    readonly index = 0,
   ) {
+    this.stats = new WorkerStats(index);
     this.metadata = new MetadataStore(cluster, metadataGroups);
     this.snapshot = snapshot;
     this.apply(snapshot);
@@ -53,10 +64,37 @@ export class WorkerContext {
     this.apply(s);
   }
 
+  setLive(v: LiveView): void {
+    if (v.seq > this.live.seq || v.time > this.live.time) this.live = v;
+  }
+
   private apply(s: Snapshot): void {
     this.buckets = new Map(s.buckets.map((b) => [b.name, fromSnapshotBucket(b)]));
     this.writable = s.buckets.filter((b) => b.writable).map((b) => this.buckets.get(b.name)!);
     this.statsByBackend = new Map(s.backends.map((b) => [`${b.group}/${b.address}/${b.backendId}`, b]));
+    this.groups = new Map();
+    for (const b of s.backends) {
+      const g = this.groups.get(b.group) ?? { hasStats: true, liveRecords: 0 };
+      g.liveRecords += b.recordsTotal - b.recordsRemoved;
+      this.groups.set(b.group, g);
+    }
+  }
+
+  /** What bucket selection knows of a group: whether it has statistics, its live records. */
+  groupFacts(group: number): GroupFacts {
+    return this.groups.get(group) ?? NO_STATS;
+  }
+
+  /**
+   * The backend that would store key `id` in `group`, for bucket selection: its statistics and
+   * its write pain — the primary's, or the write-error pain when this worker saw it fail just now.
+   */
+  keyBackend(group: number, id: Buffer, now = Date.now()): KeyBackend {
+    const route = this.cluster.routes.lookup(group, id);
+    if (!route) return { routed: false, stats: undefined, pain: 0 };
+    const key = backendKey(route.node, route.backendId);
+    const pain = this.stats.failedRecently(key, now) ? WRITE_ERROR_PAIN : this.live.backends[key]?.pid.pain ?? 0;
+    return { routed: true, stats: this.statsByBackend.get(`${group}/${route.node}/${route.backendId}`), pain };
   }
 
   /** Buckets of the bucket list: the candidates of /nobucket_upload/. */
@@ -69,6 +107,11 @@ export class WorkerContext {
     const out = [...this.buckets.values()];
     for (const [name, d] of this.onDemand) if (d.meta && !this.buckets.has(name)) out.push(d.meta);
     return out;
+  }
+
+  /** Stats (from the last MONITOR_STAT poll) of one backend of `group`. */
+  backendStats(group: number, node: string, backendId: number): BackendStats | undefined {
+    return this.statsByBackend.get(`${group}/${node}/${backendId}`);
   }
 
   /** Stats (from the last MONITOR_STAT poll) of the backend that holds key `id` in `group`. */

@@ -8,7 +8,9 @@ import { createLogger, reopenLogs } from '../util/logger.js';
 import { setPrimaryChannel } from './handlers/control.js';
 import { loadUws } from './http/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
-import { decodeSnapshot, encodeReport, type PrimaryMessage, type Snapshot, type WorkerMessage } from './snapshot.js';
+import { decodeLive } from './live.js';
+import { encodeReport } from './report.js';
+import { decodeSnapshot, type PrimaryMessage, type Snapshot, type WorkerMessage } from './snapshot.js';
 import { WorkerContext } from './worker-context.js';
 
 function send(m: WorkerMessage): void {
@@ -43,10 +45,11 @@ export async function runWorker(configFile: string): Promise<void> {
     maxFrame: e.maxFrame,
     log,
   });
-  const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log);
+  const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0));
   setPrimaryChannel(send);
   process.on('message', (m: PrimaryMessage) => {
-    if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
+    if (m.type === 'live') ctx.setLive(decodeLive(m.data));
+    else if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
     else if (m.type === 'drain') void drain('primary asked');
     else if (m.type === 'reopen-logs') reopenLogs();
   });
@@ -67,7 +70,11 @@ export async function runWorker(configFile: string): Promise<void> {
     await listen(uws.SSLApp({ cert_file_name: cfg.certFile, key_file_name: cfg.keyFile }), cfg.httpsAddress.host, cfg.httpsAddress.port, true);
   }
 
-  const reporter = setInterval(() => send({ type: 'report', data: encodeReport(ctx.stats.drain()) }), 1000);
+  const report = (): void => {
+    const pools = cluster.nodes().map((p) => ({ node: p.address ?? p.endpoint, connections: p.connections, inFlight: p.inFlight, state: p.state }));
+    send({ type: 'report', data: encodeReport(ctx.stats.drain({ inFlight: activeRequests(), pools })) });
+  };
+  const reporter = setInterval(report, 1000);
   const sweeper = setInterval(() => sweepIdle(ctx.config.idleTimeout, log), 1000);
   let draining = false;
   const drain = async (why: string): Promise<void> => {
@@ -79,7 +86,7 @@ export async function runWorker(configFile: string): Promise<void> {
     while (activeRequests() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     clearInterval(reporter);
     clearInterval(sweeper);
-    send({ type: 'report', data: encodeReport(ctx.stats.drain()) });
+    report();
     cluster.close();
     process.exit(0);
   };

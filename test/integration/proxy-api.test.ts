@@ -272,7 +272,7 @@ describe('proxy API', () => {
       const r = await p.request(target);
       assert.equal(r.status, 200, target);
       const j = JSON.parse(r.body.toString());
-      assert.deepEqual(Object.keys(j), ['Buckets', 'StatTime']);
+      assert.deepEqual(Object.keys(j), ['Buckets', 'StatTime', 'Status'], 'the original\'s keys, then ours');
       assert.doesNotMatch(r.body.toString(), /token/);
     }
     const j = JSON.parse((await p.request('/stat/b1')).body.toString());
@@ -298,11 +298,13 @@ describe('proxy API', () => {
     assert.equal((await p.request('/profile/heap', { as: admin })).status, 200);
     const bad = await p.request('/update_local_config/', { method: 'POST', body: '{"proxy": {"address": 5}}', as: admin });
     assert.equal(bad.status, 400);
-    await new Promise((r) => setTimeout(r, 2500)); // counters reach the snapshot every 2 s
+    await new Promise((r) => setTimeout(r, 2500)); // workers report every second, the primary folds every second
     const m = await p.request('/metrics');
     assert.equal(m.status, 200);
-    assert.match(m.body.toString(), /^backrunner_requests_total\{handler="get",class="200"\} \d+$/m);
-    assert.match(m.body.toString(), /backrunner_request_duration_seconds_bucket\{handler="get",class="200",le="\+Inf"\} \d+/);
+    assert.match(m.body.toString(), /^backrunner_http_requests_total\{handler="get",class="2xx",code="200"\} \d+$/m);
+    assert.match(m.body.toString(), /^backrunner_http_requests_total\{handler="get",class="2xx",code="206"\} \d+$/m);
+    assert.match(m.body.toString(), /^backrunner_http_requests_total\{handler="get",class="3xx",code="304"\} \d+$/m);
+    assert.match(m.body.toString(), /backrunner_http_request_duration_seconds_bucket\{handler="get",class="2xx",code="200",le="\+Inf"\} \d+/);
     assert.match(m.body.toString(), /backrunner_backend_avail_bytes\{group="1",/);
   });
 

@@ -3,13 +3,19 @@
 
 import os from 'node:os';
 import { formatEndpoint } from '../../elliptics/protocol/addr.js';
-import type { BackendStats } from '../../elliptics/stats.js';
+import { backendKey, type BackendStats } from '../../elliptics/stats.js';
+import type { BackendLive } from '../live.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
+import { bucketSummaries } from '../selection-view.js';
 import { requireAdmin } from './control.js';
 
 function rfc3339(sec: number): string {
   return new Date(sec * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function rfcMillis(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function goTimeMs(ms: number): string {
@@ -31,11 +37,13 @@ function ringShares(points: readonly { node: string; backendId: number; id: Buff
   return shares;
 }
 
-function backendStat(st: BackendStats | undefined, share: number): Record<string, unknown> {
+function backendStat(st: BackendStats | undefined, share: number, live: BackendLive | undefined): Record<string, unknown> {
   const commands: Record<string, unknown> = {};
   for (const [name, c] of Object.entries(st?.commands ?? {})) {
-    commands[name] = { RequestsSuccess: c.requestsSuccess, RequestsFailures: c.requestsFailures, Bytes: c.bytes, RPSFailures: 0, RPSSuccess: 0, BPS: 0 };
+    const r = live?.commands[name];
+    commands[name] = { RequestsSuccess: c.requestsSuccess, RequestsFailures: c.requestsFailures, Bytes: c.bytes, RPSFailures: r?.rpsFailures ?? 0, RPSSuccess: r?.rpsSuccess ?? 0, BPS: r?.bps ?? 0 };
   }
+  const pid = live?.pid;
   return {
     error: { code: st?.error ?? 0 },
     Percentage: share,
@@ -56,7 +64,7 @@ function backendStat(st: BackendStats | undefined, share: number): Record<string
       RecordsRemoved: st?.recordsRemoved ?? 0,
       RecordsCorrupted: st?.recordsCorrupted ?? 0,
     },
-    PID: { Error: 0, IntegralError: 0, ErrorTime: rfc3339(0), Pain: 0 },
+    PID: { Error: pid?.error ?? 0, IntegralError: pid?.integralError ?? 0, ErrorTime: rfcMillis(pid?.errorTime ?? 0), Pain: pid?.pain ?? 0 },
     Commands: commands,
   };
 }
@@ -79,12 +87,44 @@ export async function stat(req: Request): Promise<void> {
       for (const [address, backendId] of routed) backends.set(`${address}/${backendId}`, { address, backendId, st: undefined });
       for (const st of withStats) backends.set(`${st.address}/${st.backendId}`, { address: st.address, backendId: st.backendId, st });
       group[String(g)] = {
-        Backends: [...backends].map(([k, b]) => ({ Address: b.address, Backend: b.backendId, Stat: backendStat(b.st, shares.get(k) ?? 0) })),
+        Backends: [...backends].map(([k, b]) => ({ Address: b.address, Backend: b.backendId, Stat: backendStat(b.st, shares.get(k) ?? 0, req.ctx.live.backends[backendKey(b.address, b.backendId)]) })),
       };
     }
     buckets[b.name] = { Group: group, Meta: { groups: b.groups, flags: Number(b.flags), 'max-size': b.maxSize, 'max-key-num': b.maxKeyNum } };
   }
-  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ Buckets: buckets, StatTime: goTimeMs(snap.statTime) }));
+  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ Buckets: buckets, StatTime: goTimeMs(snap.statTime), Status: status(req, all ? undefined : names) }));
+}
+
+/**
+ * Ours, beside the original's keys (the /status/ page reads it): bucket selection, each backend's
+ * recent writes, recent errors (no URLs: keys are not everyone's business), node states.
+ */
+function status(req: Request, names: string[] | undefined): Record<string, unknown> {
+  const { live, snapshot: snap } = req.ctx;
+  const summaries = bucketSummaries(req.ctx).filter((s) => !names || names.includes(s.bucket));
+  const backends: Record<string, unknown> = {};
+  for (const [key, b] of Object.entries(live.backends)) {
+    const st = snap.backends.find((s) => backendKey(s.address, s.backendId) === key);
+    backends[key] = {
+      Group: st?.group ?? null,
+      Pain: b.pid.pain,
+      Writes: b.totals.writes,
+      Errors: b.totals.errors,
+      Used: st?.used ?? null,
+      Limit: st?.limit ?? null,
+      Avail: st?.avail ?? null,
+      ReadOnly: st?.readOnly ?? null,
+      LastError: b.lastError ? { Time: b.lastError.time, Text: b.lastError.text } : null,
+      History: b.history.map((h) => ({ Time: h.time, Writes: h.writes, Errors: h.errors, MeanMs: h.writes > 0 ? h.micros / h.writes / 1000 : null })),
+    };
+  }
+  return {
+    Time: live.time,
+    Selection: summaries.map((s) => ({ Bucket: s.bucket, Groups: s.groups, Pain: Number.isFinite(s.pain) ? s.pain : null, Weight: s.weight, Share: s.share, Chosen: s.chosen, Rejected: s.rejected ?? null })),
+    Backends: backends,
+    Errors: live.errors.slice(-20).map((e) => ({ Time: e.time, Method: e.method, Handler: e.handler, Status: e.status, Error: e.error })),
+    Nodes: live.workers.flatMap((w) => w.pools.map((p) => ({ Worker: w.index, Node: p.node, State: p.state, Connections: p.connections, InFlight: p.inFlight }))),
+  };
 }
 
 export async function proxyStat(req: Request): Promise<void> {
@@ -94,9 +134,10 @@ export async function proxyStat(req: Request): Promise<void> {
   const now = Date.now();
   const handlers: Record<string, unknown> = {};
   for (const name of ['nobucket_upload', 'upload', 'get', 'lookup', 'redirect', 'delete', 'bulk_delete', 'ping', 'stat', 'proxy_stat', 'update_local_config', '/', 'exit', 'profile']) {
+    // Rates over the last seconds (spec §15.2: an estimator, not lifetime totals); quiet classes left out.
     const rs: Record<string, unknown> = {};
-    for (const [cls, c] of Object.entries(snap.handlers[name] ?? {})) {
-      if (/^\d+$/.test(cls)) rs[cls] = { BPS: c.bytes, RPS: c.requests };
+    for (const [cls, r] of Object.entries(req.ctx.live.rates[name] ?? {})) {
+      if (r.rps > 0.1) rs[cls] = { BPS: r.bps, RPS: r.rps };
     }
     handlers[name] = { RS: rs };
   }
@@ -115,7 +156,7 @@ export async function proxyStat(req: Request): Promise<void> {
       ProxyConfig: { proxy: { ...publicProxyConfig(cfg) } },
     },
     handlers,
-    errors: snap.errors.map((e) => ({
+    errors: req.ctx.live.errors.map((e) => ({
       Tsec: Math.floor(e.time / 1000), Tnsec: (e.time % 1000) * 1e6, Time: goTimeMs(e.time), Method: e.method, RemoteAddr: e.remote, URL: e.url, Error: e.error, Status: e.status,
     })),
   }));

@@ -4,11 +4,12 @@
 
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { checkAccess } from '../../buckets/acl.js';
-import { checkGroup, pickBucket, type Candidate } from '../../buckets/selection.js';
+import { draw, eligible, scoreBucket, type BucketScore, type SelectionContext } from '../../buckets/selection.js';
 import type { WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
 import type { GroupResult } from '../../elliptics/session.js';
+import { backendKey } from '../../elliptics/stats.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { ClientGone } from '../http/exchange.js';
@@ -54,23 +55,54 @@ export async function nobucketUpload(req: Request): Promise<void> {
   const [key] = req.params as [string];
   req.key = key;
   const size = uploadSize(req, undefined);
-  const cfg = req.ctx.config;
-  const candidates: Candidate[] = [];
-  for (const b of req.ctx.writableBuckets()) {
-    if (b.groups.length === 0 || !checkAccess(b, req.caller, 'write', req.signed, req.strictPolicy).allowed) continue;
-    if (b.maxSize > 0 && size > b.maxSize) continue;
-    const id = keyToId(key, b.name);
-    const groups = b.groups.map((g) => checkGroup(g, req.ctx.statsFor(g, id), size, cfg.freeSpaceRatioHard));
-    candidates.push({ bucket: b, groups });
-  }
-  const bucket = pickBucket(candidates);
-  if (!bucket) {
-    req.ctx.log.warn({ trace: req.traceId.toString(16), candidates: candidates.map((c) => ({ bucket: c.bucket.name, groups: c.groups.map((g) => `${g.group}: ${g.reason}`) })) }, 'no bucket can take the upload');
-    throw new HttpError(503, 'there are no buckets with free space available');
-  }
+  const bucket = chooseBucket(req, key, size);
   req.bucket = bucket.name;
-  req.requireAccess(bucket, 'write'); // passed while filtering; this notes whether the rules were strict
+  req.requireAccess(bucket, 'write'); // passed while choosing; this notes whether the rules were strict
   await store(req, bucket, key, size);
+}
+
+/**
+ * The bucket of an automatic upload (spec §12, DESIGN §4.4): among the buckets of the bucket list
+ * the caller may write to and whose max-size admits the body, one drawn by weight 1/pain.
+ */
+function chooseBucket(req: Request, key: string, size: number): BucketMeta {
+  const ctx = req.ctx;
+  const cfg = ctx.config;
+  const allowed = ctx.writableBuckets().filter((b) => b.groups.length > 0 && checkAccess(b, req.caller, 'write', req.signed, req.strictPolicy).allowed);
+  if (allowed.length === 0) req.forbid('no bucket of the bucket list accepts writes from this caller');
+  const fitting = allowed.filter((b) => !(b.maxSize > 0 && size > b.maxSize));
+  if (fitting.length === 0) throw new HttpError(413, `upload: body of ${size} bytes is above the max-size of every bucket this caller may write to`);
+  const now = Date.now();
+  const sel: SelectionContext = {
+    length: size,
+    softRatio: cfg.freeSpaceRatioSoft,
+    hardRatio: cfg.freeSpaceRatioHard,
+    backend: (b, g) => ctx.keyBackend(g, keyToId(key, b.name), now),
+    group: (g) => ctx.groupFacts(g),
+  };
+  const scores = fitting.map((b) => scoreBucket(b, sel));
+  const chosen = draw(eligible(scores));
+  const trace = req.traceId.toString(16);
+  if (!chosen) {
+    ctx.log.warn({ trace, size, buckets: scores.map(describeScore) }, 'no bucket can take the upload');
+    if (scores.every((s) => s.full)) throw new HttpError(503, 'there are no buckets with free space available');
+    throw new HttpError(503, `no bucket can take the upload now: ${scores.map((s) => `${s.bucket.name} (${s.rejected})`).join(', ')}`);
+  }
+  if (ctx.log.isLevelEnabled('notice')) ctx.log.notice({ trace, size, chosen: chosen.bucket.name, buckets: scores.map(describeScore) }, 'find-bucket');
+  ctx.stats.chose(chosen.bucket.name);
+  return chosen.bucket;
+}
+
+function describeScore(s: BucketScore): Record<string, unknown> {
+  return { bucket: s.bucket.name, pain: s.pain, rejected: s.rejected, groups: s.groups.map((g) => `${g.group}: ${g.reason}`) };
+}
+
+/** Storage outcomes of an upload, per backend, for write health (bucket selection and /metrics). */
+function recordWrites(req: Request, results: readonly GroupResult[], size: number): void {
+  for (const r of results) {
+    if (r.address === '') continue; // never reached a node (no route): not the storage's doing
+    req.ctx.stats.write(backendKey(r.address, r.backendId), r.status === 0, size, r.micros, r.error?.message);
+  }
 }
 
 /** Streams the body into every group of the bucket and answers with the per-group results. */
@@ -104,16 +136,23 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   } catch (err) {
     writer.abort(err instanceof EllipticsError ? err : new EllipticsError(Errno.ECONNRESET, err instanceof HttpError ? err.message : 'the client went away'));
     if (err instanceof ClientGone || err instanceof HttpError) throw err;
-    if (err instanceof EllipticsError) throw storageHttpError(err);
+    if (err instanceof EllipticsError) {
+      recordWrites(req, writer.failures(), size);
+      throw storageHttpError(err);
+    }
     throw err;
   }
   let results: GroupResult[];
   try {
     results = await writer.end();
   } catch (err) {
-    if (err instanceof EllipticsError) throw storageHttpError(err);
+    if (err instanceof EllipticsError) {
+      recordWrites(req, writer.failures(), size);
+      throw storageHttpError(err);
+    }
     throw err;
   }
+  recordWrites(req, results, size);
   req.noteGroups(results);
   if (!quorumMet(results, cfg.writeQuorum)) {
     const failed = results.filter((r) => r.status !== 0);

@@ -1,0 +1,101 @@
+// The primary's folded view of every worker's reports, broadcast about once a second (DESIGN §1):
+// per-backend write health (PID pain, write counters, recent latency), request counters and rates
+// per handler, the share of automatic uploads per bucket, recent errors, process and pool gauges.
+// Every worker answers /metrics, /stat/ and /proxy_stat/ from the same view, and selection reads
+// its pains. The rarely changing part (config, buckets, MONITOR_STAT) travels in the Snapshot.
+
+import { Packr } from 'msgpackr';
+import type { PidState } from '../buckets/pid.js';
+import type { Histogram, PoolGauge, RecentError, RequestCell } from './report.js';
+
+/** Cumulative writes to one backend since the primary started. */
+export interface WriteTotals {
+  writes: number;
+  errors: number;
+  bytes: number;
+  micros: number;
+  latency: Histogram;
+}
+
+/** One step of a backend's recent write history. */
+export interface WriteStep {
+  /** Start of the step, ms since the epoch. */
+  time: number;
+  writes: number;
+  errors: number;
+  /** Σ storage µs of the step's writes. */
+  micros: number;
+}
+
+export interface CommandRate {
+  rpsSuccess: number;
+  rpsFailures: number;
+  bps: number;
+}
+
+export interface BackendLive {
+  pid: PidState;
+  totals: WriteTotals;
+  /** Oldest first; HISTORY_STEP_MS each, HISTORY_STEPS at most. */
+  history: WriteStep[];
+  lastError: { time: number; text: string } | undefined;
+  /** From consecutive MONITOR_STAT replies (spec §4.5 Commands RPS/BPS). */
+  commands: Record<string, CommandRate>;
+}
+
+export interface ProcessGauge {
+  /** "primary", "worker", "storage-node". */
+  kind: string;
+  /** Stable label: the worker index ("0", "1", …), or "" for the others. */
+  index: string;
+  pid: number;
+  rss: number;
+  heapUsed: number;
+  loopLagMs: number;
+}
+
+export interface WorkerGauges {
+  index: number;
+  inFlight: number;
+  pools: PoolGauge[];
+}
+
+export interface RateCell {
+  rps: number;
+  bps: number;
+}
+
+export interface LiveView {
+  seq: number;
+  time: number;
+  /** `address/backend` → write health. */
+  backends: Record<string, BackendLive>;
+  /** handler → status code → totals since the primary started. */
+  requests: Record<string, Record<string, RequestCell>>;
+  /** handler → status class ("200", "300", …) → rates over the last RATE_WINDOW_S seconds. */
+  rates: Record<string, Record<string, RateCell>>;
+  /** bucket → automatic uploads it took over the last SHARE_WINDOW_MS, and its share of them. */
+  shares: Record<string, { chosen: number; share: number }>;
+  errors: RecentError[];
+  processes: ProcessGauge[];
+  workers: WorkerGauges[];
+}
+
+export const HISTORY_STEP_MS = 10_000;
+export const HISTORY_STEPS = 30;
+export const RATE_WINDOW_S = 10;
+export const SHARE_WINDOW_MS = 60_000;
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export function encodeLive(v: LiveView): Buffer {
+  return packr.pack(v);
+}
+
+export function decodeLive(b: Buffer | Uint8Array): LiveView {
+  return packr.unpack(b) as LiveView;
+}
+
+export function emptyLive(): LiveView {
+  return { seq: 0, time: 0, backends: {}, requests: {}, rates: {}, shares: {}, errors: [], processes: [], workers: [] };
+}

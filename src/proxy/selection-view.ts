@@ -1,0 +1,65 @@
+// Bucket selection as operators see it (/metrics, /stat/, /status/): each writable bucket scored for
+// a typical upload as if the key fell on the worst backend of each of its groups, the share of the
+// draw its weight gives it, and the share of automatic uploads it really took over the last minute.
+
+import { eligible, freeSpaceRatio, scoreBucket, type KeyBackend } from '../buckets/selection.js';
+import { backendKey } from '../elliptics/stats.js';
+import type { WorkerContext } from './worker-context.js';
+
+/** The upload size the summary scores buckets for. */
+export const SUMMARY_UPLOAD = 1024 * 1024;
+
+export interface BucketSummary {
+  bucket: string;
+  groups: number[];
+  /** Pain for a SUMMARY_UPLOAD-byte upload on the worst backend of each group. */
+  pain: number;
+  /** This bucket's part of the draw (0 … 1; 0 when rejected or dropped by the soft rule). */
+  weight: number;
+  rejected: string | undefined;
+  /** Its share of the automatic uploads of the last minute, and how many. */
+  share: number;
+  chosen: number;
+}
+
+/** How bad a backend is for new data, worst first: unusable, then slowest, then fullest. */
+function badness(b: KeyBackend): number {
+  if (!b.routed || !b.stats || b.stats.readOnly || b.stats.error !== 0) return Infinity;
+  const r = freeSpaceRatio(b.stats, SUMMARY_UPLOAD);
+  return b.pain * SUMMARY_UPLOAD + (r > 0 ? 5000 / r : Infinity);
+}
+
+export function bucketSummaries(ctx: WorkerContext): BucketSummary[] {
+  const snap = ctx.snapshot;
+  const worst = new Map<number, KeyBackend>();
+  for (const [group, backends] of snap.routes) {
+    let pick: KeyBackend | undefined;
+    for (const [node, backendId] of backends) {
+      const b: KeyBackend = { routed: true, stats: ctx.backendStats(group, node, backendId), pain: ctx.live.backends[backendKey(node, backendId)]?.pid.pain ?? 0 };
+      if (!pick || badness(b) > badness(pick)) pick = b;
+    }
+    if (pick) worst.set(group, pick);
+  }
+  const buckets = ctx.writableBuckets();
+  const scores = buckets.map((b) => scoreBucket(b, {
+    length: SUMMARY_UPLOAD,
+    softRatio: ctx.config.freeSpaceRatioSoft,
+    hardRatio: ctx.config.freeSpaceRatioHard,
+    backend: (_bucket, g) => worst.get(g) ?? { routed: false, stats: undefined, pain: 0 },
+    group: (g) => ctx.groupFacts(g),
+  }));
+  const pool = eligible(scores);
+  const total = pool.reduce((n, s) => n + s.weight, 0);
+  return scores.map((s) => {
+    const taken = ctx.live.shares[s.bucket.name];
+    return {
+      bucket: s.bucket.name,
+      groups: s.bucket.groups,
+      pain: s.pain,
+      weight: pool.includes(s) && total > 0 ? s.weight / total : 0,
+      rejected: s.rejected,
+      share: taken?.share ?? 0,
+      chosen: taken?.chosen ?? 0,
+    };
+  });
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Cluster, type ClusterOptions } from '../../src/elliptics/index.js';
 import { VERSION_2_26 } from '../../src/elliptics/protocol/index.js';
 import { createLogger } from '../../src/util/logger.js';
-import { spawnNode, tempDir, type ChildNode, type NodeSpec } from './nodes.js';
+import { spawnNode, tempDir, type BackendSpec, type ChildNode, type NodeSpec } from './nodes.js';
 import { RawClient } from './raw-client.js';
 import { routeListRequest } from '../../src/elliptics/requests.js';
 import { decodeRouteList } from '../../src/elliptics/protocol/containers.js';
@@ -38,11 +38,13 @@ async function joined(port: number, count: number): Promise<void> {
   }
 }
 
-export async function startTestCluster(extra: Partial<NodeSpec> = {}): Promise<TestCluster> {
+/** `backend(group)`: settings of the backend serving that group (e.g. a blob-size-limit). */
+export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (group: number) => Partial<BackendSpec> = () => ({})): Promise<TestCluster> {
   const tmp = tempDir('backrunner-cluster-');
+  const b = (id: number, group: number): BackendSpec => ({ ...backend(group), id, group });
   const specs: NodeSpec[] = [
-    { ...extra, backends: [{ id: 1, group: 1 }, { id: 2, group: 3 }, { id: 3, group: 5 }] },
-    { ...extra, backends: [{ id: 1, group: 2 }, { id: 2, group: 4 }, { id: 3, group: 6 }] },
+    { ...extra, backends: [b(1, 1), b(2, 3), b(3, 5)] },
+    { ...extra, backends: [b(1, 2), b(2, 4), b(3, 6)] },
   ];
   const nodes: ChildNode[] = [];
   nodes.push(await spawnNode(path.join(tmp.dir, 'node1'), specs[0]!, 'node1'));

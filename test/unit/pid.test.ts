@@ -24,13 +24,22 @@ it('faster than before (u ≤ 0): the pain halves plus one', () => {
   assert.ok(Math.abs(s.pain - 7.5) < 1e-12);
 });
 
+it('idle, a slow backend keeps its measured pain: only the excess over its last speed decays', () => {
+  let s = feedPid(newPid(0), 25, 1000);
+  s = feedPid(s, 25, 2000);
+  assert.equal(s.pain, 25);
+  assert.equal(decayPid(s, 60_000).pain, 25);
+  const slower = feedPid(s, 45, 3000); // 45 + 0.3·20 = 51; the last speed is now 45
+  assert.ok(Math.abs(decayPid(slower, 3000 + PAIN_HALF_LIFE_MS).pain - (45 + 6 / 2)) < 1e-9);
+});
+
 it('a write error puts any upload past PAIN_HARD; decay brings a repaired backend back within a minute', () => {
   let s = feedPid(feedPid(newPid(0), 0.3, 1000), WRITE_ERROR_PAIN, 2000);
   assert.ok(s.pain * 4096 >= PAIN.HARD);
   s = decayPid(s, 2000 + 10 * PAIN_HALF_LIFE_MS);
   assert.ok(s.pain * 4096 >= PAIN.SOFT, 'still out after 10 half-lives');
   s = decayPid(s, 2000 + 60_000);
-  assert.ok(s.pain * 4096 < 100, `a 4 KiB upload costs ${s.pain * 4096} after a minute without writes`);
+  assert.ok(Math.abs(s.pain - 0.3) < 1e-3, `back to its last write speed (0.3 µs/B) after a minute without writes: ${s.pain}`);
   const healthy = feedPid(s, 0.25, 70_000);
   assert.ok(healthy.pain < 1, 'a good measurement sets the pain again');
 });

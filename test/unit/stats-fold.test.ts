@@ -60,7 +60,7 @@ it('the primary feeds each backend\'s PID once per tick: µs per byte, the error
   const before = v.backends.fast!.pid.pain;
   now += 3000;
   fold.tick();
-  assert.ok(Math.abs(fold.view([]).backends.fast!.pid.pain - before / 8) < 1e-12, 'three idle seconds: three half-lives');
+  assert.ok(Math.abs(fold.view([]).backends.fast!.pid.pain - (0.25 + (before - 0.25) / 8)) < 1e-12, 'three idle seconds: the excess over its speed halved three times');
 });
 
 it('rates over the last seconds per handler and class; shares of automatic uploads over the last minute', () => {

@@ -11,7 +11,7 @@ import { exit, profile, updateLocalConfig } from './handlers/control.js';
 import { get } from './handlers/get.js';
 import { lookup, redirect } from './handlers/lookup.js';
 import { metrics } from './handlers/metrics.js';
-import { proxyStat, stat } from './handlers/stat.js';
+import { proxyStat, stat, statusPage } from './handlers/stat.js';
 import { staticFile } from './handlers/static-files.js';
 import { nobucketUpload, upload } from './handlers/upload.js';
 import { Request } from './request.js';
@@ -43,6 +43,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   exit: { params: 0, methods: ['GET'], run: exit },
   profile: { params: 1, methods: ['GET'], run: profile },
   metrics: { params: 0, methods: ['GET'], run: metrics, bare: true },
+  status: { params: 0, methods: ['GET'], run: statusPage, bare: true },
 };
 const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
 

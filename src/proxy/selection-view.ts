@@ -41,13 +41,15 @@ export function bucketSummaries(ctx: WorkerContext): BucketSummary[] {
     if (pick) worst.set(group, pick);
   }
   const buckets = ctx.writableBuckets();
-  const scores = buckets.map((b) => scoreBucket(b, {
+  const scores = buckets.map((b) => b.maxSize > 0 && b.maxSize < SUMMARY_UPLOAD
+    ? { bucket: b, pain: Infinity, weight: 0, groups: [], rejected: `max-size ${b.maxSize} B (below the 1 MiB scored)`, full: false }
+    : scoreBucket(b, {
     length: SUMMARY_UPLOAD,
     softRatio: ctx.config.freeSpaceRatioSoft,
     hardRatio: ctx.config.freeSpaceRatioHard,
     backend: (_bucket, g) => worst.get(g) ?? { routed: false, stats: undefined, pain: 0 },
     group: (g) => ctx.groupFacts(g),
-  }));
+    }));
   const pool = eligible(scores);
   const total = pool.reduce((n, s) => n + s.weight, 0);
   return scores.map((s) => {

@@ -8,6 +8,7 @@ import type { BackendLive } from '../live.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
 import { bucketSummaries } from '../selection-view.js';
+import { STATUS_PAGE } from '../http/status-page.js';
 import { requireAdmin } from './control.js';
 
 function rfc3339(sec: number): string {
@@ -177,4 +178,9 @@ function publicProxyConfig(cfg: Request['ctx']['config']): Record<string, unknow
     'disable-config-update-for-seconds': cfg.disableConfigUpdateForSeconds,
     workers: cfg.workers, 'write-quorum': cfg.writeQuorum, admin: cfg.admin ? { user: cfg.admin.user, token: '' } : null,
   };
+}
+
+/** GET /status/: the self-contained status page over /stat/ (public, like /stat/). */
+export async function statusPage(req: Request): Promise<void> {
+  req.ex.end(200, [['Content-Type', 'text/html; charset=utf-8'], ['Cache-Control', 'no-cache']], STATUS_PAGE);
 }

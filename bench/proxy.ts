@@ -12,12 +12,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sign } from '../src/buckets/signature.js';
 import { Cluster } from '../src/elliptics/index.js';
 import { VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
 import { printTable, percent } from './lib/table.js';
 import { rssOf } from './lib/processes.js';
+import { authFor, freePort, waitForHttp, WRITER } from './lib/rig.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const SECONDS = Number(arg('--seconds') ?? 5);
@@ -25,7 +25,6 @@ const PROFILE = process.argv.includes('--profile');
 const ONLY = arg('--only');
 const CONNECTIONS = 16;
 const BIN = fileURLToPath(new URL('../../bin/backrunner', import.meta.url));
-const WRITER = { user: 'writer', token: 'bench writer token' };
 
 function step(what: string): void {
   if (process.env.BENCH_VERBOSE) process.stderr.write(`[bench] ${what}\n`);
@@ -38,20 +37,6 @@ function need(cmd: string): void {
     process.stderr.write(`bench/proxy needs ${cmd} (Debian: apt-get install wrk nginx-light)\n`);
     process.exit(2);
   }
-}
-
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function authFor(method: string, target: string, headers: Record<string, string> = {}): string {
-  return `riftv1 ${WRITER.user}:${sign(WRITER.token, { method, signPath: target, rawQuery: '', headers: Object.entries(headers) })}`;
 }
 
 interface WrkResult {
@@ -69,21 +54,6 @@ function wrk(url: string, script?: string): WrkResult {
   const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[t?.[2] ?? 'B'] ?? 1;
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+) timeout/.exec(out)?.[1] ?? 0);
   return { rps, mbps: (Number(t?.[1] ?? 0) * unit) / 1e6, errors };
-}
-
-function waitForHttp(port: number, target: string, proc: ChildProcess, out: () => string): Promise<void> {
-  const until = Date.now() + 60_000;
-  return new Promise((resolve, reject) => {
-    const tryOnce = (): void => {
-      if (proc.exitCode !== null) return reject(new Error(`exited:\n${out()}`));
-      http.get({ host: '127.0.0.1', port, path: target, agent: false }, (res) => {
-        res.resume();
-        if (res.statusCode === 200) resolve();
-        else setTimeout(tryOnce, 100);
-      }).on('error', () => (Date.now() > until ? reject(new Error(`no answer:\n${out()}`)) : setTimeout(tryOnce, 100)));
-    };
-    tryOnce();
-  });
 }
 
 /** An upload; a streamed one goes chunked with X-Ell-Content-Length (uWS caps Content-Length at 9 digits). */

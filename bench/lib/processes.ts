@@ -21,13 +21,13 @@ export interface BenchNode {
   port: number;
 }
 
-/** A storage node child process with `groups` backends under `dir`. */
-export async function startBenchNode(dir: string, groups: number[], extra: Record<string, unknown> = {}): Promise<BenchNode> {
+/** A storage node child process with `groups` backends under `dir` (`backend`: extra keys of each). */
+export async function startBenchNode(dir: string, groups: number[], extra: Record<string, unknown> = {}, backend: Record<string, unknown> = {}): Promise<BenchNode> {
   mkdirSync(dir, { recursive: true });
   const config = path.join(dir, 'node.json');
   writeFileSync(config, JSON.stringify({
     address: '127.0.0.1:0',
-    backends: groups.map((g, i) => ({ id: i + 1, group: g, dir: path.join(dir, `b${i + 1}`) })),
+    backends: groups.map((g, i) => ({ id: i + 1, group: g, dir: path.join(dir, `b${i + 1}`), ...backend })),
     sync: 1,
     'max-frame': 104857600,
     'log-level': 'warn',
@@ -38,12 +38,7 @@ export async function startBenchNode(dir: string, groups: number[], extra: Recor
   return { proc, port: message.port };
 }
 
-/** Resident set size of a process in bytes (Linux /proc). */
-export function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) * 1024 : 0;
-}
+export { rssOf } from '../../src/util/process-meter.js';
 
 export function stop(proc: ChildProcess): Promise<void> {
   return new Promise((resolve) => {

@@ -308,6 +308,22 @@ describe('proxy API', () => {
     assert.match(m.body.toString(), /backrunner_backend_avail_bytes\{group="1",/);
   });
 
+  it('/metrics gives the same counters whichever worker answers (the primary\'s folded view)', async () => {
+    for (let i = 0; i < 10; i++) assert.equal((await upload('b2', `metrics/${i}`, 'counted')).status, 200);
+    await new Promise((r) => setTimeout(r, 2500));
+    const byWorker = new Map<string, string>();
+    for (let i = 0; i < 40 && byWorker.size < 2; i++) {
+      const text = (await p.request('/metrics')).body.toString(); // a new connection each time: any worker
+      const worker = /^# answered by worker (\d+)$/m.exec(text)![1]!;
+      const counters = text.split('\n').filter((l) => /^backrunner_(http_requests_total\{handler="upload"|storage_writes_total|storage_write_bytes_total)/.test(l)).join('\n');
+      byWorker.set(worker, counters);
+    }
+    assert.equal(byWorker.size, 2, 'both workers answered');
+    const [a, b] = [...byWorker.values()];
+    assert.match(a!, /backrunner_storage_writes_total\{address="[^"]+",backend="2",group="3"\} \d+/);
+    assert.equal(a, b);
+  });
+
   it('update_local_config replaces the live proxy config (here: a new header on every reply)', async () => {
     const doc = JSON.parse(readFileSync(p.configFile, 'utf8'));
     doc.proxy.headers = { ...doc.proxy.headers, 'X-Updated': 'yes' };

@@ -38,6 +38,10 @@ class Exposition {
     this.sample(`${name}_count`, labels, h.count);
   }
 
+  comment(text: string): void {
+    this.lines.push(`# ${text}`);
+  }
+
   text(): string {
     return `${this.lines.join('\n')}\n`;
   }
@@ -121,6 +125,7 @@ export async function metrics(req: Request): Promise<void> {
   for (const p of live.processes) if (p.kind !== 'storage-node') m.sample('nodejs_eventloop_lag_p99_seconds', { process: p.kind, worker: p.index }, p.loopLagMs / 1000);
   m.family('backrunner_live_seq', 'gauge', 'Sequence number of the folded view this answer comes from.');
   m.sample('backrunner_live_seq', {}, live.seq);
+  m.comment(`answered by worker ${req.ctx.index}`);
 
   req.ex.end(200, [['Content-Type', 'text/plain; version=0.0.4; charset=utf-8']], m.text());
 }

@@ -46,9 +46,12 @@ export interface ProxyConfig {
   maxBodySize: number;
   /** Largest body of bulk_delete and update_local_config. */
   maxJsonBody: number;
-  /** Seconds a storage call may take for uploads / reads (the original's 100 / 30). */
-  uploadTimeout: number;
+  /** Seconds each storage step of an upload, delete or lookup may take in one group (the original waited 100 s). */
+  writeAttemptTimeout: number;
+  /** Seconds a whole read may take, every group tried (the original's 30 s). */
   readTimeout: number;
+  /** Seconds one group may take to answer a read before the next group is tried. */
+  readAttemptTimeout: number;
   /** Seconds a draining worker waits for requests in flight on SIGTERM. */
   shutdownTimeout: number;
   /** io-flags / cflags a client may set through ?ioflags= / ?cflags= (DESIGN §4.10). */
@@ -127,8 +130,10 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     admin,
     maxBodySize: s.int('max-body-size', { def: 0, min: 0 }),
     maxJsonBody: s.int('max-json-body', { def: 10 * 1024 * 1024, min: 1024 }),
-    uploadTimeout: s.int('upload-timeout', { def: 100, positive: true }),
+    // `upload-timeout` is the name an earlier version used for the same deadline.
+    writeAttemptTimeout: s.int('write-attempt-timeout', { def: s.has('upload-timeout') ? s.int('upload-timeout', { positive: true }) : 10, positive: true }),
     readTimeout: s.int('read-timeout', { def: 30, positive: true }),
+    readAttemptTimeout: s.int('read-attempt-timeout', { def: 3, positive: true }),
     shutdownTimeout: s.int('shutdown-timeout', { def: 30, min: 0 }),
     allowedIoFlags: s.int('allowed-ioflags', { def: DEFAULT_ALLOWED_IOFLAGS, min: 0, max: 0xffff_ffff }),
     allowedCflags: s.int('allowed-cflags', { def: DEFAULT_ALLOWED_CFLAGS, min: 0, max: 0xffff_ffff }),

@@ -117,6 +117,12 @@ export class Cluster {
     return this.pools;
   }
 
+  /** Some node is suspect or down (the fast path skips health ordering while none is). */
+  get degraded(): boolean {
+    for (const p of this.pools) if (p.state !== 'up') return true;
+    return false;
+  }
+
   session(opts: SessionOptions = {}): Session {
     return new Session(this, opts);
   }

@@ -73,6 +73,8 @@ let nextTrans = 1;
 export interface ConnectionEvents {
   close: [err: EllipticsError];
   'update-ids': [backends: BackendIds[]];
+  /** A transaction got no reply within its deadline: the node may be hung. */
+  stall: [timeoutMs: number];
 }
 
 export class Connection extends EventEmitter<ConnectionEvents> {
@@ -80,6 +82,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private sweeper: NodeJS.Timeout | undefined;
   private corked = false;
   private closedWith: EllipticsError | undefined;
+  /** When the node last sent anything (ms since the epoch). */
+  lastHeard = Date.now();
   /** `ip:port` of the node, for messages. */
   readonly remote: string;
 
@@ -249,6 +253,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private onFrame(header: Header, payload: Payload): void {
+    this.lastHeard = Date.now();
     if (!isReply(header)) {
       this.onUnsolicited(header, payload.bytes);
       return;
@@ -292,12 +297,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private sweep(): void {
     const now = Date.now();
+    let stalled = 0;
     for (const [trans, p] of this.pending) {
       if (p.deadline <= now) {
         this.pending.delete(trans);
+        stalled = p.timeoutMs;
         p.reject(new EllipticsError(Errno.ETIMEDOUT, `${this.remote}: no reply within ${p.timeoutMs} ms`));
       }
     }
+    if (stalled) this.emit('stall', stalled);
     if (this.pending.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;

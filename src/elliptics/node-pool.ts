@@ -1,11 +1,20 @@
 // A pool of connections to one node: `size` handshaken connections, requests go to the one with the
-// fewest transactions in flight, dead connections are redialled with back-off. While no connection
-// is up, requests fail at once with -ENXIO instead of waiting for a reconnect.
+// fewest transactions in flight, dead connections are redialled with back-off and jitter. While no
+// connection is up, requests fail at once with -ENXIO instead of waiting for a reconnect.
+//
+// Node health: a node that lets a transaction pass its deadline is *suspect* — it may be hung
+// (SIGSTOP, a disk that stopped answering). It is probed in the background with a cheap command
+// (BACKEND_STATUS, the protocol's liveness ping) under a short deadline, with back-off, and is *up*
+// again as soon as a probe answers. Callers ask `state` to prefer healthy replicas and not to queue
+// behind a suspect node. One log line when a node turns bad, one when it recovers.
 
 import { Connection, type ConnectionOptions, type HandshakeResult, type Packet, type RequestOptions } from './connection.js';
 import { EllipticsError } from './errors.js';
 import { Errno, formatAddr, formatEndpoint, type BackendIds, type Header, type ProtocolVersion } from './protocol/index.js';
+import { backendStatusRequest } from './requests.js';
 import type { Logger } from '../util/logger.js';
+
+export type NodeState = 'up' | 'suspect' | 'down';
 
 export interface NodePoolOptions {
   host: string;
@@ -24,12 +33,23 @@ export interface NodePoolOptions {
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+/** Deadline of a health probe, and its back-off between attempts. */
+export const PROBE_TIMEOUT_MS = 1000;
+/** A node silent this long (no traffic) gets a liveness probe, so a hang shows without requests. */
+const HEARTBEAT_MS = 2000;
+const PROBE_MIN_MS = 250;
+const PROBE_MAX_MS = 5000;
 
 interface Slot {
   conn: Connection | undefined;
   dialing: boolean;
   backoff: number;
   timer: NodeJS.Timeout | undefined;
+}
+
+/** ±20 % so that many pools (workers × nodes) do not redial or probe in lock-step. */
+function jitter(ms: number): number {
+  return Math.round(ms * (0.8 + Math.random() * 0.4));
 }
 
 export class NodePool {
@@ -40,6 +60,12 @@ export class NodePool {
   private lastError: EllipticsError | undefined;
   /** The node's first advertised address (`ip:port:family`), known after a handshake. */
   address: string | undefined;
+  /** Set while the node is suspect: why, and the probe schedule. */
+  private suspect: { since: number; why: string; backoff: number; timer: NodeJS.Timeout | undefined } | undefined;
+  /** Whether the last reported state was down (to log the recovery once). */
+  private reportedDown = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating = false;
 
   constructor(private readonly opts: NodePoolOptions) {
     this.endpoint = formatEndpoint(opts);
@@ -48,6 +74,8 @@ export class NodePool {
 
   /** Dials every slot; resolves once one connection is up, rejects if none could be made. */
   async start(): Promise<void> {
+    this.heartbeat ??= setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
     const attempts = this.slots.map((s) => this.dial(s));
     const results = await Promise.allSettled(attempts);
     if (!this.alive) {
@@ -60,9 +88,10 @@ export class NodePool {
     return this.slots.some((s) => s.conn !== undefined && !s.conn.closed);
   }
 
-  /** "up" while a connection is live, "down" otherwise. */
-  get state(): string {
-    return this.alive ? 'up' : 'down';
+  /** up: connected and answering; suspect: connected, but a request went unanswered; down: not connected. */
+  get state(): NodeState {
+    if (!this.alive) return 'down';
+    return this.suspect ? 'suspect' : 'up';
   }
 
   get connections(): number {
@@ -75,6 +104,10 @@ export class NodePool {
     return n;
   }
 
+  private get name(): string {
+    return this.address ?? this.endpoint;
+  }
+
   /** The live connection with the fewest transactions in flight. */
   pick(): Connection {
     let best: Connection | undefined;
@@ -84,7 +117,7 @@ export class NodePool {
       if (!best || c.inFlight < best.inFlight) best = c;
     }
     if (!best) {
-      throw new EllipticsError(Errno.ENXIO, `node ${this.address ?? this.endpoint} is not connected${this.lastError ? ` (${this.lastError.message})` : ''}`);
+      throw new EllipticsError(Errno.ENXIO, `node ${this.name} is not connected${this.lastError ? ` (${this.lastError.message})` : ''}`);
     }
     return best;
   }
@@ -97,6 +130,68 @@ export class NodePool {
       return Promise.reject(err);
     }
     return conn.request(header, payload, opts);
+  }
+
+  /** Why requests should not wait on this node now (undefined when it is up). */
+  get unhealthy(): string | undefined {
+    if (this.suspect) return `node ${this.name} is suspect (${this.suspect.why}; being probed)`;
+    if (!this.alive) return `node ${this.name} is not connected`;
+    return undefined;
+  }
+
+  /** A transaction to this node went unanswered: probe it until it answers again. */
+  markSuspect(why: string): void {
+    if (this.suspect || this.closed || !this.alive) return;
+    this.suspect = { since: Date.now(), why, backoff: PROBE_MIN_MS, timer: undefined };
+    this.opts.log.warn({ node: this.name, why }, 'storage node suspect: it did not answer in time; probing it');
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    const s = this.suspect;
+    if (!s || this.closed) return;
+    const wait = jitter(s.backoff);
+    s.backoff = Math.min(PROBE_MAX_MS, s.backoff * 2);
+    s.timer = setTimeout(() => void this.probe(), wait);
+    s.timer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    const s = this.suspect;
+    if (!s || this.closed) return;
+    s.timer = undefined;
+    try {
+      const r = backendStatusRequest();
+      await this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
+      this.suspect = undefined;
+      this.opts.log.info({ node: this.name, suspectForMs: Date.now() - s.since }, 'storage node answers again');
+    } catch {
+      // Still hung (or gone: then the connection loss takes over and the probe stops).
+      if (this.alive) this.scheduleProbe();
+      else this.clearSuspect();
+    }
+  }
+
+  /** A liveness probe when the node has been silent: a hung node turns suspect even without traffic. */
+  private async beat(): Promise<void> {
+    if (this.beating || this.suspect || this.closed || !this.alive) return;
+    let heard = 0;
+    for (const s of this.slots) if (s.conn && !s.conn.closed) heard = Math.max(heard, s.conn.lastHeard);
+    if (Date.now() - heard < HEARTBEAT_MS) return;
+    this.beating = true;
+    try {
+      const r = backendStatusRequest();
+      await this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS }); // a timeout marks the node suspect ('stall')
+    } catch {
+      // the connection's stall or close event has done what there is to do
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private clearSuspect(): void {
+    if (this.suspect?.timer) clearTimeout(this.suspect.timer);
+    this.suspect = undefined;
   }
 
   private async dial(slot: Slot): Promise<void> {
@@ -115,6 +210,11 @@ export class NodePool {
       this.address = formatAddr(hs.identity.addrs[hs.addrIndex]!);
       conn.on('update-ids', (b) => this.opts.onUpdateIds(this, b));
       conn.on('close', (reason) => this.onClose(slot, conn!, reason));
+      conn.on('stall', (ms) => this.markSuspect(`no reply within ${ms} ms`));
+      if (this.reportedDown) {
+        this.reportedDown = false;
+        this.opts.log.info({ node: this.name }, 'storage node connected again');
+      }
       this.opts.onIdentity(this, hs);
     } catch (err) {
       conn?.destroy();
@@ -132,7 +232,11 @@ export class NodePool {
     this.lastError = reason;
     if (this.closed) return;
     if (!this.alive) {
-      this.opts.log.warn({ node: this.address ?? this.endpoint, reason: reason.message }, 'lost every connection to the node; redialling');
+      this.clearSuspect();
+      if (!this.reportedDown) {
+        this.reportedDown = true;
+        this.opts.log.warn({ node: this.name, reason: reason.message }, 'lost every connection to the storage node; redialling');
+      }
       this.opts.onDown?.(this);
     }
     this.scheduleRedial(slot);
@@ -140,7 +244,7 @@ export class NodePool {
 
   private scheduleRedial(slot: Slot): void {
     if (this.closed || slot.timer) return;
-    const wait = slot.backoff;
+    const wait = jitter(slot.backoff);
     slot.backoff = Math.min(BACKOFF_MAX_MS, slot.backoff * 2);
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
@@ -151,6 +255,8 @@ export class NodePool {
 
   close(): void {
     this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.clearSuspect();
     for (const s of this.slots) {
       if (s.timer) clearTimeout(s.timer);
       s.timer = undefined;

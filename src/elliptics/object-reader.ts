@@ -97,10 +97,19 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     return Math.max(0, this.end - this.offset);
   }
 
-  /** Reads `size` bytes at `pos` from the serving group, failing over to the others in order. */
+  /**
+   * Reads `size` bytes at `pos` from the serving group, failing over to the others in order. A
+   * replica that holds another version of the object (size or timestamp differ) must not continue
+   * the stream: its bytes would be spliced into the wrong object.
+   */
   private async fetch(pos: number, size: number): Promise<ReadReply> {
     const order = [this.group, ...this.groups.filter((g) => g !== this.group)];
     const reply = await this.session.readId(this.id, order, { offset: pos, size, ioFlags: this.ioFlags }, `read at ${pos}`);
+    const t = reply.io.timestamp;
+    if (reply.group !== this.group && (reply.io.totalSize !== this.totalSize || t.sec !== this.timestamp.sec || t.nsec !== this.timestamp.nsec)) {
+      reply.release();
+      throw new EllipticsError(Errno.ESTALE, `group ${reply.group} holds another version of the object (${reply.io.totalSize} bytes) than group ${this.group} did (${this.totalSize} bytes): the stream cannot continue from it`);
+    }
     this.group = reply.group;
     return reply;
   }

@@ -86,7 +86,9 @@ export class ObjectWriter {
     this.ioFlags = opts.ioFlags ?? session.opts.ioFlags ?? 0;
     this.timestamp = opts.timestamp ?? timeNow();
     if (session.groups.length === 0) throw new EllipticsError(Errno.ENXIO, 'write: the session has no groups');
-    this.groups = session.groups.map((group) => ({ group, failed: undefined, prepared: undefined, plains: [], result: undefined, outstanding: 0, since: 0, busy: 0 }));
+    // Groups on a suspect or down node (while others are healthy) fail at once instead of holding the upload.
+    const skipped = session.unhealthyGroups(id);
+    this.groups = session.groups.map((group) => ({ group, failed: skipped.get(group), prepared: undefined, plains: [], result: undefined, outstanding: 0, since: 0, busy: 0 }));
   }
 
   private get single(): boolean {

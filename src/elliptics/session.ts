@@ -27,8 +27,13 @@ export interface SessionOptions {
   /** Extra command flags on every data command. */
   cflags?: number;
   traceId?: bigint;
-  /** Per-transaction inactivity deadline; the cluster default when unset. */
+  /**
+   * Per-transaction inactivity deadline; the cluster default when unset. For a read (readId) it
+   * bounds the whole read: every group tried in turn.
+   */
   timeoutMs?: number;
+  /** A read's deadline in one group before the next group is tried; `timeoutMs` when unset. */
+  attemptTimeoutMs?: number;
 }
 
 /** The outcome of one operation in one group. */
@@ -101,7 +106,42 @@ export class Session {
   /** Runs `op` in every group in parallel and collects one result per group. */
   private async inAllGroups(id: Buffer, build: (t: Target) => Request, what: string, groups = this.groups): Promise<GroupResult[]> {
     if (groups.length === 0) throw new EllipticsError(Errno.ENXIO, `${what}: the session has no groups`);
-    return Promise.all(groups.map((g) => this.resultOf(g, id, build, what)));
+    const skipped = this.unhealthyGroups(id, groups);
+    return Promise.all(groups.map((g) => skipped.get(g) ?? this.resultOf(g, id, build, what)));
+  }
+
+  /**
+   * Groups whose node for `id` is suspect or down while another group's is up: they are not asked
+   * (a request would only queue behind a hung node) and get an -EHOSTDOWN result at once. When no
+   * group is healthy, every group is asked anyway.
+   */
+  unhealthyGroups(id: Buffer, groups: readonly number[] = this.groups): Map<number, GroupResult> {
+    const out = new Map<number, GroupResult>();
+    if (!this.cluster.degraded) return out;
+    let healthy = 0;
+    for (const g of groups) {
+      const r = this.cluster.routes.lookup(g, id);
+      const pool = r && this.cluster.node(r.node);
+      const why = pool?.unhealthy;
+      if (!pool || !why) {
+        healthy++;
+        continue;
+      }
+      const error = new EllipticsError(Errno.EHOSTDOWN, `group ${g}: ${why}; not asked`);
+      out.set(g, { group: g, backendId: r.backendId, address: pool.address ?? pool.endpoint, status: error.status, error, info: undefined, storage: undefined, micros: 0 });
+    }
+    return healthy > 0 ? out : new Map();
+  }
+
+  /** `groups` with those whose node for `id` is up first, then suspect, then down (each in its order). */
+  byHealth(id: Buffer, groups: readonly number[]): readonly number[] {
+    if (!this.cluster.degraded) return groups;
+    const rank = (g: number): number => {
+      const r = this.cluster.routes.lookup(g, id);
+      const state = r ? this.cluster.node(r.node)?.state : undefined;
+      return state === 'suspect' ? 1 : state === 'down' ? 2 : 0;
+    };
+    return groups.map((g) => ({ g, r: rank(g) })).sort((a, b) => a.r - b.r).map((x) => x.g);
   }
 
   /** One request in one group, its outcome as a GroupResult (never throws). */
@@ -152,12 +192,22 @@ export class Session {
     return this.readId(this.id(key), opts.groups ?? this.groups, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }, 'read');
   }
 
-  /** One READ by id, trying `groups` in order until one answers; the error as spec §5.1 picks it when none does. */
+  /**
+   * One READ by id, trying `groups` in order — those on healthy nodes first — until one answers:
+   * each try within the attempt deadline, all of them within the session's timeout. The error as
+   * spec §5.1 picks it when none answers.
+   */
   async readId(id: Buffer, groups: readonly number[], io: { offset: number; size: number; ioFlags: number }, what: string): Promise<ReadReply & { group: number }> {
     const failures: EllipticsError[] = [];
-    for (const group of groups) {
+    const until = Date.now() + this.timeoutMs;
+    for (const group of this.byHealth(id, groups)) {
+      const left = until - Date.now();
+      if (left <= 0) {
+        failures.push(new EllipticsError(Errno.ETIMEDOUT, `${what}: no group answered within ${this.timeoutMs} ms`));
+        break;
+      }
       try {
-        const { packets } = await this.send(group, id, (t) => readRequest(t, io));
+        const { packets } = await this.send(group, id, (t) => readRequest(t, io), Math.min(this.opts.attemptTimeoutMs ?? left, left));
         return Object.assign(readReplyOf(packets, `${what} in group ${group}`), { group });
       } catch (err) {
         failures.push(err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message));
@@ -205,10 +255,11 @@ export class Session {
 
   /** MONITOR_STAT to every connected node, parsed as backrunner reads it. Unreachable nodes are left out. */
   async monitorStats(categories: bigint = STATS_CATEGORIES): Promise<NodeStats[]> {
-    const live = this.cluster.nodes().filter((p) => p.alive && p.address);
+    // A hung node is left out (its groups then have no statistics), not waited for.
+    const live = this.cluster.nodes().filter((p) => p.state === 'up' && p.address);
     const replies = await Promise.allSettled(live.map(async (pool) => {
       const r = monitorStatRequest(categories);
-      const packets = await pool.request(r.header, r.payload, { timeoutMs: this.timeoutMs });
+      const packets = await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.timeoutMs, STATS_TIMEOUT_MS) });
       return parseNodeStats(pool.address!, monitorStatOf(packets, `MONITOR_STAT from ${pool.address}`));
     }));
     return replies.filter((r): r is PromiseFulfilledResult<NodeStats> => r.status === 'fulfilled').map((r) => r.value);
@@ -241,6 +292,9 @@ export class Session {
     return pool;
   }
 }
+
+/** Deadline of a MONITOR_STAT request: a node that takes longer is treated as hung for this poll. */
+const STATS_TIMEOUT_MS = 5000;
 
 function microsSince(started: number): number {
   return Math.round((performance.now() - started) * 1000);

@@ -1,5 +1,7 @@
 // The embedded storage node (DESIGN §1): a child process running the same node as
-// `backrunner node`, started before anything else and stopped with the proxy.
+// `backrunner node`, started before anything else, supervised like a worker — restarted with
+// back-off when it dies (its data is checked at start, a torn tail cut; the workers' clients
+// reconnect by themselves) — and stopped with the proxy.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,61 +13,118 @@ import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../stora
 import type { Logger, LogOptions } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+const RESTART_MIN_MS = 250;
+const RESTART_MAX_MS = 30_000;
+/** A node that ran this long resets the back-off. */
+const STABLE_MS = 60_000;
 
-export interface EmbeddedNode {
-  address: string;
-  port: number;
-  pid: number | undefined;
-  signal(sig: NodeJS.Signals): void;
-  stop(): Promise<void>;
-}
+export class EmbeddedNode {
+  address = '';
+  port = 0;
+  private proc: ChildProcess | undefined;
+  private stopping: Promise<void> | undefined;
+  private backoff = RESTART_MIN_MS;
+  private startedAt = 0;
+  /** Restarts so far (for logs and tests). */
+  restarts = 0;
 
-export async function startEmbeddedNode(e: EmbeddedConfig, maxFrame: number, logs: LogOptions, log: Logger): Promise<EmbeddedNode> {
-  mkdirSync(e.dir, { recursive: true });
-  const file = path.join(e.dir, 'node.json');
-  writeFileSync(file, `${JSON.stringify({
-    address: formatEndpoint(e.address),
-    remotes: [],
-    backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
-    sync: e.sync,
-    'max-frame': maxFrame,
-    'log-level': logs.level ?? 'info',
-    ...(logs.file ? { 'log-file': logs.file } : {}),
-  }, null, 2)}\n`);
-  const proc: ChildProcess = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
-  const ready = await new Promise<NodeToParent>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the embedded storage node did not start within 60 s (embedded.dir ${e.dir})`)), 60_000);
-    proc.once('message', (m: NodeToParent) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the embedded storage node exited with code ${code} before it was ready (see its log above; check embedded.address and embedded.dir)`));
-    });
-  });
-  if (ready.type !== 'ready') throw new Error(`the embedded storage node failed: ${ready.error}`);
-  let stopped: Promise<void> | undefined;
-  proc.on('exit', (code, signal) => {
-    if (!stopped) log.error({ code, signal }, 'the embedded storage node exited');
-  });
-  log.info({ address: ready.address, dir: e.dir, groups: e.groups }, 'embedded storage node ready');
-  return {
-    address: ready.address,
-    port: ready.port,
-    pid: proc.pid,
-    signal(sig) {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
-    },
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
-        if (proc.connected) proc.send({ type: 'stop' } satisfies ParentToNode);
-        else proc.kill('SIGTERM');
-        setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+  private constructor(
+    private readonly e: EmbeddedConfig,
+    private readonly maxFrame: number,
+    private readonly logs: LogOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the node; rejects when the first start fails (a problem of the config or the machine). */
+  static async start(e: EmbeddedConfig, maxFrame: number, logs: LogOptions, log: Logger): Promise<EmbeddedNode> {
+    const node = new EmbeddedNode(e, maxFrame, logs, log);
+    await node.spawn();
+    log.info({ address: node.address, dir: e.dir, groups: e.groups }, 'embedded storage node ready');
+    return node;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** Writes the node config (the port once bound, so a restarted node listens where clients dial) and forks it. */
+  private async spawn(): Promise<void> {
+    const e = this.e;
+    mkdirSync(e.dir, { recursive: true });
+    const file = path.join(e.dir, 'node.json');
+    writeFileSync(file, `${JSON.stringify({
+      address: formatEndpoint({ host: e.address.host, port: this.port || e.address.port }),
+      remotes: [],
+      backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
+      sync: e.sync,
+      'max-frame': this.maxFrame,
+      'log-level': this.logs.level ?? 'info',
+      ...(this.logs.file ? { 'log-file': this.logs.file } : {}),
+    }, null, 2)}\n`);
+    const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
+    const ready = await new Promise<NodeToParent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`the embedded storage node did not start within ${START_TIMEOUT_MS / 1000} s (embedded.dir ${e.dir})`));
+      }, START_TIMEOUT_MS);
+      proc.once('message', (m: NodeToParent) => {
+        clearTimeout(timer);
+        resolve(m);
       });
-      return stopped;
-    },
-  };
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the embedded storage node exited (${signal ?? `code ${code}`}) before it was ready (see its log; check embedded.address and embedded.dir)`));
+      });
+    });
+    if (ready.type !== 'ready') throw new Error(`the embedded storage node failed: ${ready.error}`);
+    this.proc = proc;
+    this.address = ready.address;
+    this.port = ready.port;
+    this.startedAt = Date.now();
+    proc.on('exit', (code, signal) => this.onExit(proc, code, signal));
+  }
+
+  private onExit(proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.proc !== proc || this.stopping) return;
+    this.proc = undefined;
+    if (Date.now() - this.startedAt > STABLE_MS) this.backoff = RESTART_MIN_MS;
+    this.log.error({ code, signal, restartInMs: this.backoff }, 'the embedded storage node died; restarting it');
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const wait = this.backoff;
+    this.backoff = Math.min(RESTART_MAX_MS, this.backoff * 2);
+    setTimeout(() => void this.restart(), wait).unref();
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.spawn();
+      this.restarts++;
+      this.log.warn({ address: this.address, pid: this.proc?.pid, restarts: this.restarts }, 'embedded storage node restarted (its data was checked at start)');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, retryInMs: this.backoff }, 'the embedded storage node could not be restarted; trying again');
+      this.scheduleRestart();
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    const p = this.proc;
+    if (p && p.exitCode === null && p.signalCode === null) p.kill(sig);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      const proc = this.proc;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      if (proc.connected) proc.send({ type: 'stop' } satisfies ParentToNode);
+      else proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
+    });
+    return this.stopping;
+  }
 }

@@ -21,7 +21,7 @@ import { ProcessMeter } from '../util/process-meter.js';
 import { commandRates, StatsFold } from './stats-fold.js';
 import { createLogger, reopenLogs, type Logger } from '../util/logger.js';
 import { ensureBuckets, loadBuckets } from './buckets.js';
-import { startEmbeddedNode, type EmbeddedNode } from './embedded-node.js';
+import { EmbeddedNode } from './embedded-node.js';
 import { Supervisor } from './supervisor.js';
 
 export interface PrimaryOptions {
@@ -57,6 +57,7 @@ export class Primary {
   /** Config warnings last logged (logged again only when they change). */
   private warned = '';
   private reloading = false;
+  private booted = false;
 
   private constructor(
     private config: BackrunnerConfig,
@@ -73,6 +74,7 @@ export class Primary {
     if (opts.buckets) await readBucketListFile(opts.buckets);
     const log = createLogger('primary', logOptions(config.elliptics));
     const p = new Primary(config, opts, log);
+    p.installSignals();
     // Refuse to start on the slow pure-JS fallback of uWebSockets.js (before forking anything).
     loadUws();
     try {
@@ -87,7 +89,7 @@ export class Primary {
   private async boot(): Promise<void> {
     const e = this.config.elliptics;
     if (this.config.embedded) {
-      this.embedded = await startEmbeddedNode(this.config.embedded, e.maxFrame, logOptions(e), this.log);
+      this.embedded = await EmbeddedNode.start(this.config.embedded, e.maxFrame, logOptions(e), this.log);
     }
     this.remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
     this.cluster = await Cluster.connect({
@@ -121,15 +123,26 @@ export class Primary {
     });
     await this.supervisor.start();
     this.schedule();
-    process.on('SIGHUP', () => void this.reload('SIGHUP'));
-    // logrotate moved the log file away: every process of the proxy opens a new one.
+    this.booted = true;
+    this.announce();
+  }
+
+  /**
+   * SIGHUP reloads, SIGUSR1 reopens the log files (logrotate) in every process of the proxy.
+   * Installed before anything is forked: a signal that arrives during the start must not kill the
+   * primary by its default action.
+   */
+  private installSignals(): void {
+    process.on('SIGHUP', () => {
+      if (this.booted) void this.reload('SIGHUP');
+      else this.log.info('SIGHUP during start-up: the start loads the config anyway');
+    });
     process.on('SIGUSR1', () => {
       reopenLogs();
       this.supervisor?.broadcast({ type: 'reopen-logs' });
       this.embedded?.signal('SIGUSR1');
       this.log.info('log files reopened (SIGUSR1)');
     });
-    this.announce();
   }
 
   /** --workers wins over proxy.workers, at start and on every reload. */

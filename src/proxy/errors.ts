@@ -24,6 +24,7 @@ export function statusForErrno(code: number): number {
     case Errno.EIO:
     case Errno.ECONNRESET:
     case Errno.ECONNREFUSED:
+    case Errno.EHOSTDOWN:
       return 503;
     case Errno.ENOENT:
     case Errno.EILSEQ:

@@ -103,7 +103,8 @@ export class Request {
     return n === undefined ? 0 : Number(n) & this.ctx.config.allowedIoFlags;
   }
 
-  session(bucket: BucketMeta, opts: { ioFlags: number; timeoutSeconds?: number; groups?: readonly number[] }): Session {
+  /** A session for `bucket`: its groups (or `groups`), this request's flags and trace id, the deadlines given. */
+  session(bucket: BucketMeta, opts: { ioFlags: number; timeoutSeconds?: number; attemptSeconds?: number; groups?: readonly number[] }): Session {
     return this.ctx.cluster.session({
       namespace: bucket.name,
       groups: opts.groups ?? bucket.groups,
@@ -111,6 +112,7 @@ export class Request {
       cflags: this.cflags,
       traceId: this.traceId,
       ...(opts.timeoutSeconds ? { timeoutMs: opts.timeoutSeconds * 1000 } : {}),
+      ...(opts.attemptSeconds ? { attemptTimeoutMs: opts.attemptSeconds * 1000 } : {}),
     });
   }
 

@@ -10,6 +10,7 @@ import { bulkRemove, remove } from './handlers/delete.js';
 import { exit, profile, updateLocalConfig } from './handlers/control.js';
 import { get } from './handlers/get.js';
 import { lookup, redirect } from './handlers/lookup.js';
+import { health } from './handlers/health.js';
 import { metrics } from './handlers/metrics.js';
 import { proxyStat, stat, statusPage } from './handlers/stat.js';
 import { staticFile } from './handlers/static-files.js';
@@ -44,6 +45,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   profile: { params: 1, methods: ['GET'], run: profile },
   metrics: { params: 0, methods: ['GET'], run: metrics, bare: true },
   status: { params: 0, methods: ['GET'], run: statusPage, bare: true },
+  health: { params: 0, methods: ['GET'], run: health, bare: true },
 };
 const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import type { Cluster } from '../../src/elliptics/index.js';
 import { BackendCommand } from '../../src/elliptics/protocol/constants.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { startProxy, type TestProxy } from '../helpers/proxy.js';
+import { KeepAliveClient } from '../helpers/keep-alive.js';
+import { authorization, startProxy, type TestProxy } from '../helpers/proxy.js';
 
 const writer = { user: 'writer', token: 'writer token' };
 const BODY = Buffer.alloc(4096, 7);
@@ -163,10 +164,17 @@ describe('free space, and who may write where', () => {
   });
 
   it('when every bucket the caller may use is full for this upload: 503 that says so', async () => {
-    // 60 MB leaves b1 (64 MiB limits) below the hard ratio too.
-    const r = await p.request('/nobucket_upload/too/big', { method: 'POST', body: Buffer.alloc(60_000_000), as: writer });
-    assert.equal(r.status, 503);
-    assert.match(r.body.toString(), /there are no buckets with free space available/);
+    // 60 MB leaves b1 (64 MiB limits) below the hard ratio too. The proxy answers from the
+    // announced length, before any body byte: only the head is sent.
+    const target = '/nobucket_upload/too/big';
+    const c = await KeepAliveClient.connect(p.port);
+    try {
+      const r = await c.request({ method: 'POST', target, headers: { 'Content-Length': '60000000', Authorization: authorization('POST', target, writer.user, writer.token) } });
+      assert.equal(r.status, 503);
+      assert.match(r.body.toString(), /there are no buckets with free space available/);
+    } finally {
+      c.close();
+    }
     const small = await p.request('/nobucket_upload/still/fits', { method: 'POST', body: 'x', as: writer });
     assert.equal(small.status, 200, 'a small one still goes to b1');
   });

@@ -171,9 +171,12 @@ export const Errno = {
   EMSGSIZE: -90,
   EILSEQ: -84,
   ENOTSUP: -95,
+  ESTALE: -116,
   ECONNRESET: -104,
   ETIMEDOUT: -110,
   ECONNREFUSED: -111,
+  /** Ours, locally: the node is suspect or down, so it was not asked (a real node never sends it). */
+  EHOSTDOWN: -112,
   EALREADY: -114,
 } as const;
 

@@ -9,7 +9,7 @@ import type { Request } from '../request.js';
 
 export async function remove(req: Request): Promise<void> {
   const { bucket, key } = await req.bucketAndKey('write');
-  const results = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags }).remove(key);
+  const results = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout }).remove(key);
   req.noteGroups(results);
   if (!results.some((r) => r.status === 0)) {
     // A group that had the key and failed to remove it says more than one that never had it.
@@ -42,7 +42,7 @@ export async function bulkRemove(req: Request): Promise<void> {
   const [bucketName] = req.params as [string];
   const keys = parseBulkDeleteBody(await req.smallBody('bulk_delete'));
   const bucket = await req.usableBucket(bucketName, 'write');
-  const done = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags }).bulkRemove(keys);
+  const done = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout }).bulkRemove(keys);
   const failures: Record<string, string> = {};
   for (const k of done) for (const r of k.results) if (r.status !== 0) failures[k.key] = `remove status: ${r.status}`;
   req.ex.end(200, [['Content-Type', 'application/json']], goJson(failures));

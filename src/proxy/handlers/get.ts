@@ -76,6 +76,7 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
     groups: [...shuffle(healthy), ...shuffle(defrag), ...unknown],
     ioFlags: cfg.readerIoFlags | req.queryIoFlags | (defrag.length === 0 ? IoFlags.MIX_STATES : 0),
     timeoutSeconds: healthy.length > 0 ? cfg.readTimeout : cfg.readTimeout * 3,
+    attemptSeconds: cfg.readAttemptTimeout,
   });
 }
 

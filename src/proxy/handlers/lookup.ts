@@ -13,7 +13,8 @@ import type { Request } from '../request.js';
 /** Parallel LOOKUP in every group; the successful results, or the storage error when none. */
 async function lookupAll(req: Request): Promise<{ ok: GroupResult[]; id: Buffer }> {
   const { bucket, key } = await req.bucketAndKey('read');
-  const session = req.session(bucket, { ioFlags: req.ctx.config.readerIoFlags });
+  // Every group in parallel, each within read-attempt-timeout: a hung replica does not hold the answer.
+  const session = req.session(bucket, { ioFlags: req.ctx.config.readerIoFlags, timeoutSeconds: req.ctx.config.readAttemptTimeout });
   const id = session.id(key);
   const results = await session.lookupId(id);
   req.noteGroups(results);

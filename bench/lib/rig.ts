@@ -2,11 +2,11 @@
 // node 1 and 2, 4, 6 on node 2, so buckets b1 = {1,2}, b2 = {3,4}, b3 = {5,6} have a replica on
 // each), the proxy in front of it, and small HTTP helpers.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseBucketDefinitions } from '../../src/buckets/definitions.js';
 import { MetadataStore } from '../../src/buckets/metadata-store.js';
@@ -17,6 +17,7 @@ import { createLogger } from '../../src/util/logger.js';
 import { startBenchNode, stop, type BenchNode } from './processes.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/backrunner', import.meta.url));
+const EXAMPLE = fileURLToPath(new URL('../../../config.example.json', import.meta.url));
 export const WRITER = { user: 'writer', token: 'bench writer token' };
 
 export async function freePort(): Promise<number> {
@@ -91,7 +92,7 @@ export interface RigOptions {
 export async function startRig(dir: string, opts: RigOptions = {}): Promise<Rig> {
   const node1 = await startBenchNode(path.join(dir, 'node1'), [1, 3, 5], {}, opts.backend);
   const node2 = await startBenchNode(path.join(dir, 'node2'), [2, 4, 6], { remotes: [`127.0.0.1:${node1.port}`] }, opts.backend);
-  const log = createLogger('bench', { level: 'warn' });
+  const log = createLogger('bench', { level: 'error' });
   const cluster = await Cluster.connect({ remotes: [{ host: '127.0.0.1', port: node1.port }], protocolVersion: VERSION_2_26, poolSize: 1, timeoutMs: 10_000, checkIntervalMs: 1000, maxFrame: 200 * 1024 * 1024, log });
   for (let i = 0; cluster.nodes().filter((p) => p.alive).length < 2; i++) {
     if (i > 100) throw new Error('node 2 did not join node 1');
@@ -140,4 +141,50 @@ export async function controlGroup(cluster: Cluster, group: number, command: num
   const route = cluster.routes.lookup(group, s.id('any'));
   if (!route) throw new Error(`group ${group} has no route`);
   await s.backendControl(route.node, { backendId: route.backendId, command, defragLevel: 0, delay, ids: [] });
+}
+
+export interface EmbeddedRig {
+  port: number;
+  proxy: ChildProcess;
+  /** PID of the embedded storage node now (it changes when the node is restarted). */
+  nodePid(): number | undefined;
+  output: () => string;
+  close(): Promise<void>;
+}
+
+/** The proxy as `npm start` runs it (config.example.json, embedded node), moved under `dir`; its writer token becomes WRITER's. */
+export async function startEmbeddedRig(dir: string, proxy: Record<string, unknown> = {}): Promise<EmbeddedRig> {
+  const config = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
+  const port = await freePort();
+  Object.assign(config.proxy!, { address: `127.0.0.1:${port}`, workers: 2, ...proxy });
+  Object.assign(config.embedded!, { dir: path.join(dir, 'embedded'), address: `127.0.0.1:${await freePort()}` });
+  (config.embedded!.buckets as { generic: { acl: { user: string; token: string }[] } }).generic.acl.find((a) => a.user === WRITER.user)!.token = WRITER.token;
+  delete config.elliptics!.remote;
+  config.elliptics!['log-level'] = 'warn';
+  const file = path.join(dir, 'embedded.json');
+  writeFileSync(file, JSON.stringify(config));
+  const proc = spawn(BIN, ['proxy', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (out += c));
+  await waitForHttp(port, '/ping/', proc, () => out);
+  return {
+    port,
+    proxy: proc,
+    nodePid: () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+          .find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('storage-node'));
+      } catch {
+        return undefined;
+      }
+    },
+    output: () => out,
+    async close() {
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => proc.once('exit', r));
+      }
+    },
+  };
 }

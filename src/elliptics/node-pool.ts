@@ -38,7 +38,7 @@ export const PROBE_TIMEOUT_MS = 1000;
 /** A node silent this long (no traffic) gets a liveness probe, so a hang shows without requests. */
 const HEARTBEAT_MS = 2000;
 const PROBE_MIN_MS = 250;
-const PROBE_MAX_MS = 5000;
+const PROBE_MAX_MS = 2000;
 
 interface Slot {
   conn: Connection | undefined;

@@ -16,6 +16,8 @@ export interface ReadOptions {
   ioFlags?: number;
   /** Group order; the session's groups when unset. */
   groups?: readonly number[];
+  /** Called when a later chunk had to come from another group than the one serving the object. */
+  onFailover?: (from: number, to: number, at: number) => void;
   /**
    * A chunk the reader yields is valid only until the next one is asked for (or the reader is
    * closed): its memory is then reused for later replies. For consumers that pass each chunk on
@@ -40,6 +42,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
   private readonly ioFlags: number;
   private readonly groups: readonly number[];
   private readonly recycle: boolean;
+  private readonly onFailover: ReadOptions['onFailover'];
   private started = false;
 
   private constructor(
@@ -59,6 +62,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     this.chunkSize = opts.chunkSize ?? DEFAULT_READ_CHUNK;
     this.groups = opts.groups ?? session.groups;
     this.recycle = opts.recycle ?? false;
+    this.onFailover = opts.onFailover;
     // After the first read verified what it read, records with a single whole-object checksum are
     // read without verification (it would re-hash the whole object per chunk); chunked checksums
     // keep being verified chunk by chunk (spec backrunner.md §13.4).
@@ -110,6 +114,7 @@ export class ObjectReader implements AsyncIterable<Buffer> {
       reply.release();
       throw new EllipticsError(Errno.ESTALE, `group ${reply.group} holds another version of the object (${reply.io.totalSize} bytes) than group ${this.group} did (${this.totalSize} bytes): the stream cannot continue from it`);
     }
+    if (reply.group !== this.group) this.onFailover?.(this.group, reply.group, pos);
     this.group = reply.group;
     return reply;
   }

@@ -216,7 +216,7 @@ export class Primary {
    */
   private async reload(why: string): Promise<void> {
     if (this.reloading) {
-      this.log.debug({ why }, 'reload skipped: the previous one is still running');
+      this.log.info({ why }, 'reload skipped: the previous one is still running');
       return;
     }
     this.reloading = true;

@@ -106,6 +106,8 @@ export class Supervisor {
       }
     });
     w.on('exit', (code, signal) => this.onExit(slot, w, code, signal, first !== undefined));
+    // A message to a worker that is dying fails on its IPC channel: the exit handler takes over.
+    w.on('error', (err) => this.opts.log.debug({ worker: slot.index, err: err.message }, 'worker channel error'));
   }
 
   private onExit(slot: Slot, w: Worker, code: number | null, signal: string | null, atFirstStart: boolean): void {

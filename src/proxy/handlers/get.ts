@@ -26,7 +26,7 @@ export async function get(req: Request): Promise<void> {
   const rangeHeader = effectiveRange(req);
   // The first READ tells the size and the timestamp. Without a range it is the object's first
   // chunk; with one it is a 1-byte probe, so no data is read twice.
-  const first = await open(session, id, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
+  const first = await open(req, session, id, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
   const t = first.timestamp;
   try {
     await serveContent(req, {
@@ -34,7 +34,7 @@ export async function get(req: Request): Promise<void> {
       validators: { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
       // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
       contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req.ctx.config.headers) ?? byExtension(key),
-      open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
+      open: async (offset, size) => (await open(req, session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
       ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
     }, rangeHeader);
   } finally {
@@ -81,9 +81,11 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
 }
 
 /** A reader whose chunks are recycled: serveContent passes each one on before asking for the next. */
-async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
+async function open(req: Request, session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
+  const onFailover = (from: number, to: number, at: number): void =>
+    req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
   try {
-    return await ObjectReader.open(session, id, { ...opts, recycle: true });
+    return await ObjectReader.open(session, id, { ...opts, recycle: true, onFailover });
   } catch (err) {
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;

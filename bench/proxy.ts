@@ -1,8 +1,10 @@
-// The proxy (2 uWS workers, embedded storage node) under wrk, against two baselines measured in
-// the same run: nginx serving the same bytes as static files, and the same objects read and written
-// directly through the native client. Then worker memory while a 1 GiB object goes in and out.
+// The proxy (2 uWS workers, embedded storage node) under wrk, against baselines measured in the same
+// run: nginx serving the same bytes as static files (GETs), the same reads and writes issued
+// directly through the native client (every case). For each case: requests/s, MB/s, p50/p99, the
+// CPU µs per request of each process kind (workers, primary, storage node, load generator), and the
+// peak RSS of each kind. Then worker memory while a 1 GiB object goes in and out.
 //
-//   npm run bench:proxy [-- --seconds 5] [--profile] [--only throughput|memory]
+//   npm run bench:proxy [-- --seconds 5] [--only get4|get1m|up4|up1m|memory] [--profile]
 //
 // Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 
@@ -12,23 +14,20 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cluster } from '../src/elliptics/index.js';
+import { Cluster, type Session } from '../src/elliptics/index.js';
 import { VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
-import { printTable, percent } from './lib/table.js';
-import { rssOf } from './lib/processes.js';
+import { cpuSecondsOf, rssOf } from './lib/processes.js';
 import { authFor, freePort, waitForHttp, WRITER } from './lib/rig.js';
+import { writeBarChart } from './lib/svg.js';
+import { percent, printTable, say } from './lib/table.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const SECONDS = Number(arg('--seconds') ?? 5);
 const PROFILE = process.argv.includes('--profile');
 const ONLY = arg('--only');
-const CONNECTIONS = 16;
 const BIN = fileURLToPath(new URL('../../bin/backrunner', import.meta.url));
-
-function step(what: string): void {
-  if (process.env.BENCH_VERBOSE) process.stderr.write(`[bench] ${what}\n`);
-}
+const MIB = 1024 * 1024;
 
 function need(cmd: string): void {
   try {
@@ -39,43 +38,298 @@ function need(cmd: string): void {
   }
 }
 
-interface WrkResult {
-  rps: number;
+/** The processes of one side of a comparison, by kind. */
+type Kinds = Record<string, () => number[]>;
+
+interface Measured {
+  requests: number;
+  seconds: number;
+  /** Object bytes moved per second (either way). */
   mbps: number;
+  p50: number;
+  p99: number;
+  /** CPU µs per request, by process kind. */
+  cpu: Record<string, number>;
+  /** Peak RSS by process kind (the largest process of the kind), bytes. */
+  rss: Record<string, number>;
   errors: number;
 }
 
-/** Runs wrk (its own process) against a URL; optional Lua script for uploads. */
-function wrk(url: string, script?: string): WrkResult {
-  const args = ['-t', '2', '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, ...(script ? ['-s', script] : []), url];
-  const out = execFileSync('wrk', args, { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const t = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
-  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[t?.[2] ?? 'B'] ?? 1;
-  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+) timeout/.exec(out)?.[1] ?? 0);
-  return { rps, mbps: (Number(t?.[1] ?? 0) * unit) / 1e6, errors };
+/** Samples CPU and RSS of `kinds` around `run`. */
+async function metered(kinds: Kinds, run: () => Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu?: Record<string, number> }>): Promise<Measured> {
+  const pids = Object.fromEntries(Object.entries(kinds).map(([k, f]) => [k, f()]));
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.reduce((n, p) => n + cpuSecondsOf(p), 0)]));
+  const rss: Record<string, number> = {};
+  const sample = (): void => {
+    for (const [k, ps] of Object.entries(pids)) for (const p of ps) rss[k] = Math.max(rss[k] ?? 0, rssOf(p));
+  };
+  sample();
+  const sampler = setInterval(sample, 100);
+  const r = await run();
+  clearInterval(sampler);
+  sample();
+  const cpu: Record<string, number> = {};
+  for (const [k, ps] of Object.entries(pids)) cpu[k] = ((ps.reduce((n, p) => n + cpuSecondsOf(p), 0) - cpu0[k]!) / r.requests) * 1e6;
+  for (const [k, s] of Object.entries(r.extraCpu ?? {})) cpu[k] = (s / r.requests) * 1e6;
+  return { ...r, cpu, rss };
 }
 
-/** An upload; a streamed one goes chunked with X-Ell-Content-Length (uWS caps Content-Length at 9 digits). */
-function put(port: number, target: string, body: Buffer | { size: number; piece: (at: number, n: number) => Buffer }): Promise<number> {
-  const size = Buffer.isBuffer(body) ? body.length : body.size;
-  const headers = Buffer.isBuffer(body)
-    ? { 'Content-Length': String(size), Authorization: authFor('POST', target) }
-    : { 'X-Ell-Content-Length': String(size), Authorization: authFor('POST', target, { 'X-Ell-Content-Length': String(size) }) };
+/** wrk (one thread) against `url`: its figures, and its own CPU (the shell's `times` for its children). */
+function wrk(url: string, connections: number, bytesPerRequest: number, script?: string): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
+  const args = ['-t', '1', '-c', String(connections), '-d', `${SECONDS}s`, '--latency', ...(script ? ['-s', script] : []), url];
+  return new Promise((resolve, reject) => {
+    const sh = spawn('sh', ['-c', 'wrk "$@"; times', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    sh.stdout.on('data', (c) => (out += c));
+    sh.on('error', reject);
+    sh.on('exit', () => {
+      const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
+      const ms = (re: RegExp): number => {
+        const m = re.exec(out);
+        if (!m) return 0;
+        const v = Number(m[1]);
+        return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+      };
+      const requests = num(/(\d+) requests in/);
+      const seconds = Number(/requests in ([\d.]+)s/.exec(out)?.[1] ?? SECONDS);
+      const times = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(out);
+      const wrkCpu = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : 0;
+      const errors = num(/Non-2xx or 3xx responses:\s+(\d+)/) + num(/Socket errors:.*?timeout (\d+)/);
+      resolve({ requests, seconds, mbps: (requests * bytesPerRequest) / seconds / 1e6, p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/), errors, extraCpu: { 'load gen': wrkCpu } });
+    });
+  });
+}
+
+/** The same operation issued directly through the native client, `concurrency` in flight. */
+async function direct(concurrency: number, bytesPerRequest: number, op: (i: number) => Promise<unknown>): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
+  const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const until = t0 + SECONDS * 1000;
+  let n = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < until) {
+      const s = performance.now();
+      await op(n++);
+      lat.push(performance.now() - s);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(cpu0);
+  lat.sort((a, b) => a - b);
+  return { requests: lat.length, seconds, mbps: (lat.length * bytesPerRequest) / seconds / 1e6, p50: lat[Math.floor(lat.length / 2)] ?? 0, p99: lat[Math.floor(lat.length * 0.99)] ?? 0, errors: 0, extraCpu: { client: (c.user + c.system) / 1e6 } };
+}
+
+interface Row {
+  name: string;
+  side: string;
+  m: Measured;
+}
+
+function childrenOf(pid: number, script: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)
+      .filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(script));
+  } catch {
+    return [];
+  }
+}
+
+async function main(): Promise<void> {
+  if (ONLY !== 'memory') {
+    need('wrk');
+    need('nginx');
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-proxy-'));
+  const procs: ChildProcess[] = [];
+  try {
+    const small = Buffer.alloc(4096, 0x61);
+    const big = Buffer.alloc(MIB, 0x62);
+
+    // --- the proxy on the embedded node; b1 is open for anonymous writes so wrk can upload without signing
+    const port = await freePort();
+    const nodePort = await freePort();
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      elliptics: { 'metadata-groups': [1, 2], 'log-level': 'error', 'pool-size': 2 },
+      proxy: { address: `127.0.0.1:${port}`, workers: 2, 'bucket-stat-update-interval': 5 },
+      embedded: {
+        dir: path.join(dir, 'embedded'), address: `127.0.0.1:${nodePort}`, groups: [1, 2], sync: 1,
+        buckets: { generic: { acl: [{ user: '*', token: '', flags: 3 }, { user: WRITER.user, token: WRITER.token, flags: 2 }] }, buckets: { b1: { groups: [1, 2] } } },
+      },
+    }));
+    const profDir = path.join(dir, 'profiles');
+    const proxy = spawn(BIN, ['proxy', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(PROFILE ? { BACKRUNNER_CPU_PROFILE_DIR: profDir } : {}) } });
+    procs.push(proxy);
+    let log = '';
+    proxy.stdout!.on('data', (c) => (log += c));
+    proxy.stderr!.on('data', (c) => (log += c));
+    await waitForHttp(port, '/ping/', proxy, () => log);
+    const kinds: Kinds = {
+      workers: () => childrenOf(proxy.pid!, 'http-worker'),
+      primary: () => [proxy.pid!],
+      node: () => childrenOf(proxy.pid!, 'storage-node'),
+    };
+    for (const [name, body] of [['k4', small], ['k1m', big]] as const) {
+      const r = await fetchStatus(port, 'POST', `/upload/b1/${name}`, body);
+      if (r !== 200) throw new Error(`upload of ${name} answered ${r}`);
+    }
+
+    if (ONLY !== 'memory') await throughput(dir, port, nodePort, small, big, procs, kinds);
+    if (!ONLY || ONLY === 'memory') await memory(port, proxy.pid!);
+    if (PROFILE) {
+      proxy.kill('SIGTERM');
+      await new Promise((r) => proxy.once('exit', r));
+      for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) topFunctions(path.join(profDir, f));
+    }
+  } finally {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fetchStatus(port: number, method: string, target: string, body?: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, agent: false, headers: body ? { 'Content-Length': String(body.length) } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Every case under wrk beside its baselines; one table with all figures, one with the ratios. */
+async function throughput(dir: string, port: number, nodePort: number, small: Buffer, big: Buffer, procs: ChildProcess[], kinds: Kinds): Promise<void> {
+  // --- nginx with the same bytes as files
+  const www = path.join(dir, 'www');
+  mkdirSync(path.join(www, 'b1'), { recursive: true });
+  writeFileSync(path.join(www, 'b1', 'k4'), small);
+  writeFileSync(path.join(www, 'b1', 'k1m'), big);
+  for (const d of [dir, www, path.join(www, 'b1')]) chmodSync(d, 0o755);
+  const nginxPort = await freePort();
+  const nginxConf = path.join(dir, 'nginx.conf');
+  writeFileSync(nginxConf, `worker_processes 2;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n  client_body_temp_path ${dir}/nginx-body;\n  proxy_temp_path ${dir}/nginx-proxy;\n  fastcgi_temp_path ${dir}/nginx-fcgi;\n  uwsgi_temp_path ${dir}/nginx-uwsgi;\n  scgi_temp_path ${dir}/nginx-scgi;\n  server { listen 127.0.0.1:${nginxPort}; root ${www}; location /get/ { alias ${www}/; } }\n}\n`);
+  const nginx = spawn('nginx', ['-c', nginxConf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
+  procs.push(nginx);
+  await waitForHttp(nginxPort, '/get/b1/k4', nginx, () => readFileSync(`${dir}/nginx-error.log`, 'utf8'));
+  const nginxKinds: Kinds = { nginx: () => [nginx.pid!, ...childrenOf(nginx.pid!, 'nginx')] };
+
+  // --- the native client, directly, to the same node and groups
+  const cluster = await Cluster.connect({
+    remotes: [{ host: '127.0.0.1', port: nodePort }], protocolVersion: VERSION_2_26, poolSize: 2, timeoutMs: 60_000, checkIntervalMs: 30_000, maxFrame: 200 * MIB, log: createLogger('bench', { level: 'error' }),
+  });
+  const session: Session = cluster.session({ namespace: 'b1', groups: [1, 2] });
+  const clientKinds: Kinds = { node: kinds.node! };
+
+  const script = (name: string, lua: string): string => {
+    const file = path.join(dir, `${name}.lua`);
+    writeFileSync(file, lua);
+    return file;
+  };
+  const uploadLua = (size: number, fresh: boolean): string => script(`up-${size}-${fresh}`, [
+    'wrk.method = "POST"',
+    `wrk.body = string.rep("u", ${size})`,
+    // New keys: a fresh one per request. Overwrites: 16 keys in turn, as the client baseline (one key
+    // would serialise every write on the node's per-key lock).
+    'local n = 0',
+    fresh
+      ? 'request = function()\n  n = n + 1\n  return wrk.format(nil, "/upload/b1/new-" .. tostring(n) .. "-" .. tostring(math.random(1e9)))\nend'
+      : `request = function()\n  n = n + 1\n  return wrk.format(nil, "/upload/b1/over-${size}-" .. tostring(n % 16))\nend`,
+  ].join('\n'));
+
+  const rows: Row[] = [];
+  const run = async (name: string, side: string, k: Kinds, f: () => ReturnType<typeof wrk>): Promise<Measured> => {
+    const m = await metered(k, f);
+    rows.push({ name, side, m });
+    return m;
+  };
+  const ratios: (string | number)[][] = [];
+  const chart: { name: string; proxy: number; base: number }[] = [];
+  const cases = [
+    { key: 'get4', name: 'GET 4 KiB', conns: 64, bytes: small.length, url: '/get/b1/k4', nginx: '/get/b1/k4', client: () => session.read('k4'), target: ['nginx req/s', 0.4] as const, cpuTarget: 40 },
+    { key: 'get1m', name: 'GET 1 MiB', conns: 16, bytes: big.length, url: '/get/b1/k1m', nginx: '/get/b1/k1m', client: async () => { const r = await session.openReader('k1m'); for await (const part of r) void part; }, target: ['nginx MB/s', 0.4] as const },
+    { key: 'up4', name: 'upload 4 KiB, overwrite', conns: 16, bytes: small.length, url: '/upload/b1/wrk-4k', lua: uploadLua(small.length, false), client: (i: number) => session.write(`direct-4k-${i % 16}`, small), target: ['client req/s', 0.6] as const, cpuTarget: 100 },
+    { key: 'up4', name: 'upload 4 KiB, new keys', conns: 16, bytes: small.length, url: '/', lua: uploadLua(small.length, true), client: (i: number) => session.write(`direct-new-4k-${i}-${Math.random()}`, small), target: ['client req/s', 0.6] as const, cpuTarget: 100 },
+    { key: 'up1m', name: 'upload 1 MiB, overwrite', conns: 16, bytes: big.length, url: '/upload/b1/wrk-1m', lua: uploadLua(big.length, false), client: (i: number) => session.write(`direct-1m-${i % 16}`, big), target: ['client MB/s', 0.8] as const },
+    { key: 'up1m', name: 'upload 1 MiB, new keys', conns: 16, bytes: big.length, url: '/', lua: uploadLua(big.length, true), client: (i: number) => session.write(`direct-new-1m-${i}-${Math.random()}`, big), target: ['client MB/s', 0.8] as const },
+  ];
+  for (const c of cases) {
+    if (ONLY && ONLY !== c.key) continue;
+    const px = await run(c.name, 'proxy', kinds, () => wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua));
+    const ng = c.nginx ? await run(c.name, 'nginx', nginxKinds, () => wrk(`http://127.0.0.1:${nginxPort}${c.nginx}`, c.conns, c.bytes)) : undefined;
+    const cl = await run(c.name, 'client', clientKinds, () => direct(c.conns, c.bytes, c.client));
+    const base = c.target[0].startsWith('nginx') ? ng! : cl;
+    const byMb = c.target[0].endsWith('MB/s');
+    const ratio = byMb ? px.mbps / base.mbps : px.requests / px.seconds / (base.requests / base.seconds);
+    const cpuOk = c.cpuTarget === undefined ? '' : `; worker ${Math.round(px.cpu.workers!)} µs/req (≤ ${c.cpuTarget}: ${px.cpu.workers! <= c.cpuTarget ? 'met' : 'missed'})`;
+    ratios.push([c.name, percent(ratio, 1), `${c.target[0]} ≥ ${c.target[1] * 100}%`, ratio >= c.target[1] ? `met${cpuOk}` : `missed${cpuOk}`]);
+    chart.push({ name: c.name, proxy: Math.round(ratio * 100), base: c.target[1] * 100 });
+  }
+  cluster.close();
+
+  const kindsShown = ['workers', 'primary', 'node', 'load gen', 'nginx', 'client'];
+  const mib = (n: number | undefined): string => (n ? `${(n / MIB).toFixed(0)}` : '-');
+  printTable(`every case: wrk -t1 for ${SECONDS} s (connections as listed; proxy = 2 workers + primary + embedded node; client = the native client in this process, as many in flight)`,
+    ['case', 'side', 'conns', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', ...kindsShown.map((k) => `${k} µs/req`), 'peak RSS MiB (w/p/n)', 'errors'],
+    rows.map((r) => [r.name, r.side, cases.find((c) => c.name === r.name)!.conns, r.m.requests / r.m.seconds, r.m.mbps, r.m.p50, r.m.p99,
+      ...kindsShown.map((k) => (r.m.cpu[k] === undefined ? '-' : Math.round(r.m.cpu[k]!))),
+      r.side === 'proxy' ? `${mib(r.m.rss.workers)}/${mib(r.m.rss.primary)}/${mib(r.m.rss.node)}` : r.side === 'nginx' ? mib(r.m.rss.nginx) : `node ${mib(r.m.rss.node)}`, r.m.errors]));
+  printTable('targets (ratios measured in this run)', ['case', 'ratio', 'target', 'verdict'], ratios);
+  const worst = Math.max(...rows.filter((r) => r.side === 'proxy').map((r) => r.m.rss.workers ?? 0));
+  const primary = Math.max(...rows.filter((r) => r.side === 'proxy').map((r) => r.m.rss.primary ?? 0));
+  say(`peak RSS: each worker ≤ ${mib(worst)} MiB (target ≤ 96), primary ≤ ${mib(primary)} MiB (target ≤ 80)`);
+  writeBarChart('proxy', {
+    title: 'Proxy vs its baseline in the same run (%)',
+    yLabel: '% of the baseline',
+    categories: chart.map((c) => c.name.replace('upload ', 'up ')),
+    series: [{ name: 'proxy / baseline', values: chart.map((c) => c.proxy) }, { name: 'target', values: chart.map((c) => c.base) }],
+  });
+}
+
+/** Worker memory (each worker's RSS) while a 1 GiB object goes in, then out. */
+async function memory(port: number, primaryPid: number): Promise<void> {
+  const pids = childrenOf(primaryPid, 'http-worker');
+  const sum = (): number => pids.reduce((n, pid) => n + rssOf(pid), 0);
+  const largest = (): number => Math.max(...pids.map(rssOf));
+  const before = sum();
+  let peak = before;
+  let peakOne = largest();
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, sum());
+    peakOne = Math.max(peakOne, largest());
+  }, 50);
+  const gib = 1024 ** 3;
+  const piece = Buffer.alloc(MIB, 0x63);
+  const mib = (n: number): string => `${(n / MIB).toFixed(0)} MiB`;
+  const t0 = performance.now();
+  const st = await put(port, '/upload/b1/one-gib', gib, piece);
+  const upPeak = peak;
+  const t1 = performance.now();
+  const got = await download(port, '/get/b1/one-gib');
+  const t2 = performance.now();
+  clearInterval(sampler);
+  printTable('worker memory (RSS of both workers) while a 1 GiB object is uploaded, then downloaded, through the proxy',
+    ['upload', 'downloaded', 'RSS before', 'peak in upload', 'peak in download', 'RSS after', 'peak growth', 'target', 'largest worker', 'up s', 'down s'],
+    [[String(st), `${(got / gib).toFixed(2)} GiB`, mib(before), mib(upPeak), mib(peak), mib(sum()), mib(peak - before), '≤ 64 MiB', mib(peakOne), ((t1 - t0) / 1000).toFixed(1), ((t2 - t1) / 1000).toFixed(1)]]);
+}
+
+/** A streamed upload: chunked, with its size in X-Ell-Content-Length (uWS caps Content-Length at 9 digits). */
+function put(port: number, target: string, size: number, piece: Buffer): Promise<number> {
+  const headers = { 'X-Ell-Content-Length': String(size), Authorization: authFor('POST', target, { 'X-Ell-Content-Length': String(size) }) };
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false, headers }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode!));
     });
     req.on('error', reject);
-    if (Buffer.isBuffer(body)) return void req.end(body);
     let at = 0;
     const pump = (): void => {
       while (at < size) {
-        const n = Math.min(1024 * 1024, size - at);
-        const ok = req.write(body.piece(at, n));
+        const n = Math.min(piece.length, size - at);
         at += n;
-        if (!ok) return void req.once('drain', pump);
+        if (!req.write(n === piece.length ? piece : piece.subarray(0, n))) return void req.once('drain', pump);
       }
       req.end();
     };
@@ -93,160 +347,6 @@ function download(port: number, target: string): Promise<number> {
   });
 }
 
-function workerPids(primary: number): number[] {
-  try {
-    const children = execFileSync('pgrep', ['-P', String(primary)], { encoding: 'utf8' }).trim().split('\n').map(Number);
-    // The embedded node is a child too; workers run http-worker.js.
-    return children.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('http-worker'));
-  } catch {
-    return [];
-  }
-}
-
-async function main(): Promise<void> {
-  if (ONLY !== 'memory') {
-    need('wrk');
-    need('nginx');
-  }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-proxy-'));
-  const procs: ChildProcess[] = [];
-  try {
-    const small = Buffer.alloc(4096, 0x61);
-    const big = Buffer.alloc(1024 * 1024, 0x62);
-
-    // --- the proxy on the embedded node
-    const port = await freePort();
-    const nodePort = await freePort();
-    const config = path.join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({
-      elliptics: { 'metadata-groups': [1, 2], 'log-level': 'warn', 'pool-size': 2 },
-      proxy: { address: `127.0.0.1:${port}`, workers: 2, 'bucket-stat-update-interval': 5 },
-      embedded: {
-        dir: path.join(dir, 'embedded'), address: `127.0.0.1:${nodePort}`, groups: [1, 2], sync: 1,
-        buckets: { generic: { acl: [{ user: '*', token: '', flags: 1 }, { user: WRITER.user, token: WRITER.token, flags: 2 }] }, buckets: { b1: { groups: [1, 2] } } },
-      },
-    }));
-    const profDir = path.join(dir, 'profiles');
-    const proxy = spawn(BIN, ['proxy', '--config', config], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(PROFILE ? { BACKRUNNER_CPU_PROFILE_DIR: profDir } : {}) },
-    });
-    procs.push(proxy);
-    let log = '';
-    proxy.stdout!.on('data', (c) => (log += c));
-    proxy.stderr!.on('data', (c) => (log += c));
-    await waitForHttp(port, '/ping/', proxy, () => log);
-    step('proxy up');
-    for (const [name, body] of [['k4', small], ['k1m', big]] as const) {
-      step(`uploading ${name}`);
-      const status = await put(port, `/upload/b1/${name}`, body);
-      step(`uploaded ${name}: ${status}`);
-      if (status !== 200) throw new Error(`upload of ${name} answered ${status}`);
-    }
-
-    if (ONLY !== 'memory') await throughput(dir, port, nodePort, small, big, procs);
-    if (ONLY !== 'throughput') await memory(port, proxy.pid!);
-
-    if (PROFILE) {
-      proxy.kill('SIGTERM');
-      await new Promise((r) => proxy.once('exit', r));
-      for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) topFunctions(path.join(profDir, f));
-    }
-  } finally {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** GET and upload under wrk, beside nginx and the native client. */
-async function throughput(dir: string, port: number, nodePort: number, small: Buffer, big: Buffer, procs: ChildProcess[]): Promise<void> {
-  // --- nginx with the same bytes as files
-  const www = path.join(dir, 'www');
-  mkdirSync(path.join(www, 'b1'), { recursive: true });
-  writeFileSync(path.join(www, 'b1', 'k4'), small);
-  writeFileSync(path.join(www, 'b1', 'k1m'), big);
-  // nginx workers run as an unprivileged user when the master is root: the files must be readable.
-  for (const d of [dir, www, path.join(www, 'b1')]) chmodSync(d, 0o755);
-  const nginxPort = await freePort();
-  const nginxConf = path.join(dir, 'nginx.conf');
-  writeFileSync(nginxConf, `worker_processes 2;\npid ${dir}/nginx.pid;\nerror_log ${dir}/nginx-error.log;\nevents { worker_connections 1024; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n  client_body_temp_path ${dir}/nginx-body;\n  proxy_temp_path ${dir}/nginx-proxy;\n  fastcgi_temp_path ${dir}/nginx-fcgi;\n  uwsgi_temp_path ${dir}/nginx-uwsgi;\n  scgi_temp_path ${dir}/nginx-scgi;\n  server { listen 127.0.0.1:${nginxPort}; root ${www}; location /get/ { alias ${www}/; } }\n}\n`);
-  const nginx = spawn('nginx', ['-c', nginxConf, '-p', dir, '-g', 'daemon off;'], { stdio: 'ignore' });
-  procs.push(nginx);
-  await waitForHttp(nginxPort, '/get/b1/k4', nginx, () => readFileSync(`${dir}/nginx-error.log`, 'utf8'));
-  step('nginx up');
-
-  // --- the native client, directly
-  const cluster = await Cluster.connect({
-    remotes: [{ host: '127.0.0.1', port: nodePort }], protocolVersion: VERSION_2_26, poolSize: 2, timeoutMs: 60_000, checkIntervalMs: 30_000, maxFrame: 200 * 1024 * 1024, log: createLogger('bench', { level: 'warn' }),
-  });
-  const session = cluster.session({ namespace: 'b1', groups: [1, 2] });
-  const direct = async (op: () => Promise<unknown>, bytes: number): Promise<WrkResult> => {
-    const until = performance.now() + SECONDS * 1000;
-    const t0 = performance.now();
-    let n = 0;
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < until) {
-        await op();
-        n++;
-      }
-    }));
-    const s = (performance.now() - t0) / 1000;
-    return { rps: n / s, mbps: (n * bytes) / s / 1e6, errors: 0 };
-  };
-
-  const uploadScript = path.join(dir, 'upload.lua');
-  writeFileSync(uploadScript, `wrk.method = "POST"\nwrk.body = string.rep("u", ${big.length})\nwrk.headers["Authorization"] = "${authFor('POST', '/upload/b1/wrk-up')}"\n`);
-
-  const rows: (string | number)[][] = [];
-  step('measuring');
-  const get4 = wrk(`http://127.0.0.1:${port}/get/b1/k4`);
-  const nginx4 = wrk(`http://127.0.0.1:${nginxPort}/get/b1/k4`);
-  const client4 = await direct(() => session.read('k4'), small.length);
-  rows.push(['GET 4 KiB', get4.rps, get4.mbps, nginx4.rps, nginx4.mbps, client4.rps, percent(get4.rps, nginx4.rps), 'req/s vs nginx ≥ 50%']);
-  const get1 = wrk(`http://127.0.0.1:${port}/get/b1/k1m`);
-  const nginx1 = wrk(`http://127.0.0.1:${nginxPort}/get/b1/k1m`);
-  const client1 = await direct(async () => {
-    const r = await session.openReader('k1m');
-    for await (const part of r) void part;
-  }, big.length);
-  rows.push(['GET 1 MiB', get1.rps, get1.mbps, nginx1.rps, nginx1.mbps, client1.rps, percent(get1.mbps, nginx1.mbps), 'MB/s vs nginx ≥ 40%']);
-  const up1 = wrk(`http://127.0.0.1:${port}/upload/b1/wrk-up`, uploadScript);
-  const clientUp = await direct(() => session.write('direct-up', big), big.length);
-  // wrk's Transfer/sec counts what came back; an upload moves its body the other way.
-  const upMbps = (up1.rps * big.length) / 1e6;
-  rows.push(['upload 1 MiB → 2 groups', up1.rps, upMbps, '-', '-', clientUp.rps, percent(upMbps, clientUp.mbps), 'MB/s vs client ≥ 50%']);
-  printTable(`proxy (2 workers, embedded node) vs nginx and the native client; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s, client ${CONNECTIONS} in flight`,
-    ['case', 'proxy req/s', 'proxy MB/s', 'nginx req/s', 'nginx MB/s', 'client ops/s', 'ratio', 'target'], rows);
-  if (get4.errors + get1.errors + up1.errors > 0) process.stdout.write(`non-2xx or timeouts: get4 ${get4.errors}, get1 ${get1.errors}, upload ${up1.errors}\n`);
-  process.stdout.write(`client MB/s: read 4 KiB ${client4.mbps.toFixed(1)}, read 1 MiB ${client1.mbps.toFixed(1)}, write 1 MiB ${clientUp.mbps.toFixed(1)} (object bytes; a write goes to 2 groups)\n`);
-
-  cluster.close();
-}
-
-/** Worker memory (both workers' RSS) while a 1 GiB object goes in, then out. */
-async function memory(port: number, primaryPid: number): Promise<void> {
-  step('memory');
-  const pids = workerPids(primaryPid);
-  const rss = (): number => pids.reduce((n, pid) => n + rssOf(pid), 0);
-  const before = rss();
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
-  const gib = 1024 ** 3;
-  const piece = Buffer.alloc(1024 * 1024, 0x63);
-  const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  const t0 = performance.now();
-  const st = await put(port, '/upload/b1/one-gib', { size: gib, piece: () => piece });
-  const upPeak = peak;
-  const t1 = performance.now();
-  const got = await download(port, '/get/b1/one-gib');
-  const t2 = performance.now();
-  clearInterval(sampler);
-  printTable('worker memory (RSS of both workers) while a 1 GiB object is uploaded, then downloaded, through the proxy',
-    ['upload', 'downloaded', 'RSS before', 'peak in upload', 'peak in download', 'RSS after', 'peak growth', 'target', 'up s', 'down s'],
-    [[String(st), `${(got / gib).toFixed(2)} GiB`, mib(before), mib(upPeak), mib(peak), mib(rss()), mib(peak - before), '≤ 64 MiB', ((t1 - t0) / 1000).toFixed(1), ((t2 - t1) / 1000).toFixed(1)]]);
-}
-
 /** Self time per function of a V8 CPU profile: where a worker spends its time. */
 function topFunctions(file: string): void {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
@@ -260,8 +360,10 @@ function topFunctions(file: string): void {
     const key = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber}`;
     self.set(key, (self.get(key) ?? 0) + t);
   }
-  process.stdout.write(`\nCPU profile ${path.basename(file)} (${(total / 1e6).toFixed(1)} s sampled), top self time:\n`);
-  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
+  const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((n, [, v]) => n + v, 0);
+  const active = total - idle;
+  say(`\nCPU profile ${path.basename(file)} (${(active / 1e6).toFixed(1)} s busy of ${(total / 1e6).toFixed(1)} s sampled), top self time as a share of the busy time:`);
+  for (const [k, v] of [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 25)) say(`  ${((v / active) * 100).toFixed(1).padStart(5)}%  ${k}`);
 }
 
 await main();

@@ -2,6 +2,9 @@
 // The config file comes in BACKRUNNER_CONFIG.
 
 import { runWorker } from '../src/proxy/worker.js';
+import { startAllocationProfile } from '../src/util/alloc-profile.js';
+
+startAllocationProfile();
 
 const configFile = process.env.BACKRUNNER_CONFIG;
 if (!configFile) {

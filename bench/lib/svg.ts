@@ -77,3 +77,53 @@ export function writeChart(name: string, spec: ChartSpec): string {
   writeFileSync(file, lineChart(spec));
   return file;
 }
+
+export interface BarSpec {
+  title: string;
+  yLabel: string;
+  /** One group of bars per category. */
+  categories: string[];
+  series: { name: string; values: number[] }[];
+  /** A horizontal reference line (e.g. a target ratio). */
+  reference?: { value: number; label: string };
+}
+
+/** Grouped bars: one group per category, one bar per series. */
+export function barChart(spec: BarSpec): string {
+  const W = 900, H = 420, L = 70, R = 190, T = 40, B = 70;
+  const max = niceMax(Math.max(...spec.series.flatMap((s) => s.values), spec.reference?.value ?? 0));
+  const y = (v: number): number => H - B - (Math.max(0, v) / max) * (H - T - B);
+  const groupW = (W - L - R) / Math.max(1, spec.categories.length);
+  const barW = (groupW * 0.8) / Math.max(1, spec.series.length);
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`, `<text x="${L}" y="24" font-size="15" font-weight="bold">${esc(spec.title)}</text>`];
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e6ee"/>`, `<text x="${L - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${+v.toPrecision(3)}</text>`);
+  }
+  out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" fill="#333">${esc(spec.yLabel)}</text>`);
+  spec.categories.forEach((c, ci) => {
+    const gx = L + ci * groupW + groupW * 0.1;
+    spec.series.forEach((s, si) => {
+      const v = s.values[ci] ?? 0;
+      out.push(`<rect x="${(gx + si * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(H - B - y(v)).toFixed(1)}" fill="${COLORS[si % COLORS.length]}"><title>${esc(`${s.name}: ${v}`)}</title></rect>`);
+    });
+    out.push(`<text x="${(gx + groupW * 0.4).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" fill="#333">${esc(c)}</text>`);
+  });
+  if (spec.reference) {
+    const ry = y(spec.reference.value);
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${ry}" y2="${ry}" stroke="#d04a3c" stroke-dasharray="5 3"/>`, `<text x="${W - R + 4}" y="${ry + 4}" fill="#d04a3c">${esc(spec.reference.label)}</text>`);
+  }
+  spec.series.forEach((s, i) => {
+    out.push(`<rect x="${W - R + 16}" y="${T + 18 * i}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>`, `<text x="${W - R + 34}" y="${T + 18 * i + 11}">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** Writes a bar chart into the results folder; returns its path. */
+export function writeBarChart(name: string, spec: BarSpec): string {
+  const file = path.join(resultsDir(), `${name}.svg`);
+  writeFileSync(file, barChart(spec));
+  return file;
+}

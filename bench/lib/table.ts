@@ -1,11 +1,37 @@
-// Plain-text tables for benchmark output.
+// Plain-text tables for benchmark output. Every table printed is also kept, and written at exit to
+// the results folder as <bench>.txt (bench-results/ by default, see svg.ts).
+
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { resultsDir } from './svg.js';
+
+const printed: string[] = [];
+let hooked = false;
 
 export function printTable(title: string, header: string[], rows: (string | number)[][]): void {
   const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
   const line = (r: (string | number)[]) => r.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
-  process.stdout.write(`\n${title}\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
-  for (const r of cells.slice(1)) process.stdout.write(`${line(r)}\n`);
+  const text = `\n${title}\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${cells.slice(1).map((r) => `${line(r)}\n`).join('')}`;
+  process.stdout.write(text);
+  note(text);
+}
+
+/** Keeps a line of text for the results file (notes, summaries). */
+export function note(text: string): void {
+  printed.push(text);
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    const name = path.basename(process.argv[1] ?? 'bench', '.js');
+    writeFileSync(path.join(resultsDir(), `${name}.txt`), `${new Date().toISOString()}\n${printed.join('')}`);
+  });
+}
+
+/** Prints a line and keeps it for the results file. */
+export function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+  note(`${text}\n`);
 }
 
 export function formatNumber(n: number): string {

@@ -19,7 +19,7 @@ import { BufferPool } from '../util/buffer-pool.js';
  * which a streaming reader hands back once the bytes were passed on (ObjectReader `recycle`).
  */
 const LARGE_REPLY = 256 * 1024;
-const replyBuffers = new BufferPool(32 * 1024 * 1024);
+const replyBuffers = new BufferPool(8 * 1024 * 1024);
 
 /** One received message. `body` keeps the payload as received chunks; `payload` joins them. */
 export class Packet {

@@ -121,11 +121,12 @@ export function backendControlRequest(ctl: BackendControl): Request {
 // ---------------------------------------------------------------------------------------------
 // Replies
 
-/** The final packet of a transaction; throws its status when it is an error. */
-export function finalPacket(packets: readonly Packet[], what: string): Packet {
+/** The final packet of a transaction; throws its status when it is an error (`what` says of what; `group`, where). */
+export function finalPacket(packets: readonly Packet[], what: string, group?: number): Packet {
   const last = packets[packets.length - 1];
-  if (!last) throw new EllipticsError(Errno.EIO, `${what}: empty reply`);
-  if (last.header.status !== 0) throw new EllipticsError(last.header.status, what);
+  const where = (): string => (group === undefined ? what : `${what} in group ${group}`);
+  if (!last) throw new EllipticsError(Errno.EIO, `${where()}: empty reply`);
+  if (last.header.status !== 0) throw new EllipticsError(last.header.status, where());
   return last;
 }
 
@@ -136,6 +137,9 @@ export function fileInfoOf(packets: readonly Packet[], what: string): FileInfoRe
 }
 
 export class ReadReply {
+  /** The group that answered (set by the reader that asked). */
+  group = 0;
+
   constructor(
     readonly io: IoAttr,
     /** The data as received, chunk by chunk (no copy). */
@@ -154,10 +158,12 @@ export class ReadReply {
   }
 }
 
-export function readReplyOf(packets: readonly Packet[], what: string): ReadReply {
-  const p = finalPacket(packets, what);
+export function readReplyOf(packets: readonly Packet[], what: string, group?: number): ReadReply {
+  const p = finalPacket(packets, what, group);
   if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: READ reply shorter than io_attr`);
-  return new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE), p.body);
+  const reply = new ReadReply(decodeIoAttr(p.body.head(IO_ATTR_SIZE)), p.body.slice(IO_ATTR_SIZE), p.body);
+  if (group !== undefined) reply.group = group;
+  return reply;
 }
 
 /** ROUTE_LIST: one address per node (the first of each node's list; single-homed clusters). */

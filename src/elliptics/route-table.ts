@@ -6,8 +6,8 @@ import type { BackendIds } from './protocol/containers.js';
 
 export interface Route {
   /** `host:port:family` of the node that owns the key in this group. */
-  node: string;
-  backendId: number;
+  readonly node: string;
+  readonly backendId: number;
 }
 
 interface Point extends Route {
@@ -56,7 +56,7 @@ export class RouteTable {
     if (points.length > 0) this.groups.set(b.group, points);
   }
 
-  /** The owner of `id` in `group`, or undefined when the group is unknown. */
+  /** The owner of `id` in `group`, or undefined when the group is unknown (the table's own entry: no copy on the hot path). */
   lookup(group: number, id: Buffer): Route | undefined {
     const points = this.groups.get(group);
     if (!points || points.length === 0) return undefined;
@@ -71,8 +71,7 @@ export class RouteTable {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    const p = points[found < 0 ? points.length - 1 : found]!;
-    return { node: p.node, backendId: p.backendId };
+    return points[found < 0 ? points.length - 1 : found]!;
   }
 
   groupIds(): number[] {

@@ -188,7 +188,7 @@ export class Session {
   }
 
   /** READ from the groups in order until one succeeds (spec §3.3). */
-  read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply & { group: number }> {
+  read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply> {
     return this.readId(this.id(key), opts.groups ?? this.groups, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }, 'read');
   }
 
@@ -197,7 +197,7 @@ export class Session {
    * each try within the attempt deadline, all of them within the session's timeout. The error as
    * spec §5.1 picks it when none answers.
    */
-  async readId(id: Buffer, groups: readonly number[], io: { offset: number; size: number; ioFlags: number }, what: string): Promise<ReadReply & { group: number }> {
+  async readId(id: Buffer, groups: readonly number[], io: { offset: number; size: number; ioFlags: number }, what: string): Promise<ReadReply> {
     const failures: EllipticsError[] = [];
     const until = Date.now() + this.timeoutMs;
     for (const group of this.byHealth(id, groups)) {
@@ -207,8 +207,9 @@ export class Session {
         break;
       }
       try {
-        const { packets } = await this.send(group, id, (t) => readRequest(t, io), Math.min(this.opts.attemptTimeoutMs ?? left, left));
-        return Object.assign(readReplyOf(packets, `${what} in group ${group}`), { group });
+        const { pool, backendId } = this.cluster.route(group, id);
+        const r = readRequest({ id, group, backendId, cflags: this.opts.cflags ?? 0, traceId: this.opts.traceId ?? 0n }, io);
+        return readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group);
       } catch (err) {
         failures.push(err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message));
       }

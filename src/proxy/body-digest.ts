@@ -25,15 +25,15 @@ export interface ExpectedDigest {
 }
 
 /** The digests the client announced (none: an empty list); a malformed header is a 400. */
-export function expectedDigests(headers: ReadonlyMap<string, string>): ExpectedDigest[] {
+export function expectedDigests(header: (lowerName: string) => string | undefined): ExpectedDigest[] {
   const out: ExpectedDigest[] = [];
-  const md5 = headers.get('content-md5');
-  const digest = headers.get('digest');
+  const md5 = header('content-md5');
+  const digest = header('digest');
   if (md5 !== undefined) {
     if (!/^[A-Za-z0-9+/]{22}==$/.test(md5.trim())) throw new HttpError(400, 'upload: Content-MD5 must be the base64 MD5 of the body');
     out.push({ algorithm: 'md5', value: md5.trim(), encoding: 'base64', header: 'Content-MD5' });
   } else if (digest !== undefined) out.push(digestHeader(digest));
-  const sha = headers.get('x-ell-content-sha256');
+  const sha = header('x-ell-content-sha256');
   if (sha !== undefined) {
     if (!/^[0-9a-fA-F]{64}$/.test(sha.trim())) throw new HttpError(400, 'upload: X-Ell-Content-SHA256 must be the hex SHA-256 of the body');
     out.push({ algorithm: 'sha256', value: sha.trim().toLowerCase(), encoding: 'hex', header: 'X-Ell-Content-SHA256' });

@@ -60,15 +60,35 @@ export function lookupResult(results: readonly GroupResult[], id: Buffer): Looku
   };
 }
 
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+let zoneFormat: Intl.DateTimeFormat | undefined;
+/**
+ * The local zone's abbreviation at `d`. UTC (servers) needs no lookup; other zones ask Intl, which is
+ * slow and maps ICU's data into memory, once per hour.
+ */
+const zoneCache = new Map<number, string>();
+function zoneAbbreviation(d: Date, offset: number): string {
+  if (offset === 0 && (process.env.TZ === undefined || process.env.TZ === 'UTC' || process.env.TZ === '')) return 'UTC';
+  const hour = Math.floor(d.getTime() / 3_600_000);
+  let abbrev = zoneCache.get(hour);
+  if (abbrev === undefined) {
+    zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+    const zone = zoneFormat.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const sign = offset >= 0 ? '+' : '-';
+    abbrev = /^GMT[+-]/.test(zone) || zone === 'GMT' ? (offset === 0 ? 'UTC' : `${sign}${pad(Math.floor(Math.abs(offset) / 60))}`) : zone;
+    if (zoneCache.size > 64) zoneCache.clear();
+    zoneCache.set(hour, abbrev);
+  }
+  return abbrev;
+}
+
 /** Go's time.Time.String(): `2006-01-02 15:04:05.999999999 -0700 MST` in the local zone. */
 export function goTimeString(sec: number, nsec: number): string {
   const d = new Date(sec * 1000);
-  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
   const frac = nsec > 0 ? `.${String(nsec).padStart(9, '0').replace(/0+$/, '')}` : '';
   const offset = -d.getTimezoneOffset();
   const sign = offset >= 0 ? '+' : '-';
   const abs = Math.abs(offset);
-  const zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
-  const abbrev = /^GMT[+-]/.test(zone) || zone === 'GMT' ? (offset === 0 ? 'UTC' : `${sign}${pad(Math.floor(abs / 60))}`) : zone;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${abbrev}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zoneAbbreviation(d, offset)}`;
 }

@@ -11,10 +11,12 @@ import { BodyTooLarge, type Exchange } from './http/exchange.js';
 import { parseUint } from './http/numbers.js';
 import type { WorkerContext } from './worker-context.js';
 
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
+
 export class Request {
-  readonly query: Map<string, string>;
-  readonly caller: Caller;
-  readonly traceId: bigint;
+  private parsedQuery: ReadonlyMap<string, string> | undefined;
+  private parsedCaller: Caller | undefined;
+  private trace: bigint | undefined;
   params: string[] = [];
   handler = '/';
   // Access-log fields.
@@ -31,10 +33,19 @@ export class Request {
     readonly ctx: WorkerContext,
     readonly signPath: string,
     readonly path: string,
-  ) {
-    this.query = parseQuery(ex.rawQuery);
-    this.caller = parseAuthorization(ex.header('authorization'));
-    this.traceId = traceIdOf(ex.header('x-request'), this.query.get('trace_id'));
+  ) {}
+
+  // Parsed on first use: a plain GET needs neither its query nor its caller parsed twice.
+  get query(): ReadonlyMap<string, string> {
+    return (this.parsedQuery ??= this.ex.rawQuery === '' ? NO_QUERY : parseQuery(this.ex.rawQuery));
+  }
+
+  get caller(): Caller {
+    return (this.parsedCaller ??= parseAuthorization(this.ex.header('authorization')));
+  }
+
+  get traceId(): bigint {
+    return (this.trace ??= traceIdOf(this.ex.header('x-request'), this.query.get('trace_id')));
   }
 
   get signed(): SignedRequest {
@@ -70,13 +81,25 @@ export class Request {
     return { bucket: await this.usableBucket(bucketName, access), key };
   }
 
-  /** A bucket (noted for the access log) the caller may `access` and the proxy can do I/O with. */
-  async usableBucket(name: string, access: Access): Promise<BucketMeta> {
-    const bucket = await this.ctx.bucket(name);
+  /** bucketAndKey without waiting, when the bucket is in the snapshot (the common case); else undefined. */
+  knownBucketAndKey(access: Access): { bucket: BucketMeta; key: string } | undefined {
+    const [bucketName, key] = this.params as [string, string];
+    const bucket = this.ctx.knownBucket(bucketName);
+    if (!bucket) return undefined;
+    this.key = key;
+    return { bucket: this.checkedBucket(bucket, access), key };
+  }
+
+  private checkedBucket(bucket: BucketMeta, access: Access): BucketMeta {
     this.bucket = bucket.name;
     this.requireAccess(bucket, access);
     if (bucket.groups.length === 0) throw new HttpError(400, `${bucket.name}: bucket has no groups`);
     return bucket;
+  }
+
+  /** A bucket (noted for the access log) the caller may `access` and the proxy can do I/O with. */
+  async usableBucket(name: string, access: Access): Promise<BucketMeta> {
+    return this.checkedBucket(this.ctx.knownBucket(name) ?? (await this.ctx.bucket(name)), access);
   }
 
   /** A small request body (JSON documents), at most `proxy.max-json-body` bytes, else 413. */

@@ -68,11 +68,12 @@ function parseTarget(rawPath: string): Target | HttpError {
   }
   const handler = splitHandler(decoded.path);
   if (!handler) return new HttpError(400, 'could not split URL');
-  return { ...decoded, handler };
+  return { signPath: decoded.signPath, path: decoded.path, handler };
 }
 
 export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: HttpRequest, secure: boolean): void {
   const ex = new Exchange(res, uwsReq, ctx.config.headers, secure);
+  if (ctx.log.isLevelEnabled('info')) ex.captureRemote(); // the access line needs it after the reply ended
   const target = parseTarget(ex.rawPath);
   const name = target instanceof HttpError ? '' : target.handler.name;
   const route = ROUTES[name];
@@ -90,27 +91,27 @@ export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: Htt
 async function serve(ctx: WorkerContext, ex: Exchange, target: Target | HttpError): Promise<void> {
   active.add(ex);
   ctx.inFlight++;
-  const state: { req: Request | undefined } = { req: undefined };
+  let req: Request | undefined;
   try {
-    await run(ctx, ex, target, state);
+    if (target instanceof HttpError) throw target;
+    req = new Request(ex, ctx, target.signPath, target.path);
+    await route(req, target.handler);
   } catch (err) {
-    replyError(ctx, ex, state.req, err);
+    replyError(ctx, ex, req, err);
   } finally {
     active.delete(ex);
     ctx.inFlight--;
-    finish(ctx, ex, state.req);
+    finish(ctx, ex, req);
   }
 }
 
-async function run(ctx: WorkerContext, ex: Exchange, target: Target | HttpError, state: { req: Request | undefined }): Promise<void> {
-  if (target instanceof HttpError) throw target;
-  const req = new Request(ex, ctx, target.signPath, target.path);
-  state.req = req;
-  const split = target.handler;
+/** The handler for the request's path and method, with its path parameters; then it runs. */
+function route(req: Request, split: Target['handler']): Promise<void> {
   const r = ROUTES[split.name] ?? STATIC;
+  const method = req.ex.method;
   req.handler = r === STATIC ? '/' : split.name;
-  if (!r.methods.includes(ex.method)) {
-    throw new HttpError(405, `method doesn't match: provided: ${ex.method}, required: [${r.methods.join(' ')}]`, [['Allow', r.methods.join(', ')]]);
+  if (!r.methods.includes(method)) {
+    throw new HttpError(405, `method doesn't match: provided: ${method}, required: [${r.methods.join(' ')}]`, [['Allow', r.methods.join(', ')]]);
   }
   if (r !== STATIC) {
     if (split.rest === undefined && !r.bare) throw new HttpError(400, `not enough path parts for handler: ${split.name}`);
@@ -121,7 +122,7 @@ async function run(ctx: WorkerContext, ex: Exchange, target: Target | HttpError,
       throw err;
     }
   }
-  await r.run(req);
+  return r.run(req);
 }
 
 function replyError(ctx: WorkerContext, ex: Exchange, req: Request | undefined, err: unknown): void {

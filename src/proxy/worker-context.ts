@@ -34,7 +34,8 @@ export class WorkerContext {
   private buckets = new Map<string, BucketMeta>();
   private writable: BucketMeta[] = [];
   private readonly onDemand = new Map<string, OnDemand>();
-  private statsByBackend = new Map<string, BackendStats>();
+  /** group → node → backend id → statistics (no key strings built on the request path). */
+  private statsByBackend = new Map<number, Map<string, Map<number, BackendStats>>>();
   private groups = new Map<number, GroupFacts>();
   readonly stats: WorkerStats;
   readonly metadata: MetadataStore;
@@ -71,7 +72,14 @@ export class WorkerContext {
   private apply(s: Snapshot): void {
     this.buckets = new Map(s.buckets.map((b) => [b.name, fromSnapshotBucket(b)]));
     this.writable = s.buckets.filter((b) => b.writable).map((b) => this.buckets.get(b.name)!);
-    this.statsByBackend = new Map(s.backends.map((b) => [`${b.group}/${b.address}/${b.backendId}`, b]));
+    this.statsByBackend = new Map();
+    for (const b of s.backends) {
+      let byNode = this.statsByBackend.get(b.group);
+      if (!byNode) this.statsByBackend.set(b.group, (byNode = new Map()));
+      let byId = byNode.get(b.address);
+      if (!byId) byNode.set(b.address, (byId = new Map()));
+      byId.set(b.backendId, b);
+    }
     this.groups = new Map();
     for (const b of s.backends) {
       const g = this.groups.get(b.group) ?? { hasStats: true, liveRecords: 0 };
@@ -94,7 +102,7 @@ export class WorkerContext {
     if (!route) return { routed: false, stats: undefined, pain: 0 };
     const key = backendKey(route.node, route.backendId);
     const pain = this.stats.failedRecently(key, now) ? WRITE_ERROR_PAIN : this.live.backends[key]?.pid.pain ?? 0;
-    return { routed: true, stats: this.statsByBackend.get(`${group}/${route.node}/${route.backendId}`), pain };
+    return { routed: true, stats: this.backendStats(group, route.node, route.backendId), pain };
   }
 
   /** Buckets of the bucket list: the candidates of /nobucket_upload/. */
@@ -111,19 +119,24 @@ export class WorkerContext {
 
   /** Stats (from the last MONITOR_STAT poll) of one backend of `group`. */
   backendStats(group: number, node: string, backendId: number): BackendStats | undefined {
-    return this.statsByBackend.get(`${group}/${node}/${backendId}`);
+    return this.statsByBackend.get(group)?.get(node)?.get(backendId);
   }
 
   /** Stats (from the last MONITOR_STAT poll) of the backend that holds key `id` in `group`. */
   statsFor(group: number, id: Buffer): BackendStats | undefined {
     const route = this.cluster.routes.lookup(group, id);
-    return route && this.statsByBackend.get(`${group}/${route.node}/${route.backendId}`);
+    return route && this.backendStats(group, route.node, route.backendId);
   }
 
   /**
    * A bucket by name: from the snapshot, else read from the metadata groups (and kept for one
    * bucket-update interval). Unreadable → 400 naming the bucket, as the original.
    */
+  /** A bucket of the snapshot, without a storage read (the request path's fast way). */
+  knownBucket(name: string): BucketMeta | undefined {
+    return this.buckets.get(name);
+  }
+
   async bucket(name: string): Promise<BucketMeta> {
     const known = this.buckets.get(name);
     if (known) return known;

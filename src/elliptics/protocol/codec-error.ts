@@ -33,6 +33,25 @@ export function readU64(buf: Buffer, offset: number, what: string): number {
   return hi * TWO_32 + lo;
 }
 
+/**
+ * A little-endian u64 as a bigint. Most such fields are 0 on the wire (reserved words, user flags):
+ * those cost no allocation (Buffer's readBigUInt64LE builds intermediate bigints every time).
+ */
+export function readBigU64(buf: Buffer, offset: number): bigint {
+  const lo = buf.readUInt32LE(offset);
+  const hi = buf.readUInt32LE(offset + 4);
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
+  return buf.readBigUInt64LE(offset);
+}
+
+/** Writes a bigint as a little-endian u64; 0 and values below 2^32 (transaction ids) without bigint arithmetic. */
+export function writeBigU64(buf: Buffer, offset: number, value: bigint): void {
+  if (value >= 0n && value <= 0xffff_ffffn) {
+    buf.writeUInt32LE(Number(value), offset);
+    buf.writeUInt32LE(0, offset + 4);
+  } else buf.writeBigUInt64LE(BigInt.asUintN(64, value), offset);
+}
+
 /** Writes a non-negative safe integer as a little-endian u64. */
 export function writeU64(buf: Buffer, offset: number, value: number): void {
   buf.writeUInt32LE(value % TWO_32 >>> 0, offset);

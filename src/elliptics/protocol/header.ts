@@ -4,7 +4,7 @@
 //   88 trace_id u64   96 flags u64   104 trans u64   112 size u64
 
 import { CommandFlags, HEADER_SIZE, ID_SIZE, type ProtocolVersion } from './constants.js';
-import { requireBytes } from './codec-error.js';
+import { readBigU64, requireBytes, writeBigU64 } from './codec-error.js';
 
 export interface Header {
   /** Key id (64 bytes). In REVERSE_LOOKUP the first 16 bytes carry the protocol version. */
@@ -53,14 +53,14 @@ export function decodeHeader(buf: Buffer, offset = 0): Header {
   return {
     id: buf.subarray(offset, offset + ID_SIZE),
     group: buf.readUInt32LE(offset + 64),
-    reserved: buf.readBigUInt64LE(offset + 68),
+    reserved: readBigU64(buf, offset + 68),
     status: buf.readInt32LE(offset + 76),
     cmd: buf.readInt32LE(offset + 80),
     backendId: buf.readInt32LE(offset + 84),
-    traceId: buf.readBigUInt64LE(offset + 88),
+    traceId: readBigU64(buf, offset + 88),
     flags: buf.readUInt32LE(offset + 96),
     flagsHigh: buf.readUInt32LE(offset + 100),
-    trans: buf.readBigUInt64LE(offset + 104),
+    trans: readBigU64(buf, offset + 104),
     size: buf.readUInt32LE(offset + 112) + buf.readUInt32LE(offset + 116) * 0x1_0000_0000,
   };
 }
@@ -73,14 +73,14 @@ export function encodeHeader(h: Header, buf: Buffer = Buffer.allocUnsafe(HEADER_
     h.id.copy(buf, offset, 0, Math.min(ID_SIZE, h.id.length));
   }
   buf.writeUInt32LE(h.group >>> 0, offset + 64);
-  buf.writeBigUInt64LE(h.reserved, offset + 68);
+  writeBigU64(buf, offset + 68, h.reserved);
   buf.writeInt32LE(h.status | 0, offset + 76);
   buf.writeInt32LE(h.cmd | 0, offset + 80);
   buf.writeInt32LE(h.backendId | 0, offset + 84);
-  buf.writeBigUInt64LE(h.traceId, offset + 88);
+  writeBigU64(buf, offset + 88, h.traceId);
   buf.writeUInt32LE(h.flags >>> 0, offset + 96);
   buf.writeUInt32LE(h.flagsHigh >>> 0, offset + 100);
-  buf.writeBigUInt64LE(h.trans, offset + 104);
+  writeBigU64(buf, offset + 104, h.trans);
   buf.writeUInt32LE(h.size % 0x1_0000_0000 >>> 0, offset + 112);
   buf.writeUInt32LE(Math.floor(h.size / 0x1_0000_0000) >>> 0, offset + 116);
   return buf;
@@ -88,12 +88,12 @@ export function encodeHeader(h: Header, buf: Buffer = Buffer.allocUnsafe(HEADER_
 
 /** A packet is a reply when it has REPLY, or (pre-2.26.2 peers) the top bit of `trans`. */
 export function isReply(h: Header): boolean {
-  return (h.flags & CommandFlags.REPLY) !== 0 || (h.trans & LEGACY_REPLY_TRANS_BIT) !== 0n;
+  return (h.flags & CommandFlags.REPLY) !== 0 || h.trans >= LEGACY_REPLY_TRANS_BIT; // compared, not masked: no bigint made
 }
 
 /** The transaction a reply belongs to, with the legacy top bit stripped. */
 export function replyTrans(h: Header): bigint {
-  return h.trans & ~LEGACY_REPLY_TRANS_BIT;
+  return h.trans >= LEGACY_REPLY_TRANS_BIT ? h.trans - LEGACY_REPLY_TRANS_BIT : h.trans;
 }
 
 export interface ReplyOptions {

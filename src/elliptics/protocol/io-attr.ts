@@ -4,7 +4,7 @@
 //   168 total_size u64  176 record_flags u64  184 reserved2 u32  188 flags u32  192 offset u64  200 size u64
 
 import { ID_SIZE, IO_ATTR_SIZE } from './constants.js';
-import { readU64, requireBytes, writeU64 } from './codec-error.js';
+import { readBigU64, readU64, requireBytes, writeBigU64, writeU64 } from './codec-error.js';
 import { type DnetTime, decodeTime, encodeTime, EMPTY_TIME } from './time.js';
 
 export interface IoAttr {
@@ -52,7 +52,7 @@ export function decodeIoAttr(buf: Buffer, offset = 0): IoAttr {
     start: readU64(buf, offset + 128, 'io_attr.start'),
     num: readU64(buf, offset + 136, 'io_attr.num'),
     timestamp: decodeTime(buf, offset + 144),
-    userFlags: buf.readBigUInt64LE(offset + 160),
+    userFlags: readBigU64(buf, offset + 160),
     totalSize: readU64(buf, offset + 168, 'io_attr.total_size'),
     recordFlags: readU64(buf, offset + 176, 'io_attr.record_flags'),
     reserved2: buf.readUInt32LE(offset + 184),
@@ -68,7 +68,7 @@ export function encodeIoAttr(io: IoAttr, buf: Buffer = Buffer.allocUnsafe(IO_ATT
   writeU64(buf, offset + 128, io.start);
   writeU64(buf, offset + 136, io.num);
   encodeTime(io.timestamp, buf, offset + 144);
-  buf.writeBigUInt64LE(io.userFlags, offset + 160);
+  writeBigU64(buf, offset + 160, io.userFlags);
   writeU64(buf, offset + 168, io.totalSize);
   writeU64(buf, offset + 176, io.recordFlags);
   buf.writeUInt32LE(io.reserved2 >>> 0, offset + 184);

@@ -20,13 +20,15 @@ import type { Request } from '../request.js';
 const READ_CHUNK = 1024 * 1024;
 
 export async function get(req: Request): Promise<void> {
-  const { bucket, key } = await req.bucketAndKey('read');
+  const { bucket, key } = req.knownBucketAndKey('read') ?? (await req.bucketAndKey('read'));
   const id = keyToId(key, bucket.name);
   const session = readSession(req, bucket, id);
   const rangeHeader = effectiveRange(req);
+  const onFailover = (from: number, to: number, at: number): void =>
+    req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
   // The first READ tells the size and the timestamp. Without a range it is the object's first
   // chunk; with one it is a 1-byte probe, so no data is read twice.
-  const first = await open(req, session, id, rangeHeader ? { size: 1 } : { chunkSize: READ_CHUNK });
+  const first = await open(session, id, { offset: 0, size: rangeHeader ? 1 : 0, chunkSize: READ_CHUNK, recycle: true, onFailover });
   const t = first.timestamp;
   try {
     await serveContent(req, {
@@ -34,8 +36,9 @@ export async function get(req: Request): Promise<void> {
       validators: { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
       // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
       contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req.ctx.config.headers) ?? byExtension(key),
-      open: async (offset, size) => (await open(req, session, id, { offset, size, chunkSize: READ_CHUNK }))[Symbol.asyncIterator](),
-      ...(rangeHeader ? {} : { complete: first.complete, whole: first[Symbol.asyncIterator]() }),
+      open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK, recycle: true, onFailover }))[Symbol.asyncIterator](),
+      complete: rangeHeader ? undefined : first.complete,
+      whole: rangeHeader ? undefined : () => first[Symbol.asyncIterator](),
     }, rangeHeader);
   } finally {
     first.close();
@@ -62,30 +65,31 @@ function effectiveRange(req: Request): string {
  * without statistics last (the original left them out; a healthy group without stats is still a copy).
  */
 function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
+  const cfg = req.ctx.config;
   const healthy: number[] = [];
-  const defrag: number[] = [];
-  const unknown: number[] = [];
+  let defrag: number[] | undefined;
+  let unknown: number[] | undefined;
   for (const g of bucket.groups) {
     const st = req.ctx.statsFor(g, id);
-    if (!st) unknown.push(g);
-    else if (st.defragState !== 0) defrag.push(g);
+    if (!st) (unknown ??= []).push(g);
+    else if (st.defragState !== 0) (defrag ??= []).push(g);
     else healthy.push(g);
   }
-  const cfg = req.ctx.config;
+  shuffle(healthy);
+  if (defrag) healthy.push(...shuffle(defrag));
+  if (unknown) healthy.push(...unknown);
   return req.session(bucket, {
-    groups: [...shuffle(healthy), ...shuffle(defrag), ...unknown],
-    ioFlags: cfg.readerIoFlags | req.queryIoFlags | (defrag.length === 0 ? IoFlags.MIX_STATES : 0),
-    timeoutSeconds: healthy.length > 0 ? cfg.readTimeout : cfg.readTimeout * 3,
+    groups: healthy,
+    ioFlags: cfg.readerIoFlags | req.queryIoFlags | (defrag ? 0 : IoFlags.MIX_STATES),
+    timeoutSeconds: healthy.length > (defrag?.length ?? 0) + (unknown?.length ?? 0) ? cfg.readTimeout : cfg.readTimeout * 3,
     attemptSeconds: cfg.readAttemptTimeout,
   });
 }
 
-/** A reader whose chunks are recycled: serveContent passes each one on before asking for the next. */
-async function open(req: Request, session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
-  const onFailover = (from: number, to: number, at: number): void =>
-    req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
+/** A reader (with `recycle`: serveContent passes each chunk on before asking for the next); storage errors as HTTP ones. */
+async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
   try {
-    return await ObjectReader.open(session, id, { ...opts, recycle: true, onFailover });
+    return await ObjectReader.open(session, id, opts);
   } catch (err) {
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;

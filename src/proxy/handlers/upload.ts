@@ -118,7 +118,7 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   }
   // Each write step in each group within write-attempt-timeout: a hung replica costs at most that.
   const session = req.session(bucket, { ioFlags: cfg.writerIoFlags, timeoutSeconds: cfg.writeAttemptTimeout });
-  const expected = expectedDigests(req.ex.headers);
+  const expected = expectedDigests((name) => req.ex.header(name));
   // Under strict signatures the body must be the one the signer hashed (X-Ell-Content-SHA256 is signed).
   if (req.strict && !expected.some((e) => e.header === 'X-Ell-Content-SHA256')) req.forbid('X-Ell-Content-SHA256 is missing (strict signatures)', bucket.name);
   const digest = expected.length > 0 ? new BodyDigest(expected) : undefined;

@@ -36,7 +36,7 @@ const BODY_LOW = 1024 * 1024;
 
 /** Bodies announced at this size or more are gathered into pooled blocks of this size (the storage write chunk). */
 const BODY_BLOCK = 1024 * 1024;
-const bodyBlocks = new BufferPool(32 * 1024 * 1024);
+const bodyBlocks = new BufferPool(8 * 1024 * 1024);
 
 export class ClientGone extends Error {
   constructor() {
@@ -49,11 +49,9 @@ export class Exchange {
   readonly method: string;
   readonly rawPath: string;
   readonly rawQuery: string;
-  /** Lower-case name → first value. */
-  readonly headers = new Map<string, string>();
-  /** Every header line as received. */
+  /** Every header line as received (lower-case names). A request has few: `header` scans them. */
   readonly headerList: HeaderList = [];
-  readonly remote: string;
+  private remoteText: string | undefined;
   readonly startedAt = performance.now();
   aborted = false;
   status = 0;
@@ -80,9 +78,7 @@ export class Exchange {
     this.rawQuery = req.getQuery() ?? '';
     req.forEach((k, v) => {
       this.headerList.push([k, v]);
-      if (!this.headers.has(k)) this.headers.set(k, v);
     });
-    this.remote = Buffer.from(res.getRemoteAddressAsText()).toString();
     res.onAborted(() => {
       this.aborted = true;
       this.body?.fail(new ClientGone());
@@ -95,8 +91,25 @@ export class Exchange {
     return this.rawQuery ? `${this.rawPath}?${this.rawQuery}` : this.rawPath;
   }
 
+  /** The first value of a header (`name` in lower case). */
   header(name: string): string | undefined {
-    return this.headers.get(name);
+    const list = this.headerList;
+    for (let i = 0; i < list.length; i++) if (list[i]![0] === name) return list[i]![1];
+    return undefined;
+  }
+
+  /**
+   * The client's address. uWS asks the kernel (getpeername) each time: it is read only when
+   * something needs it — the access log, an error — and only while the response is still open
+   * (`captureRemote`); after that the captured value, or "".
+   */
+  get remote(): string {
+    if (this.remoteText === undefined && !this.headSent && !this.aborted) this.captureRemote();
+    return this.remoteText ?? '';
+  }
+
+  captureRemote(): void {
+    this.remoteText ??= Buffer.from(this.res.getRemoteAddressAsText()).toString();
   }
 
   onAbort(fn: () => void): void {
@@ -107,7 +120,7 @@ export class Exchange {
   /** Starts buffering the request body now (uWS drops data that arrives before onData is set). */
   acceptBody(): BodyQueue {
     if (!this.body) {
-      const announced = Number(this.headers.get('content-length') ?? this.headers.get('x-ell-content-length'));
+      const announced = Number(this.header('content-length') ?? this.header('x-ell-content-length'));
       this.body = new BodyQueue(this.res, this, announced >= BODY_BLOCK ? bodyBlocks : undefined);
     }
     return this.body;

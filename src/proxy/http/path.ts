@@ -27,11 +27,10 @@ export function decodePath(rawPath: string): DecodedPath {
 
 /** `/get/b1/dir/key` → handler `get`, rest `b1/dir/key` (undefined rest when no `/` follows the name). */
 export function splitHandler(path: string): { name: string; rest: string | undefined } | undefined {
-  const parts = path.split('/');
-  if (parts.length < 2) return undefined;
-  const name = parts[1]!;
-  const slash = path.indexOf('/', 1);
-  return { name, rest: slash < 0 ? undefined : path.slice(slash + 1) };
+  const first = path.indexOf('/');
+  if (first < 0) return undefined;
+  const slash = path.indexOf('/', first + 1);
+  return slash < 0 ? { name: path.slice(first + 1), rest: undefined } : { name: path.slice(first + 1, slash), rest: path.slice(slash + 1) };
 }
 
 /**

@@ -20,8 +20,8 @@ export interface Content {
    * or the iterator is returned: each one is passed on (and taken by uWS) before that.
    */
   open(start: number, length: number): Promise<AsyncIterator<Buffer>>;
-  /** Bytes from 0 that are already being read (saves a second read of the start). */
-  whole?: AsyncIterator<Buffer>;
+  /** Bytes from 0 that are already being read (saves a second read of the start); made only when needed. */
+  whole?: () => AsyncIterator<Buffer>;
   /** The whole content when it is already in memory (a small object read in one go). */
   complete?: Buffer | undefined;
 }
@@ -54,7 +54,7 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
 
   const firstStart = ranges[0]?.start ?? 0;
   const firstLength = ranges[0]?.length ?? size;
-  const first = firstStart === 0 && content.whole && firstLength === size ? content.whole : await content.open(firstStart, firstLength);
+  const first = firstStart === 0 && content.whole && firstLength === size ? content.whole() : await content.open(firstStart, firstLength);
   let contentType = content.contentType;
   let head: Buffer | undefined;
   if (!contentType) {

@@ -58,6 +58,7 @@ export class Primary {
   private warned = '';
   private reloading = false;
   private booted = false;
+  private hupDuringStart = false;
 
   private constructor(
     private config: BackrunnerConfig,
@@ -125,6 +126,8 @@ export class Primary {
     this.schedule();
     this.booted = true;
     this.announce();
+    // A SIGHUP that came while starting (the workers may already answer) is honoured now.
+    if (this.hupDuringStart) void this.reload('SIGHUP during start-up');
   }
 
   /**
@@ -135,7 +138,7 @@ export class Primary {
   private installSignals(): void {
     process.on('SIGHUP', () => {
       if (this.booted) void this.reload('SIGHUP');
-      else this.log.info('SIGHUP during start-up: the start loads the config anyway');
+      else this.hupDuringStart = true;
     });
     process.on('SIGUSR1', () => {
       reopenLogs();

@@ -5,9 +5,14 @@ import type { GroupResult } from '../elliptics/session.js';
 import { idToHex } from '../elliptics/protocol/key.js';
 import { formatAddr } from '../elliptics/protocol/addr.js';
 
+const GO_ESCAPED = /[<>&\u2028\u2029]/;
+const GO_ESCAPED_ALL = /[<>&\u2028\u2029]/g;
+const goEscape = (json: string): string =>
+  GO_ESCAPED.test(json) ? json.replace(GO_ESCAPED_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
+
 /** JSON.stringify with Go's HTML-safe escaping. */
 export function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return goEscape(JSON.stringify(value));
 }
 
 export interface ServerResult {
@@ -60,6 +65,40 @@ export function lookupResult(results: readonly GroupResult[], id: Buffer): Looku
   };
 }
 
+/**
+ * `goJson({ bucket, key, reply: lookupResult(results, id) })`, built as a string: the upload's reply is
+ * on the path of every small upload, where building and walking the object tree showed in profiles.
+ * A unit test holds the two byte-identical.
+ */
+export function uploadReplyJson(bucket: string, key: string, results: readonly GroupResult[], id: Buffer): string {
+  return `{"bucket":${goEscape(JSON.stringify(bucket))},"key":${goEscape(JSON.stringify(key))},"reply":${lookupResultJson(results, id)}}`;
+}
+
+/** `goJson(lookupResult(results, id))`, built as a string (see uploadReplyJson). */
+export function lookupResultJson(results: readonly GroupResult[], id: Buffer): string {
+  let info = '';
+  let ok = '';
+  let failed = '';
+  let hexId: string | undefined;
+  for (const r of results) {
+    if (info !== '') info += ',';
+    if (r.status !== 0 || !r.info) {
+      const message = goEscape(JSON.stringify(r.error?.message ?? 'failed'));
+      info += `{"group":${r.group},"backend":${r.backendId},"id":"","csum":"","filename":"","size":0,"offset-within-data-file":0,"mtime":"","server":"","error":{"Code":${r.status || -22},"Flags":0,"Message":${message}}}`;
+      // The groups lists go by status alone, as lookupResult's do.
+      if (r.status === 0) ok += ok === '' ? `${r.group}` : `,${r.group}`;
+      else failed += failed === '' ? `${r.group}` : `,${r.group}`;
+      continue;
+    }
+    hexId ??= idToHex(id);
+    const csum = r.info.checksum.every((b) => b === 0) ? ZERO_CSUM : r.info.checksum.toString('hex');
+    const server = r.storage ? formatAddr(r.storage) : r.address;
+    info += `{"group":${r.group},"backend":${r.backendId},"id":"${hexId}","csum":"${csum}","filename":${goEscape(JSON.stringify(r.info.path))},"size":${r.info.size},"offset-within-data-file":${r.info.offset},"mtime":"${goTimeString(r.info.mtime.sec, r.info.mtime.nsec)}","server":${goEscape(JSON.stringify(server))},"error":null}`;
+    ok += ok === '' ? `${r.group}` : `,${r.group}`;
+  }
+  return `{"info":[${info}],"success-groups":[${ok}],"error-groups":[${failed}]}`;
+}
+
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 let zoneFormat: Intl.DateTimeFormat | undefined;
@@ -83,8 +122,20 @@ function zoneAbbreviation(d: Date, offset: number): string {
   return abbrev;
 }
 
-/** Go's time.Time.String(): `2006-01-02 15:04:05.999999999 -0700 MST` in the local zone. */
+let lastTime = { sec: -1, nsec: -1, text: '' };
+
+/**
+ * Go's time.Time.String(): `2006-01-02 15:04:05.999999999 -0700 MST` in the local zone. The replicas of
+ * one write share their mtime: the last answer is kept.
+ */
 export function goTimeString(sec: number, nsec: number): string {
+  if (sec === lastTime.sec && nsec === lastTime.nsec) return lastTime.text;
+  const text = formatGoTime(sec, nsec);
+  lastTime = { sec, nsec, text };
+  return text;
+}
+
+function formatGoTime(sec: number, nsec: number): string {
   const d = new Date(sec * 1000);
   const frac = nsec > 0 ? `.${String(nsec).padStart(9, '0').replace(/0+$/, '')}` : '';
   const offset = -d.getTimezoneOffset();

@@ -7,7 +7,7 @@ import { HttpError, storageHttpError } from '../errors.js';
 import type { HeaderList } from '../http/exchange.js';
 import { parseUint } from '../http/numbers.js';
 import { parseRange, RangeError_ } from '../http/ranges.js';
-import { goJson, lookupResult } from '../replies.js';
+import { lookupResultJson } from '../replies.js';
 import type { Request } from '../request.js';
 
 /** Parallel LOOKUP in every group; the successful results, or the storage error when none. */
@@ -25,7 +25,7 @@ async function lookupAll(req: Request): Promise<{ ok: GroupResult[]; id: Buffer 
 
 export async function lookup(req: Request): Promise<void> {
   const { ok, id } = await lookupAll(req);
-  req.ex.end(200, [['Content-Type', 'application/json']], goJson(lookupResult(ok, id)));
+  req.ex.end(200, [['Content-Type', 'application/json']], lookupResultJson(ok, id));
 }
 
 export async function redirect(req: Request): Promise<void> {

@@ -8,16 +8,16 @@ import { draw, eligible, scoreBucket, type BucketScore, type SelectionContext } 
 import type { WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
-import type { GroupResult } from '../../elliptics/session.js';
+import type { GroupResult, Session } from '../../elliptics/session.js';
 import { backendKey } from '../../elliptics/stats.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { ClientGone } from '../http/exchange.js';
 import { BodyDigest, expectedDigests } from '../body-digest.js';
-import { DEFAULT_WRITE_CHUNK } from '../../elliptics/object-writer.js';
+import { DEFAULT_WRITE_CHUNK, ObjectWriter } from '../../elliptics/object-writer.js';
 import { parseContentLength } from '../http/numbers.js';
 import { parseRange, RangeError_ } from '../http/ranges.js';
-import { goJson, lookupResult } from '../replies.js';
+import { uploadReplyJson } from '../replies.js';
 import type { Request } from '../request.js';
 
 /**
@@ -105,7 +105,7 @@ function recordWrites(req: Request, results: readonly GroupResult[], size: numbe
   }
 }
 
-/** Streams the body into every group of the bucket and answers with the per-group results. */
+/** Writes the body into every group of the bucket and answers with the per-group results. */
 async function store(req: Request, bucket: BucketMeta, key: string, size: number): Promise<void> {
   const cfg = req.ctx.config;
   let offset = 0;
@@ -122,18 +122,57 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   // Under strict signatures the body must be the one the signer hashed (X-Ell-Content-SHA256 is signed).
   if (req.strict && !expected.some((e) => e.header === 'X-Ell-Content-SHA256')) req.forbid('X-Ell-Content-SHA256 is missing (strict signatures)', bucket.name);
   const digest = expected.length > 0 ? new BodyDigest(expected) : undefined;
-  // A body that fits one WRITE is held whole until the end anyway: it is hashed in one go then.
-  const whole: Buffer[] | undefined = digest && size <= DEFAULT_WRITE_CHUNK ? [] : undefined;
+  const id = session.id(key);
+  const write = size <= DEFAULT_WRITE_CHUNK ? writeWhole : writeStreamed;
+  const results = await write(req, session, id, size, offset, digest);
+  recordWrites(req, results, size);
+  req.noteGroups(results);
+  if (!quorumMet(results, cfg.writeQuorum)) {
+    const failed = results.filter((r) => r.status !== 0);
+    const last = failed[failed.length - 1]?.error ?? new EllipticsError(Errno.EIO, 'write failed');
+    throw storageHttpError(last);
+  }
+  req.ex.end(200, JSON_REPLY, uploadReplyJson(bucket.name, key, results, id));
+}
+
+const JSON_REPLY: [string, string][] = [['Content-Type', 'application/json']];
+
+type WriteBody = (req: Request, session: Session, id: Buffer, size: number, offset: number, digest: BodyDigest | undefined) => Promise<GroupResult[]>;
+
+/**
+ * A body that fits one WRITE (up to 1 MiB): gathered whole — it would be held until the end anyway —
+ * checked against its digest, then written to every group in one request each. Most uploads are
+ * small: this path skips the streaming writer's bookkeeping.
+ */
+const writeWhole: WriteBody = async (req, session, id, size, offset, digest) => {
   const body = req.ex.acceptBody();
-  const writer = session.createWriteStream(key, size, { offset, release: (b) => body.release(b) });
+  const parts: Buffer[] = [];
+  let received = 0;
+  for (let chunk = await body.next(); chunk; chunk = await body.next()) {
+    received += chunk.length;
+    if (received > size) throw new HttpError(400, `upload: body longer than the announced ${size} bytes`);
+    parts.push(chunk);
+  }
+  if (received !== size) throw new HttpError(400, `upload: body ended after ${received} of ${size} bytes`);
+  // Before anything is written: a body that does not match its digest is not stored.
+  await digest?.verify(parts);
+  const results = await session.writeId(id, parts, { offset });
+  // After a timeout the bytes may still wait in a socket queue: then the blocks are not reused.
+  if (results.every((r) => r.status !== Errno.ETIMEDOUT)) for (const p of parts) body.release(p);
+  return results;
+};
+
+/** A larger body, streamed into every group with a bound on the bytes in flight (PREPARE, PLAIN_WRITE…, COMMIT). */
+const writeStreamed: WriteBody = async (req, session, id, size, offset, digest) => {
+  const body = req.ex.acceptBody();
+  const writer = new ObjectWriter(session, id, size, { offset, release: (b) => body.release(b) });
   try {
     for (let chunk = await body.next(); chunk; chunk = await body.next()) {
-      if (whole) whole.push(chunk);
-      else digest?.update(chunk);
+      digest?.update(chunk);
       await writer.write(chunk);
     }
     // Before anything is committed: a body that does not match its digest is not stored.
-    await digest?.verify(whole);
+    await digest?.verify();
   } catch (err) {
     writer.abort(err instanceof EllipticsError ? err : new EllipticsError(Errno.ECONNRESET, err instanceof HttpError ? err.message : 'the client went away'));
     if (err instanceof ClientGone || err instanceof HttpError) throw err;
@@ -143,9 +182,8 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     }
     throw err;
   }
-  let results: GroupResult[];
   try {
-    results = await writer.end();
+    return await writer.end();
   } catch (err) {
     if (err instanceof EllipticsError) {
       recordWrites(req, writer.failures(), size);
@@ -153,12 +191,4 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     }
     throw err;
   }
-  recordWrites(req, results, size);
-  req.noteGroups(results);
-  if (!quorumMet(results, cfg.writeQuorum)) {
-    const failed = results.filter((r) => r.status !== 0);
-    const last = failed[failed.length - 1]?.error ?? new EllipticsError(Errno.EIO, 'write failed');
-    throw storageHttpError(last);
-  }
-  req.ex.end(200, [['Content-Type', 'application/json']], goJson({ bucket: bucket.name, key, reply: lookupResult(results, writer.id) }));
-}
+};

@@ -4,7 +4,7 @@
 // CPU µs per request of each process kind (workers, primary, storage node, load generator), and the
 // peak RSS of each kind. Then worker memory while a 1 GiB object goes in and out.
 //
-//   npm run bench:proxy [-- --seconds 5] [--only get4|get1m|up4|up1m|memory] [--profile]
+//   npm run bench:proxy [-- --seconds 5] [--only get4,get1m,up4,up1m,memory] [--profile]
 //
 // Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 
@@ -25,7 +25,9 @@ import { percent, printTable, say } from './lib/table.js';
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const SECONDS = Number(arg('--seconds') ?? 5);
 const PROFILE = process.argv.includes('--profile');
-const ONLY = arg('--only');
+/** `--only get4,up4`: the cases to run (all when absent). */
+const ONLY = arg('--only')?.split(',');
+const wanted = (key: string): boolean => !ONLY || ONLY.includes(key);
 const BIN = fileURLToPath(new URL('../../bin/backrunner', import.meta.url));
 const MIB = 1024 * 1024;
 
@@ -136,7 +138,7 @@ function childrenOf(pid: number, script: string): number[] {
 }
 
 async function main(): Promise<void> {
-  if (ONLY !== 'memory') {
+  if (!ONLY || ONLY.some((k) => k !== 'memory')) {
     need('wrk');
     need('nginx');
   }
@@ -175,8 +177,8 @@ async function main(): Promise<void> {
       if (r !== 200) throw new Error(`upload of ${name} answered ${r}`);
     }
 
-    if (ONLY !== 'memory') await throughput(dir, port, nodePort, small, big, procs, kinds);
-    if (!ONLY || ONLY === 'memory') await memory(port, proxy.pid!);
+    if (!ONLY || ONLY.some((k) => k !== 'memory')) await throughput(dir, port, nodePort, small, big, procs, kinds);
+    if (wanted('memory')) await memory(port, proxy.pid!);
     if (PROFILE) {
       proxy.kill('SIGTERM');
       await new Promise((r) => proxy.once('exit', r));
@@ -256,7 +258,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
     { key: 'up1m', name: 'upload 1 MiB, new keys', conns: 16, bytes: big.length, url: '/', lua: uploadLua(big.length, true), client: (i: number) => session.write(`direct-new-1m-${i}-${Math.random()}`, big), target: ['client MB/s', 0.8] as const },
   ];
   for (const c of cases) {
-    if (ONLY && ONLY !== c.key) continue;
+    if (!wanted(c.key)) continue;
     const px = await run(c.name, 'proxy', kinds, () => wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua));
     const ng = c.nginx ? await run(c.name, 'nginx', nginxKinds, () => wrk(`http://127.0.0.1:${nginxPort}${c.nginx}`, c.conns, c.bytes)) : undefined;
     const cl = await run(c.name, 'client', clientKinds, () => direct(c.conns, c.bytes, c.client));

@@ -81,6 +81,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, Pending>();
   private sweeper: NodeJS.Timeout | undefined;
   private corked = false;
+  /** Socket writes made so far: requests issued in one event-loop turn share one. */
+  flushes = 0;
   private closedWith: EllipticsError | undefined;
   /** When the node last sent anything (ms since the epoch). */
   lastHeard = Date.now();
@@ -235,6 +237,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private readonly flush = (): void => {
     this.corked = false;
+    this.flushes++;
     this.socket.uncork();
   };
 

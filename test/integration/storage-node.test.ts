@@ -41,6 +41,31 @@ describe('storage node', () => {
     tmp.cleanup();
   });
 
+  it('requests issued in one turn leave in one write, and every reply reaches its own request', async () => {
+    // Distinct size and bytes per key: a reply handed to another request's promise fails the checks.
+    const n = 240;
+    const body = (i: number): Buffer => Buffer.alloc(1 + ((i * 53) % 9000), `batch-${i}-`);
+    const flushesBefore = client.conn.flushes;
+    const written = await Promise.all(Array.from({ length: n }, (_, i) => client.write(1 + (i % 2), `batch-${i}`, body(i))));
+    assert.ok(client.conn.flushes - flushesBefore <= 2, `${n} writes issued in one turn took ${client.conn.flushes - flushesBefore} socket writes`);
+    written.forEach((w, i) => assert.equal(w?.info.size, body(i).length, `write ${i}`));
+
+    // Reads, lookups and misses interleaved in one turn, spread over two backends.
+    const mark = client.conn.flushes;
+    const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => {
+      const g = 1 + (i % 2);
+      if (i % 3 === 0) return client.read(g, `batch-${i}`).then((r) => ({ i, kind: 'read', data: r.data }));
+      if (i % 3 === 1) return client.lookup(g, `batch-${i}`).then((r) => ({ i, kind: 'lookup', size: r?.info.size }));
+      return client.read(g, `batch-missing-${i}`).then(() => ({ i, kind: 'miss', status: 0 }), (e: { status: number }) => ({ i, kind: 'miss', status: e.status }));
+    }));
+    assert.ok(client.conn.flushes - mark <= 2, `${n} mixed requests took ${client.conn.flushes - mark} socket writes`);
+    for (const o of outcomes) {
+      if (o.kind === 'read') assert.deepEqual((o as { data: Buffer }).data, body(o.i), `read ${o.i}`);
+      else if (o.kind === 'lookup') assert.equal((o as { size: number }).size, body(o.i).length, `lookup ${o.i}`);
+      else assert.equal((o as { status: number }).status, Errno.ENOENT, `missing key ${o.i}`);
+    }
+  });
+
   it('answers the handshake of 2.26 and 3.0 clients in kind and lists its backends', async () => {
     for (const version of [VERSION_2_26, VERSION_3_0]) {
       const conn = await Connection.open('127.0.0.1', node.port, { maxFrame: 1 << 20, timeoutMs: 2000 });

@@ -81,7 +81,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly pending = new Map<number, Pending>();
   private sweeper: NodeJS.Timeout | undefined;
   private corked = false;
-  /** Socket writes made so far: requests issued in one event-loop turn share one. */
+  /** Socket writes so far (batches): requests issued in one event-loop turn share one. */
   flushes = 0;
   private closedWith: EllipticsError | undefined;
   /** When the node last sent anything (ms since the epoch). */
@@ -228,6 +228,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.corked) {
       // Requests issued in one turn of the event loop leave in one writev.
       this.corked = true;
+      this.flushes++;
       this.socket.cork();
       setImmediate(this.flush);
     }
@@ -237,7 +238,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private readonly flush = (): void => {
     this.corked = false;
-    this.flushes++;
     this.socket.uncork();
   };
 

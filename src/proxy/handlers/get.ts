@@ -13,7 +13,7 @@ import { HttpError, storageHttpError } from '../errors.js';
 import { objectEtag } from '../http/conditional.js';
 import { byExtension, bySuffix, configuredContentType } from '../http/content-type.js';
 import { parseUint } from '../http/numbers.js';
-import { serveContent } from '../http/serve-content.js';
+import { serveContent, serveWhole } from '../http/serve-content.js';
 import type { Request } from '../request.js';
 
 /** Bytes per storage READ while streaming. */
@@ -31,13 +31,16 @@ export async function get(req: Request): Promise<void> {
   const first = await open(session, id, { offset: 0, size: rangeHeader ? 1 : 0, chunkSize: READ_CHUNK, recycle: true, onFailover });
   const t = first.timestamp;
   try {
+    const validators = { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) };
+    // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
+    const contentType = bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req.ctx.config.headers) ?? byExtension(key);
+    const complete = rangeHeader ? undefined : first.complete;
+    if (complete) return serveWhole(req, validators, contentType, complete);
     await serveContent(req, {
       size: first.totalSize,
-      validators: { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) },
-      // Content type: the configured suffix map, a Content-Type among proxy.headers, the extension; else sniffed.
-      contentType: bySuffix(key, req.ctx.config.contentTypes) ?? configuredContentType(req.ctx.config.headers) ?? byExtension(key),
+      validators,
+      contentType,
       open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK, recycle: true, onFailover }))[Symbol.asyncIterator](),
-      complete: rangeHeader ? undefined : first.complete,
       whole: rangeHeader ? undefined : () => first[Symbol.asyncIterator](),
     }, rangeHeader);
   } finally {

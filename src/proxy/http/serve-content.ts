@@ -4,7 +4,7 @@
 
 import type { Request } from '../request.js';
 import { HttpError } from '../errors.js';
-import { hasLastModified, httpDate, notModified, rangeAllowed, type Validators } from './conditional.js';
+import { hasLastModified, httpDate, notModified, rangeAllowed, type Conditions, type Validators } from './conditional.js';
 import { sniff } from './content-type.js';
 import { ClientGone, type HeaderList } from './exchange.js';
 import { planMultipart } from './multipart.js';
@@ -22,15 +22,32 @@ export interface Content {
   open(start: number, length: number): Promise<AsyncIterator<Buffer>>;
   /** Bytes from 0 that are already being read (saves a second read of the start); made only when needed. */
   whole?: () => AsyncIterator<Buffer>;
-  /** The whole content when it is already in memory (a small object read in one go). */
-  complete?: Buffer | undefined;
+}
+
+/** The headers every answer about the content carries, 304 included. */
+function validatorHeaders(v: Validators): HeaderList {
+  const headers: HeaderList = [['Accept-Ranges', 'bytes'], ['ETag', v.etag]];
+  if (hasLastModified(v)) headers.push(['Last-Modified', httpDate(v.mtime)]);
+  return headers;
+}
+
+const conditionsOf = (req: Request): Conditions => ({ ifNoneMatch: req.ex.header('if-none-match'), ifModifiedSince: req.ex.header('if-modified-since'), ifRange: req.ex.header('if-range') });
+
+/**
+ * A body already in memory and no Range to honour: the common small-object GET, answered without
+ * the streaming machinery (same headers and conditional handling as serveContent).
+ */
+export function serveWhole(req: Request, v: Validators, contentType: string | undefined, body: Buffer): void {
+  const headers = validatorHeaders(v);
+  if (notModified(conditionsOf(req), v)) return req.ex.end(304, headers);
+  headers.push(['Content-Type', contentType ?? sniff(body)]);
+  req.ex.end(200, headers, body);
 }
 
 export async function serveContent(req: Request, content: Content, rangeHeader: string): Promise<void> {
   const { size, validators: v } = content;
-  const headers: HeaderList = [['Accept-Ranges', 'bytes'], ['ETag', v.etag]];
-  if (hasLastModified(v)) headers.push(['Last-Modified', httpDate(v.mtime)]);
-  const cond = { ifNoneMatch: req.ex.header('if-none-match'), ifModifiedSince: req.ex.header('if-modified-since'), ifRange: req.ex.header('if-range') };
+  const headers = validatorHeaders(v);
+  const cond = conditionsOf(req);
   if (notModified(cond, v)) {
     req.ex.end(304, headers);
     return;
@@ -45,11 +62,6 @@ export async function serveContent(req: Request, content: Content, rangeHeader: 
     }
     // Ranges adding up to more than the object are ignored and the whole object is sent (Go).
     if (ranges.reduce((n, r) => n + r.length, 0) > size) ranges = [];
-  }
-
-  if (ranges.length === 0 && content.complete) {
-    headers.push(['Content-Type', content.contentType ?? sniff(content.complete)]);
-    return req.ex.end(200, headers, content.complete);
   }
 
   const firstStart = ranges[0]?.start ?? 0;

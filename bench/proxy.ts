@@ -24,6 +24,7 @@ import { percent, printTable, say } from './lib/table.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const SECONDS = Number(arg('--seconds') ?? 5);
+const WARM_UP_SECONDS = 1;
 const PROFILE = process.argv.includes('--profile');
 /** `--only get4,up4`: the cases to run (all when absent). */
 const ONLY = arg('--only')?.split(',');
@@ -77,8 +78,8 @@ async function metered(kinds: Kinds, run: () => Promise<Omit<Measured, 'cpu' | '
 }
 
 /** wrk (one thread) against `url`: its figures, and its own CPU (the shell's `times` for its children). */
-function wrk(url: string, connections: number, bytesPerRequest: number, script?: string): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
-  const args = ['-t', '1', '-c', String(connections), '-d', `${SECONDS}s`, '--latency', ...(script ? ['-s', script] : []), url];
+function wrk(url: string, connections: number, bytesPerRequest: number, script?: string, seconds = SECONDS): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
+  const args = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(script ? ['-s', script] : []), url];
   return new Promise((resolve, reject) => {
     const sh = spawn('sh', ['-c', 'wrk "$@"; times', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -103,11 +104,11 @@ function wrk(url: string, connections: number, bytesPerRequest: number, script?:
 }
 
 /** The same operation issued directly through the native client, `concurrency` in flight. */
-async function direct(concurrency: number, bytesPerRequest: number, op: (i: number) => Promise<unknown>): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
+async function direct(concurrency: number, bytesPerRequest: number, op: (i: number) => Promise<unknown>, duration = SECONDS): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const until = t0 + SECONDS * 1000;
+  const until = t0 + duration * 1000;
   let n = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < until) {
@@ -259,6 +260,9 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   ];
   for (const c of cases) {
     if (!wanted(c.key)) continue;
+    // An unmeasured second first: the code paths of the case are compiled and the pools filled.
+    await wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua, WARM_UP_SECONDS);
+    await direct(c.conns, c.bytes, c.client, WARM_UP_SECONDS);
     const px = await run(c.name, 'proxy', kinds, () => wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua));
     const ng = c.nginx ? await run(c.name, 'nginx', nginxKinds, () => wrk(`http://127.0.0.1:${nginxPort}${c.nginx}`, c.conns, c.bytes)) : undefined;
     const cl = await run(c.name, 'client', clientKinds, () => direct(c.conns, c.bytes, c.client));
@@ -273,7 +277,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
 
   const kindsShown = ['workers', 'primary', 'node', 'load gen', 'nginx', 'client'];
   const mib = (n: number | undefined): string => (n ? `${(n / MIB).toFixed(0)}` : '-');
-  printTable(`every case: wrk -t1 for ${SECONDS} s (connections as listed; proxy = 2 workers + primary + embedded node; client = the native client in this process, as many in flight)`,
+  printTable(`every case: wrk -t1 for ${SECONDS} s after ${WARM_UP_SECONDS} s unmeasured (connections as listed; proxy = 2 workers + primary + embedded node; client = the native client in this process, as many in flight)`,
     ['case', 'side', 'conns', 'req/s', 'MB/s', 'p50 ms', 'p99 ms', ...kindsShown.map((k) => `${k} µs/req`), 'peak RSS MiB (w/p/n)', 'errors'],
     rows.map((r) => [r.name, r.side, cases.find((c) => c.name === r.name)!.conns, r.m.requests / r.m.seconds, r.m.mbps, r.m.p50, r.m.p99,
       ...kindsShown.map((k) => (r.m.cpu[k] === undefined ? '-' : Math.round(r.m.cpu[k]!))),

@@ -63,9 +63,11 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     // BACKRUNNER_CPU_PROFILE_DIR / BACKRUNNER_HEAP_PROFILE_DIR: every worker writes a V8 CPU profile /
     // an allocation-sampling profile there when it exits (bench/proxy --profile).
+    // BACKRUNNER_WORKER_V8_FLAGS: flags added after (and so overriding) the defaults above.
     const cpuDir = process.env.BACKRUNNER_CPU_PROFILE_DIR;
     const heapDir = process.env.BACKRUNNER_HEAP_PROFILE_DIR;
-    const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS,
+    const extra = (process.env.BACKRUNNER_WORKER_V8_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const execArgv = [...process.execArgv, ...WORKER_V8_FLAGS, ...extra,
       ...(cpuDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuDir}`] : []),
       ...(heapDir ? ['--heap-prof', `--heap-prof-dir=${heapDir}`, '--heap-prof-interval=16384'] : [])];
     cluster.setupPrimary({ exec: ENTRY, serialization: 'advanced', silent: false, execArgv });

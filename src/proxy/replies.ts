@@ -107,8 +107,10 @@ let zoneFormat: Intl.DateTimeFormat | undefined;
  * slow and maps ICU's data into memory, once per hour.
  */
 const zoneCache = new Map<number, string>();
+/** Read once: the environment is slow to query and a server's zone does not change while it runs. */
+const TZ_UNSET_OR_UTC = process.env.TZ === undefined || process.env.TZ === 'UTC' || process.env.TZ === '';
 function zoneAbbreviation(d: Date, offset: number): string {
-  if (offset === 0 && (process.env.TZ === undefined || process.env.TZ === 'UTC' || process.env.TZ === '')) return 'UTC';
+  if (offset === 0 && TZ_UNSET_OR_UTC) return 'UTC';
   const hour = Math.floor(d.getTime() / 3_600_000);
   let abbrev = zoneCache.get(hour);
   if (abbrev === undefined) {

@@ -8,6 +8,7 @@ import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.
 import { parseBucketDefinitions } from '../buckets/definitions.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { NODE_DEFAULTS, syncPolicy, type NodeConfig } from '../storage-node/config.js';
+import { DEFRAG_DEFAULTS } from '../storage-node/engine/backend.js';
 import { ConfigError, readJsonFile, Section, withConfigFile } from './reader.js';
 import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
 
@@ -37,6 +38,9 @@ export interface EmbeddedConfig {
   groups: number[];
   blobSizeLimit: number;
   sync: 'always' | number;
+  /** Dead bytes (%) that make a blob worth compacting, and seconds between automatic checks (0 = off). */
+  defragPercentage: number;
+  defragTimeout: number;
   /** Bucket definitions uploaded when the metadata is missing (bmeta's upload format). */
   buckets: BucketMeta[];
 }
@@ -127,6 +131,8 @@ function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
     groups,
     blobSizeLimit: s.int('blob-size-limit', { def: 0, min: 0 }),
     sync,
+    defragPercentage: s.int('defrag-percentage', { def: DEFRAG_DEFAULTS.percentage, min: 1, max: 100 }),
+    defragTimeout: s.int('defrag-timeout', { def: DEFRAG_DEFAULTS.timeout, min: 0 }),
     buckets,
   };
 }
@@ -152,6 +158,8 @@ export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: Log
       readOnly: false,
       delay: 0,
       verifyTtl: NODE_DEFAULTS.verifyTtl,
+      defragPercentage: e.defragPercentage,
+      defragTimeout: e.defragTimeout,
     })),
     sync: e.sync,
     maxFrame,

@@ -56,7 +56,9 @@ export class EmbeddedNode {
     writeFileSync(file, `${JSON.stringify({
       address: formatEndpoint({ host: e.address.host, port: this.port || e.address.port }),
       remotes: [],
-      backends: e.groups.map((group, i) => ({ id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit })),
+      backends: e.groups.map((group, i) => ({
+        id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit, 'defrag-percentage': e.defragPercentage, 'defrag-timeout': e.defragTimeout,
+      })),
       sync: e.sync,
       'max-frame': this.maxFrame,
       'log-level': this.logs.level ?? 'info',

@@ -4,12 +4,17 @@
 //    "backends": [{"id": 1, "group": 1, "dir": "var/node1/b1"},
 //                 {"id": 2, "group": 2, "dir": "var/node1/b2", "blob-size-limit": 104857600}],
 //    "sync": 1, "max-frame": 104857600}
+//
+// Per backend also: "blob-size", "read-only", "delay", "defrag-percentage" (dead bytes of a blob, in
+// %, that make it worth compacting), "defrag-timeout" (seconds between automatic checks, 0 = off),
+// "defrag-rate-limit" (bytes per second a compaction copies, 0 = no limit),
+// "index-snapshot-interval" (seconds between index snapshots, 0 = only at a clean stop).
 
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
 import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
-import type { BackendOptions, SyncPolicy } from './engine/backend.js';
+import { DEFRAG_DEFAULTS, type BackendOptions, type SyncPolicy } from './engine/backend.js';
 import { LOG_LEVEL_NAMES } from '../util/logger.js';
 
 export interface NodeConfig {
@@ -80,6 +85,10 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
       readOnly: b.bool('read-only', false),
       delay: b.int('delay', { def: 0, min: 0, max: 0xffff_ffff }),
       verifyTtl,
+      defragPercentage: b.int('defrag-percentage', { def: DEFRAG_DEFAULTS.percentage, min: 1, max: 100 }),
+      defragTimeout: b.int('defrag-timeout', { def: DEFRAG_DEFAULTS.timeout, min: 0 }),
+      defragRateLimit: b.int('defrag-rate-limit', { def: 0, min: 0 }),
+      snapshotInterval: b.int('index-snapshot-interval', { def: DEFRAG_DEFAULTS.snapshotInterval, min: 0 }),
     });
     warnings.push(...b.unknownKeys().map((k) => `unknown key ${k} ignored`));
   }

@@ -4,7 +4,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { BackendState, MonitorCategory } from '../elliptics/protocol/constants.js';
-import type { Backend } from './engine/backend.js';
+import { DEFRAG_DEFAULTS, type Backend } from './engine/backend.js';
+import { DEFRAG_STATE_NAMES, WANT_DEFRAG_NAMES } from './engine/defrag.js';
+
+/** eblob's EBLOB_AUTO_DATASORT: defragmentation runs on its own (our `defrag-timeout` > 0). */
+const BLOB_FLAG_AUTO_DATASORT = 128;
 import type { CommandStats } from './command-stats.js';
 
 export interface MonitorSource {
@@ -48,8 +52,8 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
   const status = {
     state: b.enabled ? BackendState.ENABLED : BackendState.DISABLED,
     string_state: b.enabled ? 'enabled' : 'disabled',
-    defrag_state: 0,
-    string_defrag_state: 'not-started',
+    defrag_state: b.defrag.state,
+    string_defrag_state: DEFRAG_STATE_NAMES[b.defrag.state] ?? 'unknown',
     last_start: timeval(b.lastStart.sec * 1000 + b.lastStart.nsec / 1e6),
     string_last_time: stringTime(b.lastStart.sec * 1000 + b.lastStart.nsec / 1e6),
     last_start_err: b.lastStartErr,
@@ -68,7 +72,7 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
   if (has(MonitorCategory.COMMANDS)) out.commands = commands.backendJson();
   if (has(MonitorCategory.BACKEND)) {
     const s = b.summary();
-    const stats = (r: { records: number; removed: number; removedSize: number; size: number }): Record<string, number> => ({
+    const stats = (r: { records: number; removed: number; removedSize: number; size: number; wantDefrag: number }): Record<string, number> => ({
       records_total: r.records,
       records_removed: r.removed,
       records_removed_size: r.removedSize,
@@ -76,15 +80,15 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
       base_size: r.size,
       memory_bloom_filter: 0,
       memory_index_blocks: 0,
-      want_defrag: 0,
+      want_defrag: r.wantDefrag,
       is_sorted: 0,
     });
     const baseStats: Record<string, unknown> = {};
-    for (const blob of s.blobs) baseStats[blob.name] = { ...stats(blob), string_want_defrag: 'not_needed' };
+    for (const blob of s.blobs) baseStats[blob.name] = { ...stats(blob), string_want_defrag: WANT_DEFRAG_NAMES[blob.wantDefrag] ?? 'unknown' };
     const now = Date.now();
     out.backend = {
       global_stats: {
-        datasort_start_time: 0,
+        datasort_start_time: b.defrag.startTime,
         read_copy_updates: 0,
         prepare_reused: 0,
         memory_index_tree: 0,
@@ -94,11 +98,11 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
         reads_size: 0,
         writes_size: 0,
         index_files_reads_number: 0,
-        datasort_completion_time: 0,
-        datasort_completion_status: 0,
+        datasort_completion_time: b.defrag.completionTime,
+        datasort_completion_status: b.defrag.completionStatus,
       },
       summary_stats: {
-        ...stats({ records: s.recordsTotal, removed: s.recordsRemoved, removedSize: s.recordsRemovedSize, size: s.baseSize }),
+        ...stats({ records: s.recordsTotal, removed: s.recordsRemoved, removedSize: s.recordsRemovedSize, size: s.baseSize, wantDefrag: s.wantDefrag }),
         records_corrupted: s.recordsCorrupted,
       },
       base_stats: baseStats,
@@ -114,15 +118,16 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
 
 function configJson(b: Backend): Record<string, unknown> {
   const o = b.options;
+  const auto = (o.defragTimeout ?? DEFRAG_DEFAULTS.timeout) > 0;
   return {
-    blob_flags: 0,
-    string_blob_flags: '0x0 []',
+    blob_flags: auto ? BLOB_FLAG_AUTO_DATASORT : 0,
+    string_blob_flags: auto ? `0x${BLOB_FLAG_AUTO_DATASORT.toString(16)} [auto_datasort]` : '0x0 []',
     sync: o.sync === 'always' ? 0 : o.sync === 0 ? -1 : o.sync,
     data: b.dataPrefix,
     blob_size: o.blobSize,
     records_in_blob: 0,
-    defrag_percentage: 0,
-    defrag_timeout: 0,
+    defrag_percentage: o.defragPercentage ?? DEFRAG_DEFAULTS.percentage,
+    defrag_timeout: o.defragTimeout ?? DEFRAG_DEFAULTS.timeout,
     index_block_size: 0,
     index_block_bloom_length: 0,
     blob_size_limit: o.blobSizeLimit,

@@ -33,7 +33,7 @@ export class StorageNode implements NodeContext {
   ) {
     this.self = makeAddr(config.address.host, config.address.port);
     const buffers = new BufferPool();
-    this.backends = config.backends.map((b) => new Backend({ ...b, buffers }));
+    this.backends = config.backends.map((b) => new Backend({ ...b, buffers, log: log.child({ backend: b.id }) }));
     const dispatch = createDispatcher(this);
     this.server = net.createServer((socket) => this.accept(socket, dispatch));
     this.peers = new PeerLinks({
@@ -62,7 +62,11 @@ export class StorageNode implements NodeContext {
         this.log.error({ backend: b.id, group: b.group, dir: b.dir, err: (r.reason as Error).message }, 'backend failed to start; it stays disabled');
       } else {
         const s = b.summary();
-        this.log.info({ backend: b.id, group: b.group, dir: b.dir, keys: b.keys, blobs: s.blobs.length, bytes: s.baseSize, corrupted: s.recordsCorrupted }, 'backend started');
+        const from = b.startedFrom;
+        this.log.info({
+          backend: b.id, group: b.group, dir: b.dir, keys: b.keys, blobs: s.blobs.length, bytes: s.baseSize, corrupted: s.recordsCorrupted,
+          index: from.snapshot ? 'snapshot' : 'full scan', scannedBytes: from.scannedBytes, ms: from.ms,
+        }, 'backend started');
       }
     });
     if (this.backends.every((b) => !b.enabled)) {

@@ -24,6 +24,10 @@ export interface BackendSpec {
   'blob-size-limit'?: number;
   'read-only'?: boolean;
   delay?: number;
+  'defrag-percentage'?: number;
+  'defrag-timeout'?: number;
+  'defrag-rate-limit'?: number;
+  'index-snapshot-interval'?: number;
 }
 
 export interface NodeSpec {

@@ -10,15 +10,20 @@ import { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
 import { ChunkVerifier } from './chunk-verifier.js';
 import { BufferPool } from '../../util/buffer-pool.js';
-import { ftruncate } from './file-io.js';
+import { fileSize, ftruncate } from './file-io.js';
 import { KeyLock } from './key-lock.js';
 import { dataOffset, indexKey, KeyIndex, type PendingRecord, type RecordRef } from './key-index.js';
 import {
   CHUNK_SIZE, encodeFooter, encodeRecordHeader, footerSize, RECORD_HEADER_SIZE, RecordFlag, recordSpan,
   type RecordHeader,
 } from './record.js';
-import { scanBlob } from './scan.js';
+import { readRecordAt, scanBlob, type ScannedRecord } from './scan.js';
 import { fromFsError, StorageError } from './storage-error.js';
+import { discardUnfinishedCompactions, type MovedRecord } from './compaction.js';
+import { DefragLevel, Defragmenter, wantDefrag, type DefragHost } from './defrag.js';
+import { dropSnapshot, installSnapshot, readSnapshot, writeSnapshotTemp, type IndexSnapshot, type SnapshotEntry } from './index-snapshot.js';
+import { MutationGate } from './mutation-gate.js';
+import type { Logger } from '../../util/logger.js';
 
 export type SyncPolicy = 'always' | number;
 
@@ -39,6 +44,15 @@ export interface BackendOptions {
   verifyTtl: number;
   /** Shared pool of large read buffers (one per node). */
   buffers?: BufferPool;
+  /** A blob wants defragmentation once this % of its bytes is dead (eblob's default: 25). */
+  defragPercentage?: number;
+  /** Seconds between automatic defragmentation checks; 0: only when asked (BACKEND_CONTROL). */
+  defragTimeout?: number;
+  /** Bytes per second a defragmentation may copy; 0: no limit. */
+  defragRateLimit?: number;
+  /** Seconds between index snapshots while the index changes; 0: only at a clean stop. */
+  snapshotInterval?: number;
+  log?: Logger;
 }
 
 export interface WriteRequest {
@@ -77,15 +91,21 @@ export interface BackendSummary {
   recordsRemovedSize: number;
   recordsCorrupted: number;
   baseSize: number;
-  blobs: { name: string; records: number; removed: number; removedSize: number; size: number }[];
+  /** Sum of the blobs' want_defrag codes, as eblob sums its per-blob statistics. */
+  wantDefrag: number;
+  blobs: { name: string; records: number; removed: number; removedSize: number; size: number; wantDefrag: number }[];
 }
+
+export const DEFRAG_DEFAULTS = { percentage: 25, timeout: 300, snapshotInterval: 300 } as const;
+/** The automatic trigger leaves a blob alone until this much of it is dead (a fresh blob is not worth a copy). */
+const AUTO_DEFRAG_MIN_BYTES = 1024 * 1024;
 
 /** How much of each blob's tail is re-verified after an unclean shutdown (a power loss may reorder writeback). */
 const UNCLEAN_VERIFY_TAIL = 64 * 1024 * 1024;
 const COPY_PIECE = 1024 * 1024;
 const ZEROS = Buffer.alloc(COPY_PIECE);
 
-export class Backend {
+export class Backend implements DefragHost {
   readonly id: number;
   readonly group: number;
   readonly dir: string;
@@ -98,15 +118,29 @@ export class Backend {
   ids: Buffer[] = [];
   recordsCorrupted = 0;
 
+  readonly gate = new MutationGate();
+  readonly defrag: Defragmenter;
+  /** How the last start found the index: from a snapshot (and how many tail bytes it scanned) or by a full scan. */
+  startedFrom: { snapshot: boolean; records: number; scannedBytes: number; ms: number } = { snapshot: false, records: 0, scannedBytes: 0, ms: 0 };
+
   private blobs: BlobFile[] = [];
   private index = new KeyIndex();
   private readonly locks = new KeyLock();
   private seq = 0;
   private syncTimer: NodeJS.Timeout | undefined;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  /** `seq` when the last snapshot was captured: a snapshot is written again only after a change. */
+  private snapshotSeq = -1;
+  /** Bumped whenever blob files are replaced: a snapshot captured before is not installed. */
+  private layoutGeneration = 0;
+  private savingSnapshot: Promise<void> | undefined;
   private readonly verifier: ChunkVerifier;
   private readonly buffers: BufferPool;
+  private readonly log: Logger | undefined;
 
   constructor(private readonly opts: BackendOptions) {
+    this.log = opts.log;
+    this.defrag = new Defragmenter(this, { timeoutSeconds: opts.defragTimeout ?? DEFRAG_DEFAULTS.timeout, rateLimit: opts.defragRateLimit ?? 0, log: opts.log });
     this.verifier = new ChunkVerifier(opts.verifyTtl);
     this.buffers = opts.buffers ?? new BufferPool();
     this.id = opts.id;
@@ -141,7 +175,15 @@ export class Backend {
         this.syncTimer = setInterval(() => void this.syncAll().catch(() => undefined), this.opts.sync * 1000);
         this.syncTimer.unref();
       }
+      const every = this.opts.snapshotInterval ?? DEFRAG_DEFAULTS.snapshotInterval;
+      if (every > 0) {
+        this.snapshotTimer = setInterval(() => {
+          if (this.seq !== this.snapshotSeq) void this.saveSnapshot().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'index snapshot failed'));
+        }, every * 1000);
+        this.snapshotTimer.unref();
+      }
       this.enabled = true;
+      this.defrag.startAuto();
       this.lastStartErr = 0;
     } catch (err) {
       this.lastStartErr = err instanceof StorageError ? err.status : Errno.EIO;
@@ -151,7 +193,13 @@ export class Backend {
 
   async stop(): Promise<void> {
     if (!this.enabled) return;
+    await this.defrag.halt();
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = undefined;
     this.enabled = false;
+    // A clean stop leaves a snapshot (taken once the mutations in flight are done): the next start
+    // reads it instead of every record.
+    await this.saveSnapshot().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'index snapshot at stop failed; the next start scans the blobs'));
     if (this.syncTimer) clearInterval(this.syncTimer);
     this.syncTimer = undefined;
     for (const blob of this.blobs) await blob.close();
@@ -188,53 +236,90 @@ export class Backend {
     return [id];
   }
 
+  /**
+   * Rebuilds the index: from the index snapshot plus each blob's tail when the snapshot still
+   * describes the files, else from every record. Records that lost to a newer version or to a
+   * tombstone are marked REMOVED on disk (a crash can leave them unmarked): a dead record must
+   * never need a tombstone to stay dead once compaction drops the tombstones.
+   */
   private async loadBlobs(clean: boolean): Promise<void> {
+    const t0 = performance.now();
+    const discarded = await discardUnfinishedCompactions(this.dir);
+    if (discarded.length > 0) this.log?.warn({ files: discarded }, 'unfinished compactions discarded (the blobs they copied are intact)');
     const names = (await fs.readdir(this.dir)).filter((n) => /^data-0\.\d+$/.test(n));
     const indexes = names.map((n) => Number(n.slice('data-0.'.length))).sort((a, b) => a - b);
     if (indexes.length === 0) indexes.push(0);
+    const blobs: BlobFile[] = [];
+    for (const n of indexes) blobs.push(await BlobFile.open(this.dir, n, 0));
+    const snap = await this.usableSnapshot(blobs);
+
     const pendingSeen: PendingRecord[] = [];
     const tombstones = new Map<string, number>();
-    for (const n of indexes) {
-      const blob = await BlobFile.open(this.dir, n, 0);
-      const scan = await scanBlob(blob, clean ? 0 : UNCLEAN_VERIFY_TAIL);
+    const losers: RecordRef[] = [];
+    const lose = (ref: RecordRef): void => {
+      this.countDead(ref);
+      losers.push(ref);
+    };
+    /** One record; `counted`: the blob's counters do not include it yet (a scanned one, not a snapshot entry). */
+    const admit = (blob: BlobFile, r: ScannedRecord, counted: boolean): void => {
+      const h = r.header;
+      this.seq = Math.max(this.seq, h.seq);
+      if (counted) blob.records++;
+      const dead = (h.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0 || !r.intact;
+      if (!r.intact) this.recordsCorrupted++;
+      if (h.flags & RecordFlag.TOMBSTONE) {
+        const key = indexKey(h.id);
+        tombstones.set(key, Math.max(tombstones.get(key) ?? 0, h.seq));
+      }
+      if (dead) {
+        if (counted) {
+          blob.removedRecords++;
+          blob.removedBytes += recordSpan(h.capacity);
+        } else this.countDead({ blob, offset: r.offset, header: h, crcs: undefined });
+        return;
+      }
+      const ref: RecordRef = { blob, offset: r.offset, header: h, crcs: r.crcs };
+      if (h.flags & RecordFlag.UNCOMMITTED) {
+        pendingSeen.push({ ...ref, builder: undefined });
+        return;
+      }
+      const prev = this.index.committed(h.id);
+      if (prev && prev.header.seq > h.seq) lose(ref);
+      else {
+        if (prev) lose(prev);
+        this.index.setCommitted(h.id, ref);
+      }
+    };
+
+    let scannedBytes = 0;
+    for (const blob of blobs) {
+      const covered = snap?.blobs.get(blob.index);
+      if (covered) {
+        blob.records = covered.records;
+        blob.removedRecords = covered.removedRecords;
+        blob.removedBytes = covered.removedBytes;
+        for (const e of snap!.entries.get(blob.index) ?? []) {
+          // A prepared record may have been committed or removed in place since: read its header again.
+          const r = e.header.flags & RecordFlag.UNCOMMITTED ? await readRecordAt(blob, e.offset) : { offset: e.offset, header: e.header, crcs: e.crcs, intact: true };
+          if (r) admit(blob, r, false);
+          else this.countDead({ blob, offset: e.offset, header: e.header, crcs: undefined });
+        }
+      }
+      const from = covered?.covered ?? 0;
+      const scan = await scanBlob(blob, clean ? 0 : UNCLEAN_VERIFY_TAIL, from);
+      scannedBytes += scan.end + scan.tornTail - from;
       if (scan.tornTail > 0) await ftruncate(blob.fd, scan.end);
       blob.resetEnd(scan.end);
       this.recordsCorrupted += scan.damagedRegions;
-      for (const r of scan.records) {
-        const h = r.header;
-        this.seq = Math.max(this.seq, h.seq);
-        blob.records++;
-        const span = recordSpan(h.capacity);
-        const dead = (h.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0 || !r.intact;
-        if (!r.intact) this.recordsCorrupted++;
-        if (h.flags & RecordFlag.TOMBSTONE) {
-          const key = indexKey(h.id);
-          tombstones.set(key, Math.max(tombstones.get(key) ?? 0, h.seq));
-        }
-        if (dead) {
-          blob.removedRecords++;
-          blob.removedBytes += span;
-          continue;
-        }
-        const ref: RecordRef = { blob, offset: r.offset, header: h, crcs: r.crcs };
-        if (h.flags & RecordFlag.UNCOMMITTED) {
-          pendingSeen.push({ ...ref, builder: undefined });
-          continue;
-        }
-        const prev = this.index.committed(h.id);
-        if (prev && prev.header.seq > h.seq) this.countDead(ref);
-        else {
-          if (prev) this.countDead(prev);
-          this.index.setCommitted(h.id, ref);
-        }
-      }
+      for (const r of scan.records) admit(blob, r, true);
       this.blobs.push(blob);
     }
+    if (snap) this.seq = Math.max(this.seq, snap.seq);
     // Deletions shadow older copies that were never marked removed (a crash between the two writes).
     for (const st of [...this.index.values()]) {
       const c = st.committed;
       if (c && (tombstones.get(indexKey(c.header.id)) ?? -1) > c.header.seq) {
-        this.countDead(c);
+        lose(c);
         this.index.setCommitted(c.header.id, undefined);
       }
     }
@@ -243,10 +328,42 @@ export class Backend {
       const deletedSeq = tombstones.get(indexKey(p.header.id)) ?? -1;
       const prev = this.index.get(p.header.id)?.pending;
       if (p.header.seq > committedSeq && p.header.seq > deletedSeq && (!prev || prev.header.seq < p.header.seq)) {
-        if (prev) this.countDead(prev);
+        if (prev) lose(prev);
         this.index.setPending(p.header.id, p);
-      } else this.countDead(p);
+      } else lose(p);
     }
+    for (const ref of losers) await this.writeRemovedMark(ref);
+    if (losers.length > 0) {
+      await this.syncAll();
+      this.log?.info({ records: losers.length }, 'records that lost to newer versions marked removed');
+    }
+    this.snapshotSeq = snap ? snap.seq : -1;
+    this.startedFrom = { snapshot: snap !== undefined, records: this.index.size, scannedBytes, ms: Math.round(performance.now() - t0) };
+  }
+
+  /** The snapshot, grouped by blob, when it still describes every blob it names; else undefined (logged). */
+  private async usableSnapshot(blobs: readonly BlobFile[]): Promise<{ seq: number; blobs: Map<number, IndexSnapshot['blobs'][number]>; entries: Map<number, SnapshotEntry[]> } | undefined> {
+    const snap = await readSnapshot(this.dir);
+    if (!snap) return undefined;
+    const ignore = (why: string): undefined => {
+      this.log?.warn({ dir: this.dir, why }, 'index snapshot ignored: every blob is scanned');
+      return undefined;
+    };
+    if ('unusable' in snap) return ignore(snap.unusable);
+    const byIndex = new Map(blobs.map((b) => [b.index, b]));
+    for (const s of snap.blobs) {
+      const blob = byIndex.get(s.index);
+      if (!blob) return ignore(`blob ${BlobFile.fileName(s.index)} is gone`);
+      if ((await blob.inode()) !== s.inode) return ignore(`blob ${BlobFile.fileName(s.index)} was replaced`);
+      if ((await fileSize(blob.fd)) < s.fileBytes) return ignore(`blob ${BlobFile.fileName(s.index)} is shorter than the snapshot says`);
+    }
+    const entries = new Map<number, SnapshotEntry[]>();
+    for (const e of snap.entries) {
+      let list = entries.get(e.blobIndex);
+      if (!list) entries.set(e.blobIndex, (list = []));
+      list.push(e);
+    }
+    return { seq: snap.seq, blobs: new Map(snap.blobs.map((b) => [b.index, b])), entries };
   }
 
   private countDead(ref: RecordRef): void {
@@ -292,12 +409,16 @@ export class Backend {
     const to = crcs ? Math.min(total, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
     const buf = this.buffers.acquire(headroom + (to - from));
     const release = (): void => this.buffers.release(buf);
+    const blob = ref.blob;
+    blob.pin(); // a compaction may replace the file meanwhile: this read finishes on the old one
     try {
-      await ref.blob.readExact(buf, headroom, to - from, dataOffset(ref) + from);
+      await blob.readExact(buf, headroom, to - from, dataOffset(ref) + from);
       if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from);
     } catch (err) {
       release();
-      throw fromFsError(err, `read of ${ref.blob.path}`);
+      throw fromFsError(err, `read of ${blob.path}`);
+    } finally {
+      blob.unpin();
     }
     return { buf, start: headroom + (offset - from), length, ref, release };
   }
@@ -305,9 +426,15 @@ export class Backend {
   /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */
   async checksum(ref: RecordRef): Promise<Buffer> {
     const hash = createHash('sha512');
-    for await (const { bytes, at } of pieces(ref, 0, ref.header.size)) {
-      this.verifier.verify(ref, bytes, at);
-      hash.update(bytes);
+    const blob = ref.blob;
+    blob.pin();
+    try {
+      for await (const { bytes, at } of pieces(ref, 0, ref.header.size)) {
+        this.verifier.verify(ref, bytes, at);
+        hash.update(bytes);
+      }
+    } finally {
+      blob.unpin();
     }
     return hash.digest();
   }
@@ -318,7 +445,7 @@ export class Backend {
   write(w: WriteRequest): Promise<WriteResult> {
     this.assertWritable();
     const f = w.ioFlags;
-    return this.locks.run(indexKey(w.id), async () => {
+    return this.gate.run(() => this.locks.run(indexKey(w.id), async () => {
       if (f & IoFlags.PREPARE) {
         const pending = await this.prepare(w, Math.max(w.num, w.offset + w.length));
         await this.writeIntoPending(pending, w, w.offset);
@@ -338,12 +465,12 @@ export class Backend {
         return this.composeWrite(w, true, f & IoFlags.COMMIT ? w.num : undefined);
       }
       return this.composeWrite(w, false, undefined);
-    });
+    }));
   }
 
   async remove(id: Buffer): Promise<void> {
     this.assertWritable();
-    await this.locks.run(indexKey(id), async () => {
+    await this.gate.run(() => this.locks.run(indexKey(id), async () => {
       const st = this.index.get(id);
       if (!st?.committed && !st?.pending) throw new StorageError(Errno.ENOENT, 'no such key');
       const tombstone: RecordHeader = { ...blankHeader(id), flags: RecordFlag.TOMBSTONE, seq: ++this.seq };
@@ -356,12 +483,12 @@ export class Backend {
       if (st.pending) await this.markRemoved(st.pending);
       this.index.delete(id);
       await this.durable(blob);
-    });
+    }));
   }
 
   private async prepare(w: WriteRequest, capacity: number): Promise<PendingRecord> {
     const st = this.index.get(w.id);
-    if (st?.pending) this.countDead(st.pending);
+    if (st?.pending) await this.markRemoved(st.pending);
     const header: RecordHeader = {
       ...blankHeader(w.id),
       flags: RecordFlag.UNCOMMITTED | (w.ioFlags & IoFlags.NOCSUM ? RecordFlag.NOCSUM : 0),
@@ -405,9 +532,9 @@ export class Backend {
     const old = this.index.committed(header.id);
     this.index.setCommitted(header.id, ref);
     this.index.setPending(header.id, undefined);
-    // The old version is not rewritten on disk: its lower sequence number loses at every rebuild.
-    if (old) this.countDead(old);
     await this.durable(p.blob);
+    // Once the new version is durable the old one is marked: it must stay dead without a tombstone.
+    if (old) await this.markRemoved(old);
     return { ref, pending: false };
   }
 
@@ -464,8 +591,9 @@ export class Backend {
     blob.records++;
     const ref: RecordRef = { blob, offset: at, header, crcs: nocsum ? undefined : crcs };
     this.index.setCommitted(w.id, ref);
-    if (old) this.countDead(old);
     await this.durable(blob);
+    // Once the new version is durable the old one is marked: it must stay dead without a tombstone.
+    if (old) await this.markRemoved(old);
     return { ref, pending: false };
   }
 
@@ -501,9 +629,14 @@ export class Backend {
   }
 
   private async markRemoved(ref: RecordRef): Promise<void> {
+    this.countDead(ref);
+    await this.writeRemovedMark(ref);
+  }
+
+  /** Rewrites a record's header with REMOVED set (one page write: a kill cannot tear it). */
+  private async writeRemovedMark(ref: RecordRef): Promise<void> {
     ref.header = { ...ref.header, flags: ref.header.flags | RecordFlag.REMOVED };
     await this.writeRecord(ref.blob, [encodeRecordHeader(ref.header)], ref.offset);
-    this.countDead(ref);
   }
 
   private async writeRecord(blob: BlobFile, parts: Buffer[], position: number): Promise<void> {
@@ -546,6 +679,99 @@ export class Backend {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Defragmentation (DefragHost) and index snapshots
+
+  /** BACKEND_CONTROL start defrag: 0 or -EALREADY. */
+  startDefrag(level: number): number {
+    this.assertEnabled();
+    return this.defrag.start(level);
+  }
+
+  stopDefrag(): number {
+    return this.defrag.stop();
+  }
+
+  liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | undefined {
+    const st = this.index.get(id);
+    if (st?.committed && st.committed.blob === blob && st.committed.offset === offset) return 'committed';
+    if (st?.pending && st.pending.blob === blob && st.pending.offset === offset) return 'pending';
+    return undefined;
+  }
+
+  replaceBlob(old: BlobFile, next: BlobFile | undefined, moved: readonly MovedRecord[]): void {
+    const at = this.blobs.indexOf(old);
+    if (at < 0) throw new Error(`blob ${old.path} is not part of backend ${this.id}`);
+    if (next) this.blobs[at] = next;
+    else this.blobs.splice(at, 1);
+    for (const m of moved) {
+      const ref = this.index.committed(m.id);
+      if (!ref || ref.blob !== old || ref.offset !== m.from) continue;
+      this.index.setCommitted(m.id, { blob: next!, offset: m.to, header: ref.header, crcs: ref.crcs });
+    }
+  }
+
+  async dropSnapshot(): Promise<void> {
+    this.layoutGeneration++;
+    this.snapshotSeq = -1;
+    await dropSnapshot(this.dir);
+  }
+
+  defragTargets(level: number): Promise<BlobFile[]> {
+    return this.gate.exclusive(async () => {
+      const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
+      const wanted = (b: BlobFile): boolean => (level === DefragLevel.FULL ? b.removedRecords > 0 : wantDefrag(b, pct) !== 0);
+      const active = this.blobs[this.blobs.length - 1]!;
+      // The blob being appended to is closed when it needs the work too: new writes go to a fresh one.
+      if (active.size > 0 && wanted(active)) this.openNextBlob();
+      return this.blobs.slice(0, -1).filter(wanted);
+    });
+  }
+
+  wantsDefrag(): boolean {
+    const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
+    // Worth a pass when the blobs past the threshold together hold enough dead bytes to matter.
+    let dead = 0;
+    for (const b of this.blobs) if (wantDefrag(b, pct) !== 0) dead += b.removedBytes;
+    return dead >= AUTO_DEFRAG_MIN_BYTES;
+  }
+
+  /**
+   * Captures the index with the mutation gate closed (every allocated record is written), makes the
+   * blobs durable, writes the snapshot, and installs it unless blob files changed meanwhile.
+   */
+  saveSnapshot(): Promise<void> {
+    this.savingSnapshot ??= this.writeSnapshotNow().finally(() => (this.savingSnapshot = undefined));
+    return this.savingSnapshot;
+  }
+
+  private async writeSnapshotNow(): Promise<void> {
+    const t0 = performance.now();
+    const { snap, generation } = await this.gate.exclusive(async () => ({ snap: await this.captureSnapshot(), generation: this.layoutGeneration }));
+    await this.syncAll();
+    const bytes = await writeSnapshotTemp(this.dir, snap);
+    const installed = await this.gate.exclusive(async () => {
+      if (generation !== this.layoutGeneration) return false;
+      await installSnapshot(this.dir);
+      return true;
+    });
+    if (installed) this.snapshotSeq = snap.seq;
+    this.log?.debug({ records: snap.entries.length, bytes, installed, ms: Math.round(performance.now() - t0) }, 'index snapshot written');
+  }
+
+  private async captureSnapshot(): Promise<IndexSnapshot> {
+    const blobs = [];
+    for (const b of this.blobs) {
+      blobs.push({ index: b.index, inode: await b.inode(), covered: b.size, fileBytes: await fileSize(b.fd), records: b.records, removedRecords: b.removedRecords, removedBytes: b.removedBytes });
+    }
+    const entries: SnapshotEntry[] = [];
+    for (const st of this.index.values()) {
+      if (st.committed) entries.push({ blobIndex: st.committed.blob.index, offset: st.committed.offset, header: st.committed.header, crcs: st.committed.crcs });
+      if (st.pending) entries.push({ blobIndex: st.pending.blob.index, offset: st.pending.offset, header: st.pending.header, crcs: undefined });
+    }
+    return { seq: this.seq, blobs, entries };
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Statistics
 
   baseSize(): number {
@@ -555,14 +781,17 @@ export class Backend {
   }
 
   summary(): BackendSummary {
+    const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
     const blobs = this.blobs.map((b) => ({
       name: BlobFile.fileName(b.index),
       records: b.records,
       removed: b.removedRecords,
       removedSize: b.removedBytes,
       size: b.size,
+      wantDefrag: wantDefrag(b, pct),
     }));
     return {
+      wantDefrag: blobs.reduce((n, b) => n + b.wantDefrag, 0),
       recordsTotal: blobs.reduce((n, b) => n + b.records, 0),
       recordsRemoved: blobs.reduce((n, b) => n + b.removed, 0),
       recordsRemovedSize: blobs.reduce((n, b) => n + b.removedSize, 0),

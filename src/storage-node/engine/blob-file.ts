@@ -19,8 +19,11 @@ export class BlobFile {
   removedBytes = 0;
   removedRecords = 0;
   records = 0;
+  /** Reads in progress; a retired file (replaced by its compacted copy) closes when they are done. */
+  private pins = 0;
+  private retired = false;
 
-  private constructor(
+  constructor(
     readonly index: number,
     readonly path: string,
     readonly fd: number,
@@ -128,5 +131,29 @@ export class BlobFile {
   async close(): Promise<void> {
     await this.sync().catch(() => undefined);
     await closeFile(this.fd);
+  }
+
+  /** Marks a read that uses the descriptor: a retired file stays open until its reads are done. */
+  pin(): void {
+    this.pins++;
+  }
+
+  unpin(): void {
+    if (--this.pins === 0 && this.retired) void closeFile(this.fd).catch(() => undefined);
+  }
+
+  /**
+   * The file was replaced (a compacted copy renamed over it, or it was deleted): reads that started
+   * on it finish on the old bytes, then the descriptor is closed.
+   */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    if (this.pins === 0) void closeFile(this.fd).catch(() => undefined);
+  }
+
+  /** The descriptor's inode: an index snapshot is valid for a blob only while it is the same file. */
+  inode(): Promise<number> {
+    return new Promise((resolve, reject) => fs.fstat(this.fd, (err, st) => (err ? reject(err) : resolve(st.ino))));
   }
 }

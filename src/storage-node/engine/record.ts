@@ -134,11 +134,12 @@ export function chunkCrcs(data: Buffer): Uint32Array {
   return out;
 }
 
-function writeNum(buf: Buffer, at: number, v: number): void {
+/** A non-negative safe integer as u64 little-endian (without BigInt). */
+export function writeNum(buf: Buffer, at: number, v: number): void {
   buf.writeUInt32LE(v % 0x1_0000_0000 >>> 0, at);
   buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000) >>> 0, at + 4);
 }
 
-function readNum(buf: Buffer, at: number): number {
+export function readNum(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x1_0000_0000;
 }

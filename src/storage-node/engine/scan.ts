@@ -57,13 +57,14 @@ class WindowReader {
 /**
  * `verifyTail`: committed records starting in this many final bytes also get their data checked
  * against the chunk CRCs (after an unclean shutdown, when writeback may have been reordered).
+ * `from`: where to start (a record boundary; an index snapshot covers what lies before it).
  */
-export async function scanBlob(blob: BlobFile, verifyTail = 0): Promise<ScanResult> {
+export async function scanBlob(blob: BlobFile, verifyTail = 0, from = 0): Promise<ScanResult> {
   const size = await fileSize(blob.fd);
   const reader = new WindowReader(blob, size);
   const records: ScannedRecord[] = [];
-  let pos = 0;
-  let end = 0;
+  let pos = from;
+  let end = from;
   let damagedRegions = 0;
 
   while (pos + RECORD_HEADER_SIZE <= size) {
@@ -75,26 +76,39 @@ export async function scanBlob(blob: BlobFile, verifyTail = 0): Promise<ScanResu
       pos = next;
       continue;
     }
-    const span = recordSpan(header.capacity);
-    const dead = (header.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0;
-    const pending = (header.flags & RecordFlag.UNCOMMITTED) !== 0;
-    let intact = true;
-    let crcs: Uint32Array | undefined;
-    if (!dead && !pending) {
-      const footerAt = pos + RECORD_HEADER_SIZE + header.capacity;
-      const need = footerSize(header.size);
-      const footer = footerAt + need <= size ? await reader.get(footerAt, need) : undefined;
-      crcs = header.size === 0 ? new Uint32Array(0) : footer && decodeFooter(footer, header.size);
-      intact = crcs !== undefined;
-      if ((header.flags & RecordFlag.NOCSUM) !== 0) crcs = undefined;
-      else if (crcs && pos >= size - verifyTail) intact = await dataMatches(blob, pos + RECORD_HEADER_SIZE, header.size, crcs);
-    }
-    records.push({ offset: pos, header, crcs, intact });
-    pos += span;
+    const record = await examine(reader, blob, pos, header, size, pos >= size - verifyTail);
+    records.push(record);
+    pos += recordSpan(header.capacity);
     // A torn committed record at the very end is cut off; a prepared one keeps its reserved span.
-    if (intact) end = pos;
+    if (record.intact) end = pos;
   }
   return { records, end, tornTail: Math.max(0, size - end), damagedRegions };
+}
+
+/** The record at `offset` as the scan would see it; undefined when no valid header is there. */
+export async function readRecordAt(blob: BlobFile, offset: number): Promise<ScannedRecord | undefined> {
+  const size = await fileSize(blob.fd);
+  const reader = new WindowReader(blob, size);
+  const header = decodeRecordHeader(await reader.get(offset, RECORD_HEADER_SIZE));
+  return header && examine(reader, blob, offset, header, size, false);
+}
+
+/** A committed record is intact when its footer is (and, with `verify`, its data matches the CRCs). */
+async function examine(reader: WindowReader, blob: BlobFile, pos: number, header: RecordHeader, size: number, verify: boolean): Promise<ScannedRecord> {
+  const dead = (header.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0;
+  const pending = (header.flags & RecordFlag.UNCOMMITTED) !== 0;
+  let intact = true;
+  let crcs: Uint32Array | undefined;
+  if (!dead && !pending) {
+    const footerAt = pos + RECORD_HEADER_SIZE + header.capacity;
+    const need = footerSize(header.size);
+    const footer = footerAt + need <= size ? await reader.get(footerAt, need) : undefined;
+    crcs = header.size === 0 ? new Uint32Array(0) : footer && decodeFooter(footer, header.size);
+    intact = crcs !== undefined;
+    if ((header.flags & RecordFlag.NOCSUM) !== 0) crcs = undefined;
+    else if (crcs && verify) intact = await dataMatches(blob, pos + RECORD_HEADER_SIZE, header.size, crcs);
+  }
+  return { offset: pos, header, crcs, intact };
 }
 
 async function dataMatches(blob: BlobFile, at: number, size: number, crcs: Uint32Array): Promise<boolean> {

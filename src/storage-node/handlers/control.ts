@@ -7,6 +7,7 @@ import {
   encodeNodeStatus, replyHeader, type BackendStatus, type Header,
 } from '../../elliptics/protocol/index.js';
 import type { Backend } from '../engine/backend.js';
+import { DefragLevel } from '../engine/defrag.js';
 import { StorageError } from '../engine/storage-error.js';
 import { buildMonitorJson } from '../monitor.js';
 import type { NodeContext } from '../node-context.js';
@@ -16,7 +17,7 @@ function statusOf(b: Backend): BackendStatus {
   return {
     backendId: b.id,
     state: b.enabled ? BackendState.ENABLED : BackendState.DISABLED,
-    defragState: 0,
+    defragState: b.defrag.state,
     lastStart: b.lastStart,
     lastStartErr: b.lastStartErr,
     readOnly: b.readOnly,
@@ -47,8 +48,9 @@ export function backendStatus(ctx: NodeContext, conn: ServerConnection, h: Heade
 }
 
 /**
- * BACKEND_CONTROL: enable, disable, read-only, writeable, delay. Asking for the mode a backend is
- * already in answers the status with MORE and then -EALREADY, as captured from a real node.
+ * BACKEND_CONTROL: enable, disable, read-only, writeable, delay, start and stop defragmentation.
+ * Asking for the mode a backend is already in (or a defragmentation while one runs) answers the
+ * status with MORE and then -EALREADY, as captured from a real node.
  */
 export async function backendControl(ctx: NodeContext, conn: ServerConnection, h: Header, payload: Buffer): Promise<number> {
   const ctl = decodeBackendControl(payload);
@@ -84,6 +86,18 @@ export async function backendControl(ctx: NodeContext, conn: ServerConnection, h
     case BackendCommand.SET_DELAY:
       b.delay = ctl.delay;
       ctx.log.info({ backend: b.id, delayMs: ctl.delay }, 'backend delay set');
+      break;
+    case BackendCommand.START_DEFRAG:
+      if (ctl.defragLevel !== DefragLevel.FULL && ctl.defragLevel !== DefragLevel.COMPACT) {
+        throw new StorageError(Errno.EINVAL, `defrag level ${ctl.defragLevel} is not 0 (full) or 1 (compact)`);
+      }
+      if (!b.enabled) throw new StorageError(Errno.ENOTSUP, `backend ${b.id} is disabled`);
+      status = b.startDefrag(ctl.defragLevel);
+      if (status === 0) ctx.log.info({ backend: b.id, level: ctl.defragLevel }, 'defragmentation requested');
+      break;
+    case BackendCommand.STOP_DEFRAG:
+      status = b.stopDefrag();
+      if (status === 0) ctx.log.info({ backend: b.id }, 'defragmentation stop requested');
       break;
     default:
       throw new StorageError(Errno.ENOTSUP, `backend control command ${ctl.command} is not supported`);

@@ -91,7 +91,8 @@ describe('log-level notice and log-file, for every process, reopened on SIGUSR1'
     await get(port, '/get/b1/no-such-key');
     await waitFor('lines of every process in the log file', () => {
       const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-      return ['"name":"primary"', '"name":"worker"', '"name":"storage-node"'].every((n) => text.includes(n));
+      // The access line is written after the reply has gone: wait for it too.
+      return ['"name":"primary"', '"name":"worker"', '"name":"storage-node"', '"path":"/get/b1/no-such-key"'].every((n) => text.includes(n));
     });
     const text = readFileSync(logFile, 'utf8');
     assert.match(text, /"msg":"backrunner: /, 'log-prefix starts every message');

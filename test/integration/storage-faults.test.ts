@@ -28,7 +28,12 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000)
 }
 
 /** `check` true `times` times in a row (each worker has its own view of the nodes; all must agree). */
-function steadily(check: () => Promise<boolean>, times = 6): () => Promise<boolean> {
+/**
+ * Each request comes on a new connection, which the kernel hands to either worker; each worker finds
+ * a hung node by itself (its heartbeat, within ~3 s). Sixteen agreeing answers in a row leave a
+ * 2^-15 chance that one worker was never asked.
+ */
+function steadily(check: () => Promise<boolean>, times = 16): () => Promise<boolean> {
   return async () => {
     for (let i = 0; i < times; i++) if (!(await check())) return false;
     return true;

@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { nodeCommand } from './node-command.js';
 import { bmetaCommand } from './bmeta-command.js';
+import { defragCommand } from './defrag-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { signCommand } from './sign-command.js';
 
@@ -21,7 +22,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(nodeCommand)
     .command(bmetaCommand)
     .command(signCommand)
-    .demandCommand(1, 'name a command: proxy, node, bmeta, sign')
+    .command(defragCommand)
+    .demandCommand(1, 'name a command: proxy, node, bmeta, sign, defrag')
     .strict()
     .help()
     .alias('h', 'help')

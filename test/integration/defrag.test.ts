@@ -5,8 +5,10 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BackendCommand, Command, CommandFlags, Errno, splitFrames } from '../../src/elliptics/protocol/index.js';
 import { decodeBackendStatusList } from '../../src/elliptics/protocol/backend.js';
 import { backendControlRequest, backendStatusOf, backendStatusRequest, monitorStatOf, monitorStatRequest } from '../../src/elliptics/requests.js';
@@ -525,5 +527,57 @@ describe('SIGKILL during defragmentation', () => {
     assert.ok(compactions > 0, 'no compaction started while the kills happened');
     assert.ok(snapshotStarts >= 3, `only ${snapshotStarts} restarts found an index snapshot`);
     t.diagnostic(`writes ${version}, compactions started ${compactions}, restarts with a snapshot on disk ${snapshotStarts} of 7`);
+  });
+});
+
+describe('backrunner defrag (the operator\'s command)', () => {
+  const tmp = tempDir('backrunner-defrag-cli-');
+  after(() => tmp.cleanup());
+  const BIN = fileURLToPath(new URL('../../../bin/backrunner', import.meta.url));
+  const run = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(BIN, ['defrag', ...args], (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    });
+
+  it('status, compact --wait, and errors that name the flag to fix', async () => {
+    const node = await startNode(path.join(tmp.dir, 'n'), { backends: [{ id: 1, group: 1, 'blob-size': 1024 * 1024, 'defrag-timeout': 0 }] });
+    const c = await RawClient.connect(node.port);
+    const remote = `127.0.0.1:${node.port}`;
+    try {
+      for (let v = 0; v < 4; v++) for (let i = 0; i < 20; i++) await c.write(1, `cli-${i}`, bodyFor(`cli-${i}`, v, 50_000));
+      const before = await run('status', '-r', remote, '-b', '1', '--json');
+      assert.equal(before.code, 0, before.stderr);
+      const b = JSON.parse(before.stdout) as { state: string; removedBytes: number; blobsWanting: number };
+      assert.equal(b.state, 'not-started');
+      assert.ok(b.removedBytes > 2 * 1024 * 1024 && b.blobsWanting > 0, before.stdout);
+
+      const human = await run('status', '--remote', remote, '--backend', '1');
+      assert.match(human.stdout, /^backend 1: defragmentation not-started\n {2}blobs: .* dead holding [\d.]+ MiB \([\d.]+ %\); \d+ blob\(s\) want defragmentation\n {2}last run: started never/);
+
+      const done = await run('compact', '-r', remote, '-b', '1', '--wait', '--json');
+      assert.equal(done.code, 0, done.stderr);
+      const after = JSON.parse(done.stdout.trim().split('\n').at(-1)!) as { state: string; removedBytes: number; lastCompletion: number; lastStatus: number };
+      assert.equal(after.state, 'not-started');
+      assert.ok(after.removedBytes < b.removedBytes / 2, `${after.removedBytes} dead bytes left of ${b.removedBytes}`);
+      assert.ok(after.lastCompletion > 0);
+      assert.equal(after.lastStatus, 0);
+      for (let i = 0; i < 20; i++) assert.ok((await c.read(1, `cli-${i}`)).data.equals(bodyFor(`cli-${i}`, 3, 50_000)));
+
+      const stop = await run('stop', '-r', remote, '-b', '1');
+      assert.equal(stop.code, 1);
+      assert.match(stop.stderr, /backend 1: no defragmentation is running/);
+      const nosuch = await run('status', '-r', remote, '-b', '9');
+      assert.equal(nosuch.code, 1);
+      assert.match(nosuch.stderr, /no backend 9 \(--backend\); it has 1/);
+      const down = await run('status', '-r', '127.0.0.1:1', '-b', '1');
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /cannot reach the storage node at 127\.0\.0\.1:1 \(--remote\)/);
+      const bad = await run('status', '-r', 'nowhere', '-b', '1');
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--remote: "nowhere" is not host:port/);
+    } finally {
+      c.close();
+      await node.stop();
+    }
   });
 });

@@ -10,6 +10,13 @@ import { BACKEND_CONTROL_SIZE, BACKEND_STATUS_SIZE, ID_SIZE } from './constants.
 import { ProtocolError, requireBytes } from './codec-error.js';
 import { type DnetTime, decodeTime, encodeTime } from './time.js';
 
+/** `defrag_state` of a backend status (spec elliptics-protocol §7.2). */
+export const DefragState = { NOT_STARTED: 0, DATA_SORT: 1, INDEX_SORT: 2, COMPACT: 3 } as const;
+export const DEFRAG_STATE_NAMES: Record<number, string> = { 0: 'not-started', 1: 'in-progress', 2: 'index-sort', 3: 'compact' };
+
+/** BACKEND_CONTROL `defrag_level`: 0 every blob holding dead records, 1 the blobs past defrag-percentage. */
+export const DefragLevel = { FULL: 0, COMPACT: 1 } as const;
+
 export interface BackendStatus {
   backendId: number;
   state: number;

@@ -9,12 +9,8 @@ import type { BlobFile } from './blob-file.js';
 import { compactBlob, type CompactionHost } from './compaction.js';
 import { fromFsError } from './storage-error.js';
 
-/** `status.defrag_state` (spec elliptics-protocol §7.2). */
-export const DefragState = { NOT_STARTED: 0, DATA_SORT: 1, INDEX_SORT: 2, COMPACT: 3 } as const;
-export const DEFRAG_STATE_NAMES: Record<number, string> = { 0: 'not-started', 1: 'in-progress', 2: 'index-sort', 3: 'compact' };
-
-/** BACKEND_CONTROL `defrag_level`. */
-export const DefragLevel = { FULL: 0, COMPACT: 1 } as const;
+export { DefragState, DEFRAG_STATE_NAMES, DefragLevel } from '../../elliptics/protocol/backend.js';
+import { DefragLevel, DefragState } from '../../elliptics/protocol/backend.js';
 
 /** eblob's per-blob `want_defrag`. */
 export const WantDefrag = { NOT_NEEDED: 0, DEFRAG_NEEDED: 1, MERGE_NEEDED: 2, REMOVE_NEEDED: 3 } as const;

@@ -30,6 +30,9 @@ export interface ScanResult {
 }
 
 const WINDOW = 4 * 1024 * 1024;
+/** After a large record the next header is read with a small window: the data in between is not read. */
+const SMALL_WINDOW = 64 * 1024;
+const LARGE_RECORD = 256 * 1024;
 
 /** Reads the file through a sliding window so runs of small records cost one syscall per 4 MiB. */
 class WindowReader {
@@ -41,11 +44,11 @@ class WindowReader {
     private readonly size: number,
   ) {}
 
-  async get(offset: number, length: number): Promise<Buffer> {
+  async get(offset: number, length: number, window = WINDOW): Promise<Buffer> {
     if (offset >= this.start && offset + length <= this.start + this.buf.length) {
       return this.buf.subarray(offset - this.start, offset - this.start + length);
     }
-    const want = Math.min(Math.max(length, WINDOW), this.size - offset);
+    const want = Math.min(Math.max(length, window), this.size - offset);
     const buf = Buffer.allocUnsafe(Math.max(want, 0));
     const got = await this.blob.read(buf, 0, buf.length, offset);
     this.buf = buf.subarray(0, got);
@@ -67,8 +70,9 @@ export async function scanBlob(blob: BlobFile, verifyTail = 0, from = 0): Promis
   let end = from;
   let damagedRegions = 0;
 
+  let window = WINDOW;
   while (pos + RECORD_HEADER_SIZE <= size) {
-    const header = decodeRecordHeader(await reader.get(pos, RECORD_HEADER_SIZE));
+    const header = decodeRecordHeader(await reader.get(pos, RECORD_HEADER_SIZE, window));
     if (!header) {
       const next = await findNextHeader(reader, pos + RECORD_ALIGN, size);
       if (next === undefined) break;
@@ -76,9 +80,11 @@ export async function scanBlob(blob: BlobFile, verifyTail = 0, from = 0): Promis
       pos = next;
       continue;
     }
-    const record = await examine(reader, blob, pos, header, size, pos >= size - verifyTail);
+    const span = recordSpan(header.capacity);
+    window = span >= LARGE_RECORD ? SMALL_WINDOW : WINDOW;
+    const record = await examine(reader, pos, header, size, pos >= size - verifyTail, window);
     records.push(record);
-    pos += recordSpan(header.capacity);
+    pos += span;
     // A torn committed record at the very end is cut off; a prepared one keeps its reserved span.
     if (record.intact) end = pos;
   }
@@ -89,12 +95,12 @@ export async function scanBlob(blob: BlobFile, verifyTail = 0, from = 0): Promis
 export async function readRecordAt(blob: BlobFile, offset: number): Promise<ScannedRecord | undefined> {
   const size = await fileSize(blob.fd);
   const reader = new WindowReader(blob, size);
-  const header = decodeRecordHeader(await reader.get(offset, RECORD_HEADER_SIZE));
-  return header && examine(reader, blob, offset, header, size, false);
+  const header = decodeRecordHeader(await reader.get(offset, RECORD_HEADER_SIZE, SMALL_WINDOW));
+  return header && examine(reader, offset, header, size, false, SMALL_WINDOW);
 }
 
 /** A committed record is intact when its footer is (and, with `verify`, its data matches the CRCs). */
-async function examine(reader: WindowReader, blob: BlobFile, pos: number, header: RecordHeader, size: number, verify: boolean): Promise<ScannedRecord> {
+async function examine(reader: WindowReader, pos: number, header: RecordHeader, size: number, verify: boolean, window: number): Promise<ScannedRecord> {
   const dead = (header.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0;
   const pending = (header.flags & RecordFlag.UNCOMMITTED) !== 0;
   let intact = true;
@@ -102,20 +108,22 @@ async function examine(reader: WindowReader, blob: BlobFile, pos: number, header
   if (!dead && !pending) {
     const footerAt = pos + RECORD_HEADER_SIZE + header.capacity;
     const need = footerSize(header.size);
-    const footer = footerAt + need <= size ? await reader.get(footerAt, need) : undefined;
+    const footer = footerAt + need <= size ? await reader.get(footerAt, need, window) : undefined;
     crcs = header.size === 0 ? new Uint32Array(0) : footer && decodeFooter(footer, header.size);
     intact = crcs !== undefined;
     if ((header.flags & RecordFlag.NOCSUM) !== 0) crcs = undefined;
-    else if (crcs && verify) intact = await dataMatches(blob, pos + RECORD_HEADER_SIZE, header.size, crcs);
+    else if (crcs && verify) intact = await dataMatches(reader, pos + RECORD_HEADER_SIZE, header.size, crcs);
   }
   return { offset: pos, header, crcs, intact };
 }
 
-async function dataMatches(blob: BlobFile, at: number, size: number, crcs: Uint32Array): Promise<boolean> {
-  const piece = Buffer.allocUnsafe(Math.min(size, 16 * CHUNK_SIZE));
-  for (let off = 0; off < size; off += piece.length) {
-    const n = Math.min(piece.length, size - off);
-    if ((await blob.read(piece, 0, n, at + off)) < n) return false;
+/** Through the scan's window: small records cost no read of their own. */
+async function dataMatches(reader: WindowReader, at: number, size: number, crcs: Uint32Array): Promise<boolean> {
+  const step = 16 * CHUNK_SIZE;
+  for (let off = 0; off < size; off += step) {
+    const n = Math.min(step, size - off);
+    const piece = await reader.get(at + off, n);
+    if (piece.length < n) return false;
     for (let c = 0; c * CHUNK_SIZE < n; c++) {
       if (crc32(piece.subarray(c * CHUNK_SIZE, Math.min(n, (c + 1) * CHUNK_SIZE))) !== crcs[off / CHUNK_SIZE + c]) return false;
     }

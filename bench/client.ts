@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Cluster } from '../src/elliptics/index.js';
 import { VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
-import { printTable, sizeLabel } from './lib/table.js';
+import { printTable, say, sizeLabel } from './lib/table.js';
+import { writeBarChart } from './lib/svg.js';
 import { cpuSecondsOf, startBenchNode, stop } from './lib/processes.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -69,6 +70,20 @@ async function main(): Promise<void> {
     printTable(`native client → embedded cluster (2 node processes; write to groups 1+2, read from group 1, lookup in both; ${CONCURRENCY} in flight; ${SECONDS} s per cell)`,
       ['op', 'size', 'pool', 'ops/s', 'MB/s', 'client cpu', 'nodes cpu'], rows);
     process.stdout.write('MB/s counts object bytes once (a write to two groups moves twice that); cpu is the share of one core.\n');
+    const pools = [...new Set(rows.map((r) => r[2]))];
+    const cells = [...new Set(rows.map((r) => `${r[0]} ${r[1]}`))];
+    say(`chart: ${writeBarChart('client', {
+      title: 'Native client → embedded cluster: thousands of operations per second by pool size',
+      yLabel: 'k ops/s',
+      categories: cells,
+      series: pools.map((pool) => ({
+        name: `pool ${pool}`,
+        values: cells.map((cell) => {
+          const row = rows.find((r) => `${r[0]} ${r[1]}` === cell && r[2] === pool);
+          return row ? Math.round(Number(row[3]) / 100) / 10 : 0;
+        }),
+      })),
+    })}`);
   } finally {
     await stop(node1.proc);
     await stop(node2.proc);

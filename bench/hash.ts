@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { printTable, sizeLabel } from './lib/table.js';
+import { printTable, say, sizeLabel } from './lib/table.js';
+import { writeBarChart } from './lib/svg.js';
 import { HASH_OFFLOAD_ABOVE } from '../src/proxy/body-digest.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -56,6 +57,12 @@ async function main(): Promise<void> {
   printTable(`SHA-256 of a request body: on the event loop vs in the piscina pool (2 threads), ${CONCURRENCY} in flight, ${COUNT} digests per cell`,
     ['body', 'inline /s', 'inline loop µs', 'pool /s', 'pool loop µs', 'less loop time'], rows);
   process.stdout.write(`body-digest.ts offloads whole bodies from ${sizeLabel(HASH_OFFLOAD_ABOVE)} up; streamed bodies are hashed per 64 KiB piece on the loop.\n`);
+  say(`chart: ${writeBarChart('hash', {
+    title: 'Event-loop µs per SHA-256 body digest: inline vs piscina pool',
+    yLabel: 'loop µs per digest',
+    categories: rows.map((r) => String(r[0])),
+    series: [{ name: 'inline', values: rows.map((r) => Math.round(Number(r[2]))) }, { name: 'pool', values: rows.map((r) => Math.round(Number(r[4]))) }],
+  })}`);
   await pool.destroy();
 }
 

@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Connection } from '../src/elliptics/connection.js';
 import { HEADER_SIZE, IO_ATTR_SIZE, keyToId, VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { finalPacket, readRequest, writeRequest, type Request } from '../src/elliptics/requests.js';
-import { printTable, percent, sizeLabel } from './lib/table.js';
+import { printTable, percent, say, sizeLabel } from './lib/table.js';
+import { writeBarChart } from './lib/svg.js';
 import { cpuSecondsOf, forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -161,6 +162,13 @@ async function main(): Promise<void> {
     printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'})`,
       ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp'], rows);
     process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
+    say(`chart: ${writeBarChart('node', {
+      title: 'Storage node vs bare TCP, same run (ops/s as % of bare TCP)',
+      yLabel: '% of bare TCP',
+      categories: rows.map((r) => `${r[0]} ${r[1]} ×${r[2]}`),
+      series: [{ name: 'node / bare TCP', values: rows.map((r) => Math.round((Number(r[3]) / Number(r[7])) * 100)) }],
+      reference: { value: 100, label: 'bare TCP' },
+    })}`);
 
     if (ONLY) return;
     // Memory: 1 GiB written and 1 GiB read back in 1 MiB values, 16 in flight.

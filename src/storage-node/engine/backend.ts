@@ -260,8 +260,12 @@ export class Backend implements DefragHost {
       this.countDead(ref);
       losers.push(ref);
     };
-    /** One record; `counted`: the blob's counters do not include it yet (a scanned one, not a snapshot entry). */
-    const admit = (blob: BlobFile, r: ScannedRecord, counted: boolean): void => {
+    /**
+     * One record. `scan`: found by the scan (the blob's counters do not include it yet); `snapshot`:
+     * a committed snapshot entry; `reread`: a snapshot's prepared record, read again from the blob.
+     */
+    const admit = (blob: BlobFile, r: ScannedRecord, source: 'scan' | 'snapshot' | 'reread'): void => {
+      const counted = source === 'scan';
       const h = r.header;
       this.seq = Math.max(this.seq, h.seq);
       if (counted) blob.records++;
@@ -283,6 +287,12 @@ export class Backend implements DefragHost {
         pendingSeen.push({ ...ref, builder: undefined });
         return;
       }
+      // A snapshot holds one live committed record per key, and it comes before any tail record
+      // (a prepared record read again, committed since, takes the general path).
+      if (source === 'snapshot') {
+        this.index.addCommitted(h.id, ref);
+        return;
+      }
       const prev = this.index.committed(h.id);
       if (prev && prev.header.seq > h.seq) lose(ref);
       else {
@@ -299,9 +309,13 @@ export class Backend implements DefragHost {
         blob.removedRecords = covered.removedRecords;
         blob.removedBytes = covered.removedBytes;
         for (const e of snap!.entries.get(blob.index) ?? []) {
+          if (!(e.header.flags & RecordFlag.UNCOMMITTED)) {
+            admit(blob, { offset: e.offset, header: e.header, crcs: e.crcs, intact: true }, 'snapshot');
+            continue;
+          }
           // A prepared record may have been committed or removed in place since: read its header again.
-          const r = e.header.flags & RecordFlag.UNCOMMITTED ? await readRecordAt(blob, e.offset) : { offset: e.offset, header: e.header, crcs: e.crcs, intact: true };
-          if (r) admit(blob, r, false);
+          const r = await readRecordAt(blob, e.offset);
+          if (r) admit(blob, r, 'reread');
           else this.countDead({ blob, offset: e.offset, header: e.header, crcs: undefined });
         }
       }
@@ -311,12 +325,12 @@ export class Backend implements DefragHost {
       if (scan.tornTail > 0) await ftruncate(blob.fd, scan.end);
       blob.resetEnd(scan.end);
       this.recordsCorrupted += scan.damagedRegions;
-      for (const r of scan.records) admit(blob, r, true);
+      for (const r of scan.records) admit(blob, r, 'scan');
       this.blobs.push(blob);
     }
     if (snap) this.seq = Math.max(this.seq, snap.seq);
     // Deletions shadow older copies that were never marked removed (a crash between the two writes).
-    for (const st of [...this.index.values()]) {
+    if (tombstones.size > 0) for (const st of [...this.index.values()]) {
       const c = st.committed;
       if (c && (tombstones.get(indexKey(c.header.id)) ?? -1) > c.header.seq) {
         lose(c);

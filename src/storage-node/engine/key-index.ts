@@ -46,6 +46,11 @@ export class KeyIndex {
     return this.map.get(indexKey(id))?.committed;
   }
 
+  /** For a key not in the index yet (an index snapshot names each key once). */
+  addCommitted(id: Buffer, ref: RecordRef): void {
+    this.map.set(indexKey(id), { committed: ref, pending: undefined });
+  }
+
   setCommitted(id: Buffer, ref: RecordRef | undefined): void {
     this.set(id, 'committed', ref);
   }

@@ -13,9 +13,9 @@ import { createLogger } from '../src/util/logger.js';
 import { printTable, say, sizeLabel } from './lib/table.js';
 import { writeBarChart } from './lib/svg.js';
 import { cpuSecondsOf, startBenchNode, stop } from './lib/processes.js';
+import { argValue } from './lib/args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const SECONDS = Number(arg('--seconds') ?? 3);
+const SECONDS = Number(argValue('--seconds') ?? 3);
 const CONCURRENCY = 16;
 const KEYS = 64;
 

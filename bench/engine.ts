@@ -16,12 +16,12 @@ import { printTable, say } from './lib/table.js';
 
 const sizeLabel = (n: number): string => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`);
 import { writeBarChart } from './lib/svg.js';
+import { argValue } from './lib/args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const RECORDS = (arg('--records') ?? '100000,1000000').split(',').map(Number);
+const RECORDS = (argValue('--records') ?? '100000,1000000').split(',').map(Number);
 /** Also a backend of large media objects: 2000 × 512 KiB (1000 MiB). */
-const LARGE = { count: Number(arg('--large') ?? 2000), size: 512 * 1024 };
-const OBJECTS = Number(arg('--objects') ?? 400);
+const LARGE = { count: Number(argValue('--large') ?? 2000), size: 512 * 1024 };
+const OBJECTS = Number(argValue('--objects') ?? 400);
 const RECORD_BODY = 100;
 const OBJECT_SIZE = 64 * 1024;
 const CONCURRENCY = 64;

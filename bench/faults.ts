@@ -13,9 +13,9 @@ import path from 'node:path';
 import { authFor, request, startEmbeddedRig, startRig } from './lib/rig.js';
 import { resultsDir, writeChart } from './lib/svg.js';
 import { printTable } from './lib/table.js';
+import { argNumber } from './lib/args.js';
 
-const arg = (name: string, def: number): number => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
-const CONCURRENCY = arg('--concurrency', 8);
+const CONCURRENCY = argNumber('--concurrency', 8);
 
 interface Sample {
   t: number;

@@ -10,9 +10,9 @@ import { Piscina } from 'piscina';
 import { printTable, say, sizeLabel } from './lib/table.js';
 import { writeBarChart } from './lib/svg.js';
 import { HASH_OFFLOAD_ABOVE } from '../src/proxy/body-digest.js';
+import { argValue } from './lib/args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const COUNT = Number(arg('--count') ?? 400);
+const COUNT = Number(argValue('--count') ?? 400);
 const CONCURRENCY = 16;
 const SIZES = [16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 

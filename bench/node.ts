@@ -13,13 +13,13 @@ import { finalPacket, readRequest, writeRequest, type Request } from '../src/ell
 import { printTable, percent, say, sizeLabel } from './lib/table.js';
 import { writeBarChart } from './lib/svg.js';
 import { cpuSecondsOf, forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
+import { argValue } from './lib/args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const SECONDS = Number(arg('--seconds') ?? 3);
+const SECONDS = Number(argValue('--seconds') ?? 3);
 /** `--only read` / `--only 4KiB` / `--only read-4KiB-16`: run the matching cells only. */
-const ONLY = arg('--only');
+const ONLY = argValue('--only');
 /** `--verify-ttl 0`: the node re-verifies every chunk on every read (its default trusts a chunk for 10 s). */
-const VERIFY_TTL = arg('--verify-ttl');
+const VERIFY_TTL = argValue('--verify-ttl');
 const SIZES = [4096, 1024 * 1024];
 const CONCURRENCY = [1, 16];
 const KEYS = 64;

@@ -21,13 +21,13 @@ import { cpuSecondsOf, rssOf } from './lib/processes.js';
 import { authFor, freePort, waitForHttp, WRITER } from './lib/rig.js';
 import { writeBarChart } from './lib/svg.js';
 import { percent, printTable, say } from './lib/table.js';
+import { argValue } from './lib/args.js';
 
-const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const SECONDS = Number(arg('--seconds') ?? 5);
+const SECONDS = Number(argValue('--seconds') ?? 5);
 const WARM_UP_SECONDS = 1;
 const PROFILE = process.argv.includes('--profile');
 /** `--only get4,up4`: the cases to run (all when absent). */
-const ONLY = arg('--only')?.split(',');
+const ONLY = argValue('--only')?.split(',');
 const wanted = (key: string): boolean => !ONLY || ONLY.includes(key);
 const BIN = fileURLToPath(new URL('../../bin/backrunner', import.meta.url));
 const MIB = 1024 * 1024;

@@ -14,12 +14,12 @@ import { BackendCommand } from '../src/elliptics/protocol/constants.js';
 import { authFor, controlGroup, request, startRig } from './lib/rig.js';
 import { resultsDir, writeChart } from './lib/svg.js';
 import { printTable } from './lib/table.js';
+import { argNumber } from './lib/args.js';
 
-const arg = (name: string, def: number): number => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
-const HEALTHY = arg('--healthy', 15);
-const SLOW = arg('--slow', 30);
-const REPAIRED = arg('--repaired', 30);
-const CONCURRENCY = arg('--concurrency', 16);
+const HEALTHY = argNumber('--healthy', 15);
+const SLOW = argNumber('--slow', 30);
+const REPAIRED = argNumber('--repaired', 30);
+const CONCURRENCY = argNumber('--concurrency', 16);
 const WINDOW_S = 5;
 const BUCKETS = ['b1', 'b2', 'b3'];
 

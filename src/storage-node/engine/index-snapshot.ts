@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { closeFile, fdatasync, openFile, pread, pwriteAll } from './file-io.js';
-import { readNum, writeNum, type RecordHeader } from './record.js';
+import { readHeaderNumbers, readNum, writeHeaderNumbers, writeNum, type RecordHeader } from './record.js';
 
 export const SNAPSHOT_FILE = 'index.snapshot';
 const MAGIC = Buffer.from('BRIXSNP1');
@@ -104,12 +104,7 @@ export async function writeSnapshotTemp(dir: string, snap: IndexSnapshot): Promi
       buf.writeUInt32LE(e.blobIndex, at + 64);
       buf.writeUInt32LE(h.flags >>> 0, at + 68);
       writeNum(buf, at + 72, e.offset);
-      writeNum(buf, at + 80, h.capacity);
-      writeNum(buf, at + 88, h.size);
-      writeNum(buf, at + 96, h.tsec);
-      writeNum(buf, at + 104, h.tnsec);
-      buf.writeBigUInt64LE(h.userFlags, at + 112);
-      writeNum(buf, at + 120, h.seq);
+      writeHeaderNumbers(buf, at, h);
       buf.writeUInt32LE(e.crcs ? n : NO_CRCS, at + 128);
       at += ENTRY_FIXED;
       for (let i = 0; i < n; i++, at += 4) buf.writeUInt32LE(e.crcs![i]!, at);
@@ -167,16 +162,7 @@ export async function readSnapshot(dir: string): Promise<IndexSnapshot | { unusa
     for (let i = 0; i < entryCount; i++) {
       const e = await reader.take(ENTRY_FIXED);
       const count = e.readUInt32LE(128);
-      const header: RecordHeader = {
-        id: Buffer.from(e.subarray(0, 64)),
-        flags: e.readUInt32LE(68),
-        capacity: readNum(e, 80),
-        size: readNum(e, 88),
-        tsec: readNum(e, 96),
-        tnsec: readNum(e, 104),
-        userFlags: e.readBigUInt64LE(112),
-        seq: readNum(e, 120),
-      };
+      const header = readHeaderNumbers(e, 0, Buffer.from(e.subarray(0, 64)), e.readUInt32LE(68));
       const blobIndex = e.readUInt32LE(64);
       const offset = readNum(e, 72);
       let crcs: Uint32Array | undefined;

@@ -77,23 +77,28 @@ export function encodeRecordHeader(h: RecordHeader, buf: Buffer = Buffer.alloc(R
   h.id.copy(buf, at + 8, 0, ID_SIZE);
   buf.writeUInt32LE(h.flags >>> 0, at + 72);
   buf.writeUInt32LE(0, at + 76);
+  writeHeaderNumbers(buf, at, h);
+  buf.writeUInt32LE(crc32(buf.subarray(at + 8, at + RECORD_HEADER_SIZE)), at + 4);
+  return buf;
+}
+
+/**
+ * The header's numbers at their offsets 80..128 from `at` (capacity, size, timestamp, user flags,
+ * sequence number): the record header and the index snapshot entry share this layout.
+ */
+export function writeHeaderNumbers(buf: Buffer, at: number, h: RecordHeader): void {
   writeNum(buf, at + 80, h.capacity);
   writeNum(buf, at + 88, h.size);
   writeNum(buf, at + 96, h.tsec);
   writeNum(buf, at + 104, h.tnsec);
   buf.writeBigUInt64LE(h.userFlags, at + 112);
   writeNum(buf, at + 120, h.seq);
-  buf.writeUInt32LE(crc32(buf.subarray(at + 8, at + RECORD_HEADER_SIZE)), at + 4);
-  return buf;
 }
 
-/** Decodes a header; undefined when the magic or the checksum does not match (not a record start). */
-export function decodeRecordHeader(buf: Buffer, at = 0): RecordHeader | undefined {
-  if (buf.length - at < RECORD_HEADER_SIZE || buf.readUInt32LE(at) !== HEADER_MAGIC) return undefined;
-  if (crc32(buf.subarray(at + 8, at + RECORD_HEADER_SIZE)) !== buf.readUInt32LE(at + 4)) return undefined;
-  const h: RecordHeader = {
-    id: Buffer.from(buf.subarray(at + 8, at + 72)),
-    flags: buf.readUInt32LE(at + 72),
+export function readHeaderNumbers(buf: Buffer, at: number, id: Buffer, flags: number): RecordHeader {
+  return {
+    id,
+    flags,
     capacity: readNum(buf, at + 80),
     size: readNum(buf, at + 88),
     tsec: readNum(buf, at + 96),
@@ -101,6 +106,13 @@ export function decodeRecordHeader(buf: Buffer, at = 0): RecordHeader | undefine
     userFlags: buf.readBigUInt64LE(at + 112),
     seq: readNum(buf, at + 120),
   };
+}
+
+/** Decodes a header; undefined when the magic or the checksum does not match (not a record start). */
+export function decodeRecordHeader(buf: Buffer, at = 0): RecordHeader | undefined {
+  if (buf.length - at < RECORD_HEADER_SIZE || buf.readUInt32LE(at) !== HEADER_MAGIC) return undefined;
+  if (crc32(buf.subarray(at + 8, at + RECORD_HEADER_SIZE)) !== buf.readUInt32LE(at + 4)) return undefined;
+  const h = readHeaderNumbers(buf, at, Buffer.from(buf.subarray(at + 8, at + 72)), buf.readUInt32LE(at + 72));
   if (h.size > h.capacity || !Number.isSafeInteger(h.capacity)) return undefined;
   return h;
 }

@@ -1,0 +1,13 @@
+// Command-line options of the benches: `--name value`.
+
+/** The value after `--name`, or undefined. */
+export function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** The number after `--name`, or `def`. */
+export function argNumber(name: string, def: number): number {
+  const v = argValue(name);
+  return v === undefined ? def : Number(v);
+}

@@ -21,7 +21,10 @@ import { readRecordAt, scanBlob, type ScannedRecord } from './scan.js';
 import { fromFsError, StorageError } from './storage-error.js';
 import { discardUnfinishedCompactions, type MovedRecord } from './compaction.js';
 import { DefragLevel, Defragmenter, wantDefrag, type DefragHost } from './defrag.js';
-import { dropSnapshot, installSnapshot, readSnapshot, writeSnapshotTemp, type IndexSnapshot, type SnapshotEntry } from './index-snapshot.js';
+import {
+  dropSnapshot, installSnapshot, readSnapshot, writeSnapshotTemp, type IndexSnapshot, type SnapshotBlob, type SnapshotEntries, type SnapshotEntry,
+} from './index-snapshot.js';
+import { SnapshotKeys } from './snapshot-keys.js';
 import { MutationGate } from './mutation-gate.js';
 import type { Logger } from '../../util/logger.js';
 
@@ -199,7 +202,10 @@ export class Backend implements DefragHost {
     this.enabled = false;
     // A clean stop leaves a snapshot (taken once the mutations in flight are done): the next start
     // reads it instead of every record.
-    await this.saveSnapshot().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'index snapshot at stop failed; the next start scans the blobs'));
+    // (None when the one on disk is still current: nothing was written or compacted since.)
+    if (this.snapshotSeq !== this.seq) {
+      await this.saveSnapshot().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'index snapshot at stop failed; the next start scans the blobs'));
+    }
     if (this.syncTimer) clearInterval(this.syncTimer);
     this.syncTimer = undefined;
     for (const blob of this.blobs) await blob.close();
@@ -252,20 +258,34 @@ export class Backend implements DefragHost {
     const blobs: BlobFile[] = [];
     for (const n of indexes) blobs.push(await BlobFile.open(this.dir, n, 0));
     const snap = await this.usableSnapshot(blobs);
+    this.blobs.length = 0;
+    this.blobs.push(...blobs);
+    // The snapshot's committed records go into the index packed; its prepared ones are read again.
+    const preparedByBlob = new Map<number, number[]>();
+    if (snap) {
+      const committed: number[] = [];
+      for (let n = 0; n < snap.entries.count; n++) {
+        if (!(snap.entries.flags(n) & RecordFlag.UNCOMMITTED)) committed.push(n);
+        else {
+          const blobIndex = snap.entries.entry(n).blobIndex;
+          const list = preparedByBlob.get(blobIndex);
+          if (list) list.push(n);
+          else preparedByBlob.set(blobIndex, [n]);
+        }
+      }
+      this.index.adoptPacked(new SnapshotKeys(snap.entries, committed), (i) => this.blobByIndex(i));
+    }
 
     const pendingSeen: PendingRecord[] = [];
-    const tombstones = new Map<string, number>();
+    /** Per key, the newest tombstone seen: its seq, and the id. */
+    const tombstones = new Map<string, { seq: number; id: Buffer }>();
     const losers: RecordRef[] = [];
     const lose = (ref: RecordRef): void => {
       this.countDead(ref);
       losers.push(ref);
     };
-    /**
-     * One record. `scan`: found by the scan (the blob's counters do not include it yet); `snapshot`:
-     * a committed snapshot entry; `reread`: a snapshot's prepared record, read again from the blob.
-     */
-    const admit = (blob: BlobFile, r: ScannedRecord, source: 'scan' | 'snapshot' | 'reread'): void => {
-      const counted = source === 'scan';
+    /** One record; `counted`: found by the scan (the blob's counters do not include it yet). */
+    const admit = (blob: BlobFile, r: ScannedRecord, counted: boolean): void => {
       const h = r.header;
       this.seq = Math.max(this.seq, h.seq);
       if (counted) blob.records++;
@@ -273,7 +293,7 @@ export class Backend implements DefragHost {
       if (!r.intact) this.recordsCorrupted++;
       if (h.flags & RecordFlag.TOMBSTONE) {
         const key = indexKey(h.id);
-        tombstones.set(key, Math.max(tombstones.get(key) ?? 0, h.seq));
+        if ((tombstones.get(key)?.seq ?? -1) < h.seq) tombstones.set(key, { seq: h.seq, id: h.id });
       }
       if (dead) {
         if (counted) {
@@ -285,12 +305,6 @@ export class Backend implements DefragHost {
       const ref: RecordRef = { blob, offset: r.offset, header: h, crcs: r.crcs };
       if (h.flags & RecordFlag.UNCOMMITTED) {
         pendingSeen.push({ ...ref, builder: undefined });
-        return;
-      }
-      // A snapshot holds one live committed record per key, and it comes before any tail record
-      // (a prepared record read again, committed since, takes the general path).
-      if (source === 'snapshot') {
-        this.index.addCommitted(h.id, ref);
         return;
       }
       const prev = this.index.committed(h.id);
@@ -308,14 +322,11 @@ export class Backend implements DefragHost {
         blob.records = covered.records;
         blob.removedRecords = covered.removedRecords;
         blob.removedBytes = covered.removedBytes;
-        for (const e of snap!.entries.get(blob.index) ?? []) {
-          if (!(e.header.flags & RecordFlag.UNCOMMITTED)) {
-            admit(blob, { offset: e.offset, header: e.header, crcs: e.crcs, intact: true }, 'snapshot');
-            continue;
-          }
+        for (const n of preparedByBlob.get(blob.index) ?? []) {
           // A prepared record may have been committed or removed in place since: read its header again.
+          const e = snap!.entries.entry(n);
           const r = await readRecordAt(blob, e.offset);
-          if (r) admit(blob, r, 'reread');
+          if (r) admit(blob, r, false);
           else this.countDead({ blob, offset: e.offset, header: e.header, crcs: undefined });
         }
       }
@@ -325,21 +336,20 @@ export class Backend implements DefragHost {
       if (scan.tornTail > 0) await ftruncate(blob.fd, scan.end);
       blob.resetEnd(scan.end);
       this.recordsCorrupted += scan.damagedRegions;
-      for (const r of scan.records) admit(blob, r, 'scan');
-      this.blobs.push(blob);
+      for (const r of scan.records) admit(blob, r, true);
     }
     if (snap) this.seq = Math.max(this.seq, snap.seq);
     // Deletions shadow older copies that were never marked removed (a crash between the two writes).
-    if (tombstones.size > 0) for (const st of [...this.index.values()]) {
-      const c = st.committed;
-      if (c && (tombstones.get(indexKey(c.header.id)) ?? -1) > c.header.seq) {
+    for (const t of tombstones.values()) {
+      const c = this.index.committed(t.id);
+      if (c && t.seq > c.header.seq) {
         lose(c);
-        this.index.setCommitted(c.header.id, undefined);
+        this.index.setCommitted(t.id, undefined);
       }
     }
     for (const p of pendingSeen) {
       const committedSeq = this.index.committed(p.header.id)?.header.seq ?? -1;
-      const deletedSeq = tombstones.get(indexKey(p.header.id)) ?? -1;
+      const deletedSeq = tombstones.get(indexKey(p.header.id))?.seq ?? -1;
       const prev = this.index.get(p.header.id)?.pending;
       if (p.header.seq > committedSeq && p.header.seq > deletedSeq && (!prev || prev.header.seq < p.header.seq)) {
         if (prev) lose(prev);
@@ -355,8 +365,8 @@ export class Backend implements DefragHost {
     this.startedFrom = { snapshot: snap !== undefined, records: this.index.size, scannedBytes, ms: Math.round(performance.now() - t0) };
   }
 
-  /** The snapshot, grouped by blob, when it still describes every blob it names; else undefined (logged). */
-  private async usableSnapshot(blobs: readonly BlobFile[]): Promise<{ seq: number; blobs: Map<number, IndexSnapshot['blobs'][number]>; entries: Map<number, SnapshotEntry[]> } | undefined> {
+  /** The snapshot when it still describes every blob it names; else undefined (logged). */
+  private async usableSnapshot(blobs: readonly BlobFile[]): Promise<{ seq: number; blobs: Map<number, SnapshotBlob>; entries: SnapshotEntries } | undefined> {
     const snap = await readSnapshot(this.dir);
     if (!snap) return undefined;
     const ignore = (why: string): undefined => {
@@ -371,13 +381,21 @@ export class Backend implements DefragHost {
       if ((await blob.inode()) !== s.inode) return ignore(`blob ${BlobFile.fileName(s.index)} was replaced`);
       if ((await fileSize(blob.fd)) < s.fileBytes) return ignore(`blob ${BlobFile.fileName(s.index)} is shorter than the snapshot says`);
     }
-    const entries = new Map<number, SnapshotEntry[]>();
-    for (const e of snap.entries) {
-      let list = entries.get(e.blobIndex);
-      if (!list) entries.set(e.blobIndex, (list = []));
-      list.push(e);
+    return { seq: snap.seq, blobs: new Map(snap.blobs.map((b) => [b.index, b])), entries: snap.entries };
+  }
+
+  /** The blob file with this index (blobs are kept in index order). */
+  private blobByIndex(index: number): BlobFile {
+    let lo = 0;
+    let hi = this.blobs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const b = this.blobs[mid]!;
+      if (b.index === index) return b;
+      if (b.index < index) lo = mid + 1;
+      else hi = mid - 1;
     }
-    return { seq: snap.seq, blobs: new Map(snap.blobs.map((b) => [b.index, b])), entries };
+    throw new Error(`backend ${this.id}: the index names blob ${BlobFile.fileName(index)}, which is not open`);
   }
 
   private countDead(ref: RecordRef): void {
@@ -817,9 +835,7 @@ export class Backend implements DefragHost {
 
   /** Number of live keys (committed records). */
   get keys(): number {
-    let n = 0;
-    for (const st of this.index.values()) if (st.committed) n++;
-    return n;
+    return this.index.committedCount();
   }
 }
 

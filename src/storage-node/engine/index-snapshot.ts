@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { closeFile, fdatasync, openFile, pread, pwriteAll } from './file-io.js';
+import { closeFile, fdatasync, openFile, pwriteAll } from './file-io.js';
 import { readHeaderNumbers, readNum, writeHeaderNumbers, writeNum, type RecordHeader } from './record.js';
 
 export const SNAPSHOT_FILE = 'index.snapshot';
@@ -134,92 +134,124 @@ export async function dropSnapshot(dir: string): Promise<void> {
   await syncDir(dir);
 }
 
-/** The snapshot, or why it cannot be used (undefined when there is none). */
-export async function readSnapshot(dir: string): Promise<IndexSnapshot | { unusable: string } | undefined> {
-  const file = path.join(dir, SNAPSHOT_FILE);
-  let fd: number;
-  try {
-    fd = await openFile(file, 'r');
-  } catch {
-    return undefined;
+/** A snapshot as read back: its entries stay packed in the file's bytes (see SnapshotEntries). */
+export interface LoadedSnapshot {
+  seq: number;
+  blobs: SnapshotBlob[];
+  entries: SnapshotEntries;
+}
+
+/**
+ * The entries of a snapshot as read, left in the file's bytes: a start with a million records
+ * builds no object per record. `entry(n)` decodes one when it is needed.
+ */
+export class SnapshotEntries {
+  /** `buf` as 32-bit words, when it is aligned for that (entries start on 4-byte boundaries). */
+  private readonly words: Uint32Array | undefined;
+
+  constructor(
+    private readonly buf: Buffer,
+    /** Byte position of each entry in `buf`. */
+    private readonly starts: Float64Array,
+  ) {
+    const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+    this.words = littleEndian && buf.byteOffset % 4 === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2) : undefined;
   }
-  try {
-    const size = (await fs.promises.stat(file)).size;
-    if (size < HEAD_SIZE + TRAILER_SIZE) return { unusable: 'too short' };
-    const reader = new ChunkReader(fd, size - TRAILER_SIZE);
-    const head = await reader.take(HEAD_SIZE);
-    if (!head.subarray(0, 8).equals(MAGIC)) return { unusable: 'not an index snapshot' };
-    if (head.readUInt32LE(8) !== VERSION) return { unusable: `version ${head.readUInt32LE(8)} is not ${VERSION}` };
-    const blobCount = head.readUInt32LE(12);
-    const seq = readNum(head, 16);
-    const entryCount = readNum(head, 24);
-    const blobs: SnapshotBlob[] = [];
-    for (let i = 0; i < blobCount; i++) {
-      const b = await reader.take(BLOB_SIZE);
-      blobs.push({ index: b.readUInt32LE(0), inode: readNum(b, 4), covered: readNum(b, 12), fileBytes: readNum(b, 20), records: readNum(b, 28), removedRecords: readNum(b, 36), removedBytes: readNum(b, 44) });
+
+  get count(): number {
+    return this.starts.length;
+  }
+
+  flags(n: number): number {
+    return this.buf.readUInt32LE(this.starts[n]! + 68);
+  }
+
+  /** Whether entries `n` and `m` name the same id. */
+  sameId(n: number, m: number): boolean {
+    const a = this.starts[n]!;
+    const b = this.starts[m]!;
+    return this.buf.compare(this.buf, b, b + 64, a, a + 64) === 0;
+  }
+
+  /** Whether entry `n` is the record of `id` (64 bytes). */
+  idEquals(n: number, id: Buffer): boolean {
+    const at = this.starts[n]!;
+    return id.compare(this.buf, at, at + 64, 0, 64) === 0;
+  }
+
+  /** The hash of entry `n`'s id, as `idHash` computes it for an id buffer. */
+  hash(n: number): number {
+    const w = this.words;
+    if (!w) return idHash(this.buf, this.starts[n]!);
+    const at = this.starts[n]! >>> 2;
+    let h = HASH_SEED;
+    for (let i = 0; i < 16; i++) h = Math.imul(h ^ w[at + i]!, HASH_PRIME) ^ (h >>> 15);
+    return h >>> 0;
+  }
+
+  entry(n: number): SnapshotEntry {
+    const at = this.starts[n]!;
+    const e = this.buf;
+    const count = e.readUInt32LE(at + 128);
+    let crcs: Uint32Array | undefined;
+    if (count !== NO_CRCS) {
+      crcs = new Uint32Array(count);
+      for (let c = 0; c < count; c++) crcs[c] = e.readUInt32LE(at + ENTRY_FIXED + 4 * c);
     }
-    const entries: SnapshotEntry[] = [];
-    for (let i = 0; i < entryCount; i++) {
-      const e = await reader.take(ENTRY_FIXED);
-      const count = e.readUInt32LE(128);
-      const header = readHeaderNumbers(e, 0, Buffer.from(e.subarray(0, 64)), e.readUInt32LE(68));
-      const blobIndex = e.readUInt32LE(64);
-      const offset = readNum(e, 72);
-      let crcs: Uint32Array | undefined;
-      if (count !== NO_CRCS) {
-        const raw = await reader.take(4 * count);
-        crcs = new Uint32Array(count);
-        for (let c = 0; c < count; c++) crcs[c] = raw.readUInt32LE(4 * c);
-      }
-      entries.push({ blobIndex, offset, header, crcs });
-    }
-    if (!reader.atEnd) return { unusable: 'bytes after the last entry' };
-    const trailer = Buffer.alloc(TRAILER_SIZE);
-    await pread(fd, trailer, 0, TRAILER_SIZE, size - TRAILER_SIZE);
-    if (!trailer.subarray(4).equals(END_MAGIC)) return { unusable: 'no end marker (the write did not finish)' };
-    if (trailer.readUInt32LE(0) !== reader.crc) return { unusable: 'checksum mismatch' };
-    return { seq, blobs, entries };
-  } catch (err) {
-    return { unusable: (err as Error).message };
-  } finally {
-    await closeFile(fd);
+    return {
+      blobIndex: e.readUInt32LE(at + 64),
+      offset: readNum(e, at + 72),
+      header: readHeaderNumbers(e, at, Buffer.from(e.subarray(at, at + 64)), e.readUInt32LE(at + 68)),
+      crcs,
+    };
   }
 }
 
-/** Sequential reads of a file's first `limit` bytes through a 1 MiB window, with a running CRC. */
-class ChunkReader {
-  private buf = Buffer.alloc(0);
-  private at = 0;
-  private fileAt = 0;
-  crc = 0;
+/** A 32-bit hash of the 64-byte id at `at` (every word mixed in: ids need not be uniform). */
+export function idHash(buf: Buffer, at = 0): number {
+  let h = HASH_SEED;
+  for (let i = 0; i < 64; i += 4) h = Math.imul(h ^ buf.readUInt32LE(at + i), HASH_PRIME) ^ (h >>> 15);
+  return h >>> 0;
+}
 
-  constructor(
-    private readonly fd: number,
-    private readonly limit: number,
-  ) {}
+const HASH_SEED = 0x811c9dc5;
+const HASH_PRIME = 0x01000193;
 
-  get atEnd(): boolean {
-    return this.at === this.buf.length && this.fileAt === this.limit;
+/** The snapshot, or why it cannot be used (undefined when there is none). */
+export async function readSnapshot(dir: string): Promise<LoadedSnapshot | { unusable: string } | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(path.join(dir, SNAPSHOT_FILE));
+  } catch {
+    return undefined;
   }
-
-  async take(n: number): Promise<Buffer> {
-    if (this.at + n > this.buf.length) {
-      const rest = this.buf.subarray(this.at);
-      const want = Math.min(Math.max(CHUNK, n) - rest.length, this.limit - this.fileAt);
-      if (rest.length + want < n) throw new Error('truncated');
-      const next = Buffer.allocUnsafe(rest.length + want);
-      rest.copy(next, 0);
-      const got = await pread(this.fd, next, rest.length, want, this.fileAt);
-      if (got < want) throw new Error('truncated');
-      this.crc = crc32(next.subarray(rest.length), this.crc);
-      this.fileAt += want;
-      this.buf = next;
-      this.at = 0;
-    }
-    const out = this.buf.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
+  const size = bytes.length;
+  if (size < HEAD_SIZE + TRAILER_SIZE) return { unusable: 'too short' };
+  const body = size - TRAILER_SIZE;
+  if (!bytes.subarray(body + 4).equals(END_MAGIC)) return { unusable: 'no end marker (the write did not finish)' };
+  if (bytes.readUInt32LE(body) !== crc32(bytes.subarray(0, body))) return { unusable: 'checksum mismatch' };
+  if (!bytes.subarray(0, 8).equals(MAGIC)) return { unusable: 'not an index snapshot' };
+  if (bytes.readUInt32LE(8) !== VERSION) return { unusable: `version ${bytes.readUInt32LE(8)} is not ${VERSION}` };
+  const blobCount = bytes.readUInt32LE(12);
+  const seq = readNum(bytes, 16);
+  const entryCount = readNum(bytes, 24);
+  let at = HEAD_SIZE;
+  if (at + blobCount * BLOB_SIZE > body) return { unusable: 'truncated' };
+  const blobs: SnapshotBlob[] = [];
+  for (let i = 0; i < blobCount; i++, at += BLOB_SIZE) {
+    const b = bytes;
+    blobs.push({ index: b.readUInt32LE(at), inode: readNum(b, at + 4), covered: readNum(b, at + 12), fileBytes: readNum(b, at + 20), records: readNum(b, at + 28), removedRecords: readNum(b, at + 36), removedBytes: readNum(b, at + 44) });
   }
+  if (entryCount > (body - at) / ENTRY_FIXED) return { unusable: 'truncated' };
+  const starts = new Float64Array(entryCount);
+  for (let i = 0; i < entryCount; i++) {
+    if (at + ENTRY_FIXED > body) return { unusable: 'truncated' };
+    starts[i] = at;
+    const count = bytes.readUInt32LE(at + 128);
+    at += ENTRY_FIXED + (count === NO_CRCS ? 0 : 4 * count);
+  }
+  if (at !== body) return { unusable: at > body ? 'truncated' : 'bytes after the last entry' };
+  return { seq, blobs, entries: new SnapshotEntries(bytes, starts) };
 }
 
 export async function syncDir(dir: string): Promise<void> {

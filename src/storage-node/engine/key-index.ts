@@ -3,6 +3,7 @@
 
 import type { BlobFile } from './blob-file.js';
 import type { ChunkCrcBuilder } from './chunk-crc.js';
+import type { SnapshotKeys } from './snapshot-keys.js';
 import { RECORD_HEADER_SIZE, type RecordHeader } from './record.js';
 
 export interface RecordRef {
@@ -35,20 +36,42 @@ export function indexKey(id: Buffer): string {
   return id.toString('latin1', 0, 64);
 }
 
+/**
+ * key → state. Besides its map, the index may hold the committed records an index snapshot named,
+ * still packed (SnapshotKeys): a key is taken out of them into the map the first time it is asked
+ * for, so everything else sees one index.
+ */
 export class KeyIndex {
   private readonly map = new Map<string, KeyState>();
+  private packed: SnapshotKeys | undefined;
+  private blobOf: (index: number) => BlobFile = () => {
+    throw new Error('no blobs');
+  };
+
+  /** Hands the index a snapshot's committed records; `blobOf` finds the blob a record names when it is taken out. */
+  adoptPacked(keys: SnapshotKeys, blobOf: (index: number) => BlobFile): void {
+    this.packed = keys.live > 0 ? keys : undefined;
+    this.blobOf = blobOf;
+  }
 
   get(id: Buffer): KeyState | undefined {
-    return this.map.get(indexKey(id));
+    const key = indexKey(id);
+    return this.map.get(key) ?? (this.packed ? this.unpack(id, key) : undefined);
+  }
+
+  private unpack(id: Buffer, key: string): KeyState | undefined {
+    const packed = this.packed!;
+    const n = packed.take(id);
+    if (n < 0) return undefined;
+    if (packed.live === 0) this.packed = undefined;
+    const e = packed.entry(n);
+    const st: KeyState = { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+    this.map.set(key, st);
+    return st;
   }
 
   committed(id: Buffer): RecordRef | undefined {
-    return this.map.get(indexKey(id))?.committed;
-  }
-
-  /** For a key not in the index yet (an index snapshot names each key once). */
-  addCommitted(id: Buffer, ref: RecordRef): void {
-    this.map.set(indexKey(id), { committed: ref, pending: undefined });
+    return this.get(id)?.committed;
   }
 
   setCommitted(id: Buffer, ref: RecordRef | undefined): void {
@@ -62,7 +85,7 @@ export class KeyIndex {
   /** Sets one side of a key's state; a key with neither side left is dropped. */
   private set<K extends keyof KeyState>(id: Buffer, side: K, ref: KeyState[K]): void {
     const key = indexKey(id);
-    let st = this.map.get(key);
+    let st = this.map.get(key) ?? (this.packed ? this.unpack(id, key) : undefined);
     if (!st) {
       if (!ref) return;
       this.map.set(key, (st = { committed: undefined, pending: undefined }));
@@ -72,14 +95,28 @@ export class KeyIndex {
   }
 
   delete(id: Buffer): void {
-    this.map.delete(indexKey(id));
+    const key = indexKey(id);
+    if (this.packed && !this.map.has(key)) this.unpack(id, key);
+    this.map.delete(key);
   }
 
   get size(): number {
-    return this.map.size;
+    return this.map.size + (this.packed?.live ?? 0);
   }
 
-  values(): IterableIterator<KeyState> {
-    return this.map.values();
+  /** Keys with a committed record. */
+  committedCount(): number {
+    let n = this.packed?.live ?? 0;
+    for (const st of this.map.values()) if (st.committed) n++;
+    return n;
+  }
+
+  /** Every state; the packed ones are decoded for the caller and stay packed (do not change the index meanwhile). */
+  *values(): IterableIterator<KeyState> {
+    yield* this.map.values();
+    if (!this.packed) return;
+    for (const e of this.packed.remaining()) {
+      yield { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+    }
   }
 }

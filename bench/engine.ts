@@ -42,15 +42,22 @@ async function fill(b: Backend, count: number, body: (i: number) => Buffer, key:
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
 }
 
-/** Milliseconds from `new Backend` to serving, and what the start read. */
-async function timedStart(dir: string): Promise<{ ms: number; from: Backend['startedFrom'] }> {
-  const t0 = performance.now();
-  const b = new Backend(options(dir));
-  await b.start();
-  const ms = performance.now() - t0;
-  const from = b.startedFrom;
-  await b.stop();
-  return { ms, from };
+/**
+ * Milliseconds from `new Backend` to serving (the better of two starts: the first may pay for the
+ * garbage an earlier step left), and what the start read. `prepare` runs before each start.
+ */
+async function timedStart(dir: string, prepare: () => Promise<void> = async () => undefined): Promise<{ ms: number; from: Backend['startedFrom'] }> {
+  let best: { ms: number; from: Backend['startedFrom'] } | undefined;
+  for (let i = 0; i < 2; i++) {
+    await prepare();
+    const t0 = performance.now();
+    const b = new Backend(options(dir));
+    await b.start();
+    const ms = performance.now() - t0;
+    if (!best || ms < best.ms) best = { ms, from: b.startedFrom };
+    await b.stop();
+  }
+  return best!;
 }
 
 const diskBytes = (dir: string): number => readdirSync(dir).filter((n) => /^data-0\.\d+$/.test(n)).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
@@ -69,15 +76,15 @@ async function startup(root: string): Promise<{ label: string; snapshot: number;
     const fillS = (performance.now() - t0) / 1000;
     await b.stop(); // a clean stop leaves the snapshot
     const disk = diskBytes(dir);
+    const rm = (name: string) => (): Promise<void> => fs.rm(path.join(dir, name), { force: true });
     const withSnap = await timedStart(dir);
     // As after a kill: the snapshot is there, the clean marker is not (the tail is re-verified).
-    await fs.rm(path.join(dir, 'clean'), { force: true });
-    const unclean = await timedStart(dir);
-    await fs.rm(path.join(dir, 'index.snapshot'), { force: true });
-    const full = await timedStart(dir);
-    await fs.rm(path.join(dir, 'index.snapshot'), { force: true });
-    await fs.rm(path.join(dir, 'clean'), { force: true });
-    const fullUnclean = await timedStart(dir);
+    const unclean = await timedStart(dir, rm('clean'));
+    const full = await timedStart(dir, rm('index.snapshot'));
+    const fullUnclean = await timedStart(dir, async () => {
+      await rm('index.snapshot')();
+      await rm('clean')();
+    });
     if (!withSnap.from.snapshot || full.from.snapshot || fullUnclean.from.snapshot) throw new Error('the starts did not read what they were meant to');
     rows.push([`${n.toLocaleString('en')} × ${size < 1024 ? `${size} B` : sizeLabel(size)}`, sizeLabel(disk), `${fillS.toFixed(1)} s`, `${Math.round(withSnap.ms)} ms`, `${Math.round(unclean.ms)} ms`, `${Math.round(full.ms)} ms`, `${Math.round(fullUnclean.ms)} ms`, `${(full.ms / withSnap.ms).toFixed(1)}×`]);
     out.push({ label: `${n.toLocaleString('en')} × ${size < 1024 ? `${size} B` : sizeLabel(size)}`, snapshot: Math.round(withSnap.ms), unclean: Math.round(unclean.ms), full: Math.round(full.ms), fullUnclean: Math.round(fullUnclean.ms) });

@@ -21,6 +21,8 @@ export interface ClusterOptions {
   /** Largest reply frame accepted. */
   maxFrame: number;
   log: Logger;
+  /** A node this process found unresponsive (its address), to tell the other processes that share it. */
+  onNodeSuspect?: (node: string, why: string) => void;
 }
 
 export class Cluster {
@@ -69,6 +71,9 @@ export class Cluster {
         }
         this.routes.setNode(p.address!, hs.identity.backends);
       },
+      onSuspect: (p, why) => {
+        if (p.address) this.opts.onNodeSuspect?.(p.address, why);
+      },
       onUpdateIds: (p, backends) => {
         for (const b of backends) this.routes.updateBackend(p.address!, b);
         this.opts.log.info({ node: p.address, backends: backends.map((b) => ({ id: b.backendId, group: b.group, flags: b.flags })) }, 'route update pushed by node');
@@ -76,6 +81,11 @@ export class Cluster {
     });
     this.pools.push(pool);
     return pool;
+  }
+
+  /** Another process found `node` unresponsive: probe it here too rather than wait to find out. */
+  suspectReported(node: string, why: string): void {
+    this.pools.find((p) => p.address === node)?.markSuspect(why, true);
   }
 
   /** ROUTE_LIST from every live node; pools for addresses not seen before (spec §5.2). */

@@ -29,6 +29,8 @@ export interface NodePoolOptions {
   onUpdateIds: (pool: NodePool, backends: BackendIds[]) => void;
   /** The last live connection went away. */
   onDown?: (pool: NodePool) => void;
+  /** This pool found the node unresponsive (not when told so by `markSuspect(…, true)`). */
+  onSuspect?: (pool: NodePool, why: string) => void;
 }
 
 const BACKOFF_MIN_MS = 100;
@@ -139,12 +141,16 @@ export class NodePool {
     return undefined;
   }
 
-  /** A transaction to this node went unanswered: probe it until it answers again. */
-  markSuspect(why: string): void {
+  /**
+   * A transaction to this node went unanswered (or, `told`, another process sharing the node found
+   * so): probe it until it answers again. A node that is fine answers the first probe.
+   */
+  markSuspect(why: string, told = false): void {
     if (this.suspect || this.closed || !this.alive) return;
     this.suspect = { since: Date.now(), why, backoff: PROBE_MIN_MS, timer: undefined };
-    this.opts.log.warn({ node: this.name, why }, 'storage node suspect: it did not answer in time; probing it');
+    this.opts.log.warn({ node: this.name, why }, told ? 'storage node suspect (reported by another worker); probing it' : 'storage node suspect: it did not answer in time; probing it');
     this.scheduleProbe();
+    if (!told) this.opts.onSuspect?.(this, why);
   }
 
   private scheduleProbe(): void {

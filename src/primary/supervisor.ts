@@ -113,6 +113,10 @@ export class Supervisor {
         case 'report':
           this.opts.onReport(m.data);
           break;
+        case 'node-suspect':
+          // Each worker would find a hung node by itself, seconds apart: tell the others at once.
+          for (const s of this.slots) if (s.worker && s.worker !== w) this.send(s.worker, m);
+          break;
         case 'fatal':
           slot.lastFailure = m.error;
           this.opts.log.error({ pid: w.process.pid, worker: slot.index, error: m.error }, 'worker failed');

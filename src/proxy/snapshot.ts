@@ -77,7 +77,19 @@ export function fromSnapshotBucket(b: SnapshotBucket): BucketMeta {
  * snapshot when config, buckets or storage statistics change; the live view (live.ts) about once
  * a second; a worker's report (report.ts) about once a second.
  */
-export type PrimaryMessage = { type: 'snapshot'; data: Uint8Array } | { type: 'live'; data: Uint8Array } | { type: 'drain' } | { type: 'reopen-logs' };
+export type PrimaryMessage =
+  | { type: 'snapshot'; data: Uint8Array }
+  | { type: 'live'; data: Uint8Array }
+  | { type: 'drain' }
+  | { type: 'reopen-logs' }
+  | NodeSuspect;
+
+/** A worker found a storage node unresponsive; the primary passes it on to the other workers. */
+export interface NodeSuspect {
+  type: 'node-suspect';
+  node: string;
+  why: string;
+}
 
 /** What a control endpoint asks of the primary. */
 export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
@@ -87,4 +99,5 @@ export type WorkerMessage =
   | { type: 'ready'; pid: number }
   | { type: 'report'; data: Uint8Array }
   | { type: 'fatal'; error: string }
+  | NodeSuspect
   | ControlRequest;

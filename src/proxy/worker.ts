@@ -44,6 +44,7 @@ export async function runWorker(configFile: string): Promise<void> {
     checkIntervalMs: e.checkIntervalMs,
     maxFrame: e.maxFrame,
     log,
+    onNodeSuspect: (node, why) => send({ type: 'node-suspect', node, why }),
   });
   const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0));
   setPrimaryChannel(send);
@@ -52,6 +53,7 @@ export async function runWorker(configFile: string): Promise<void> {
     else if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
     else if (m.type === 'drain') void drain('primary asked');
     else if (m.type === 'reopen-logs') reopenLogs();
+    else if (m.type === 'node-suspect') cluster.suspectReported(m.node, m.why);
   });
 
   const cfg = ctx.config;

@@ -157,6 +157,37 @@ describe('a hung storage node (SIGSTOP) holding one replica of every bucket', ()
   });
 });
 
+describe('a hung node found by one worker is known to the others', () => {
+  let tc: TestCluster;
+  let p: TestProxy;
+
+  before(async () => {
+    tc = await startTestCluster();
+    p = await startProxy(tc, { proxy: { 'read-attempt-timeout': READ_ATTEMPT } });
+    for (let i = 0; i < 4; i++) assert.equal((await p.request(`/upload/b1/told/${i}`, { method: 'POST', body: body(i), as: writer })).status, 200);
+  });
+
+  after(async () => {
+    for (const n of tc.nodes) n.proc.kill('SIGCONT');
+    await p?.stop();
+    await tc.close();
+  });
+
+  it('the first worker that waits on it tells the others through the primary; they probe it at once', async () => {
+    // Both workers talk to node 2 right before the hang, so neither heartbeat can find it for ≥ 2 s:
+    // whichever worker learns first, it is the one GET below (≈ 1 s, its read attempt deadline).
+    for (let i = 0; i < 16; i++) await p.request(`/get/b1/told/${i % 4}`);
+    const before = p.output().length;
+    tc.nodes[1]!.proc.kill('SIGSTOP');
+    for (let i = 0; i < 4; i++) assert.equal((await p.request(`/get/b1/told/${i}`)).status, 200);
+    await waitFor('a worker told by another', async () => /suspect \(reported by another worker\)/.test(p.output().slice(before)), 10_000);
+    const lines = p.output().slice(before);
+    assert.equal((lines.match(/storage node suspect: it did not answer in time/g) ?? []).length, 1, 'one worker found it; the other was told');
+    tc.nodes[1]!.proc.kill('SIGCONT');
+    await waitFor('/health/ 200 after SIGCONT', steadily(async () => (await p.request('/health/')).status === 200));
+  });
+});
+
 describe('a stream that stalls in the middle of an object', () => {
   let tc: TestCluster;
   let p: TestProxy;

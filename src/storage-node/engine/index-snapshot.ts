@@ -222,8 +222,9 @@ export async function readSnapshot(dir: string): Promise<LoadedSnapshot | { unus
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(path.join(dir, SNAPSHOT_FILE));
-  } catch {
-    return undefined;
+  } catch (err) {
+    // None is normal; one that cannot be read (e.g. above the 2 GiB a single read takes) is said so.
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : { unusable: (err as Error).message };
   }
   const size = bytes.length;
   if (size < HEAD_SIZE + TRAILER_SIZE) return { unusable: 'too short' };

@@ -3,10 +3,12 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { closeFile, fdatasync, openFile, pread, preadExact, pwriteAll } from './file-io.js';
+import { closeFile, fdatasync, openFile, pread, preadExact, pwriteAll, pwriteAllSync } from './file-io.js';
 
 /** Largest read served inline (see readExact). */
 const INLINE_READ_MAX = 64 * 1024;
+/** Largest write done inline (see write). */
+const INLINE_WRITE_MAX = 64 * 1024;
 
 export class BlobFile {
   /** End of the space handed out so far (the file may be shorter while writes are in flight). */
@@ -67,8 +69,17 @@ export class BlobFile {
     this.end = size;
   }
 
+  /**
+   * Writes the buffers at `position`. Up to INLINE_WRITE_MAX bytes are written synchronously, as
+   * small reads are read: into the page cache that takes microseconds, while the thread-pool hop
+   * costs several times that (bench/node: 4 KiB writes, 16 in flight, 12–15k → 26–28k ops/s).
+   * Durability is the same: either way the write is acknowledged once the kernel has the bytes.
+   */
   async write(buffers: readonly Buffer[], position: number): Promise<void> {
-    await pwriteAll(this.fd, buffers, position);
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    if (total <= INLINE_WRITE_MAX) pwriteAllSync(this.fd, buffers, position);
+    else await pwriteAll(this.fd, buffers, position);
     this.writesDone++;
   }
 

@@ -46,17 +46,33 @@ export async function pwriteAll(fd: number, buffers: readonly Buffer[], position
       fs.writev(fd, list, at, (err, bytes) => (err ? reject(err) : resolve(bytes))),
     );
     at += written;
-    let skip = written;
-    const rest: Buffer[] = [];
-    for (const b of list) {
-      if (skip >= b.length) skip -= b.length;
-      else {
-        rest.push(skip > 0 ? b.subarray(skip) : b);
-        skip = 0;
-      }
-    }
-    pending = rest;
+    pending = unwritten(list, written);
   }
+}
+
+/** pwriteAll on the calling thread (for small writes: see BlobFile.write). */
+export function pwriteAllSync(fd: number, buffers: readonly Buffer[], position: number): void {
+  let pending = buffers.filter((b) => b.length > 0);
+  let at = position;
+  while (pending.length > 0) {
+    const written = fs.writevSync(fd, pending, at);
+    at += written;
+    pending = unwritten(pending, written);
+  }
+}
+
+/** What a short write of `written` bytes left of `list`. */
+function unwritten(list: readonly Buffer[], written: number): Buffer[] {
+  let skip = written;
+  const rest: Buffer[] = [];
+  for (const b of list) {
+    if (skip >= b.length) skip -= b.length;
+    else {
+      rest.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+  }
+  return rest;
 }
 
 export function fdatasync(fd: number): Promise<void> {

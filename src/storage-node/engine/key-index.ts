@@ -55,7 +55,10 @@ export class KeyIndex {
   }
 
   get(id: Buffer): KeyState | undefined {
-    const key = indexKey(id);
+    return this.stateOf(id, indexKey(id));
+  }
+
+  private stateOf(id: Buffer, key: string): KeyState | undefined {
     return this.map.get(key) ?? (this.packed ? this.unpack(id, key) : undefined);
   }
 
@@ -85,7 +88,7 @@ export class KeyIndex {
   /** Sets one side of a key's state; a key with neither side left is dropped. */
   private set<K extends keyof KeyState>(id: Buffer, side: K, ref: KeyState[K]): void {
     const key = indexKey(id);
-    let st = this.map.get(key) ?? (this.packed ? this.unpack(id, key) : undefined);
+    let st = this.stateOf(id, key);
     if (!st) {
       if (!ref) return;
       this.map.set(key, (st = { committed: undefined, pending: undefined }));
@@ -96,7 +99,7 @@ export class KeyIndex {
 
   delete(id: Buffer): void {
     const key = indexKey(id);
-    if (this.packed && !this.map.has(key)) this.unpack(id, key);
+    this.stateOf(id, key); // a packed record is taken out, so that it does not come back
     this.map.delete(key);
   }
 

@@ -24,7 +24,7 @@ describe('index snapshot entries, packed', () => {
 
   async function roundTrip(entries: SnapshotEntry[]): Promise<Awaited<ReturnType<typeof readSnapshot>>> {
     const dir = fs.mkdtempSync(path.join(tmp.dir, 's-'));
-    await writeSnapshotTemp(dir, { seq: 99, blobs: [{ index: 0, inode: 5, covered: 4096, fileBytes: 4000, records: 3, removedRecords: 1, removedBytes: 256 }], entries });
+    await writeSnapshotTemp(dir, { seq: 99, blobs: [{ index: 0, inode: 5, covered: 4096, fileBytes: 4000, records: 3, removedRecords: 1, removedBytes: 256 }], count: entries.length, entries });
     await installSnapshot(dir);
     return readSnapshot(dir);
   }
@@ -51,9 +51,12 @@ describe('index snapshot entries, packed', () => {
     for (let i = 0; i < ids.length; i += 2) assert.equal(keys.take(ids[i]!), i, `k${i}`);
     for (let i = 0; i < prefix.length; i++) assert.equal(keys.take(prefix[i]!), ids.length + i, `prefix ${i}`);
     assert.equal(keys.take(ids[0]!), -1, 'taken once only');
-    const left = [...keys.remaining()].map((e) => e.header.seq);
-    assert.deepEqual(left, ids.map((_, i) => i + 1).filter((seq) => (seq - 1) % 2 === 1));
-    assert.equal(keys.live, left.length);
+    const frozen = keys.freeze();
+    assert.equal(keys.take(ids[1]!), 1, 'taken after the freeze');
+    const left = [...frozen.entries].map((e) => e.header.seq);
+    assert.deepEqual(left, ids.map((_, i) => i + 1).filter((seq) => (seq - 1) % 2 === 1), 'the frozen view still has what was left when it was taken');
+    assert.equal(frozen.count, left.length);
+    assert.equal(keys.live, left.length - 1);
   });
 
   it('hashes an id alike from a Buffer and from the snapshot bytes', async () => {
@@ -67,7 +70,7 @@ describe('index snapshot entries, packed', () => {
 
   it('a torn or altered snapshot is unusable, with the reason', async () => {
     const dir = fs.mkdtempSync(path.join(tmp.dir, 'bad-'));
-    await writeSnapshotTemp(dir, { seq: 1, blobs: [], entries: [entry(idOf('a'), 1)] });
+    await writeSnapshotTemp(dir, { seq: 1, blobs: [], count: 1, entries: [entry(idOf('a'), 1)] });
     await installSnapshot(dir);
     const file = path.join(dir, 'index.snapshot');
     const good = fs.readFileSync(file);

@@ -22,7 +22,7 @@ import { fromFsError, StorageError } from './storage-error.js';
 import { discardUnfinishedCompactions, type MovedRecord } from './compaction.js';
 import { DefragLevel, Defragmenter, wantDefrag, type DefragHost } from './defrag.js';
 import {
-  dropSnapshot, installSnapshot, readSnapshot, writeSnapshotTemp, type IndexSnapshot, type SnapshotBlob, type SnapshotEntries, type SnapshotEntry,
+  dropSnapshot, installSnapshot, readSnapshot, writeSnapshotTemp, type IndexSnapshot, type SnapshotBlob, type SnapshotEntries,
 } from './index-snapshot.js';
 import { SnapshotKeys } from './snapshot-keys.js';
 import { MutationGate } from './mutation-gate.js';
@@ -296,10 +296,8 @@ export class Backend implements DefragHost {
         if ((tombstones.get(key)?.seq ?? -1) < h.seq) tombstones.set(key, { seq: h.seq, id: h.id });
       }
       if (dead) {
-        if (counted) {
-          blob.removedRecords++;
-          blob.removedBytes += recordSpan(h.capacity);
-        } else this.countDead({ blob, offset: r.offset, header: h, crcs: undefined });
+        blob.removedRecords++;
+        blob.removedBytes += recordSpan(h.capacity);
         return;
       }
       const ref: RecordRef = { blob, offset: r.offset, header: h, crcs: r.crcs };
@@ -787,7 +785,7 @@ export class Backend implements DefragHost {
       return true;
     });
     if (installed) this.snapshotSeq = snap.seq;
-    this.log?.debug({ records: snap.entries.length, bytes, installed, ms: Math.round(performance.now() - t0) }, 'index snapshot written');
+    this.log?.debug({ records: snap.count, bytes, installed, ms: Math.round(performance.now() - t0) }, 'index snapshot written');
   }
 
   private async captureSnapshot(): Promise<IndexSnapshot> {
@@ -795,12 +793,7 @@ export class Backend implements DefragHost {
     for (const b of this.blobs) {
       blobs.push({ index: b.index, inode: await b.inode(), covered: b.size, fileBytes: await fileSize(b.fd), records: b.records, removedRecords: b.removedRecords, removedBytes: b.removedBytes });
     }
-    const entries: SnapshotEntry[] = [];
-    for (const st of this.index.values()) {
-      if (st.committed) entries.push({ blobIndex: st.committed.blob.index, offset: st.committed.offset, header: st.committed.header, crcs: st.committed.crcs });
-      if (st.pending) entries.push({ blobIndex: st.pending.blob.index, offset: st.pending.offset, header: st.pending.header, crcs: undefined });
-    }
-    return { seq: this.seq, blobs, entries };
+    return { seq: this.seq, blobs, ...this.index.capture() };
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -51,7 +51,9 @@ export interface SnapshotEntry {
 export interface IndexSnapshot {
   seq: number;
   blobs: SnapshotBlob[];
-  entries: SnapshotEntry[];
+  count: number;
+  /** `count` entries, encoded as they come (the writer pauses at every MiB written). */
+  entries: Iterable<SnapshotEntry>;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function writeSnapshotTemp(dir: string, snap: IndexSnapshot): Promi
     buf.writeUInt32LE(VERSION, at + 8);
     buf.writeUInt32LE(snap.blobs.length, at + 12);
     writeNum(buf, at + 16, snap.seq);
-    writeNum(buf, at + 24, snap.entries.length);
+    writeNum(buf, at + 24, snap.count);
     at += HEAD_SIZE;
     for (const b of snap.blobs) {
       buf.writeUInt32LE(b.index, at);
@@ -96,7 +98,9 @@ export async function writeSnapshotTemp(dir: string, snap: IndexSnapshot): Promi
       writeNum(buf, at + 44, b.removedBytes);
       at += BLOB_SIZE;
     }
+    let entriesWritten = 0;
     for (const e of snap.entries) {
+      entriesWritten++;
       const n = e.crcs ? e.crcs.length : 0;
       await room(ENTRY_FIXED + 4 * n);
       const h = e.header;
@@ -109,6 +113,7 @@ export async function writeSnapshotTemp(dir: string, snap: IndexSnapshot): Promi
       at += ENTRY_FIXED;
       for (let i = 0; i < n; i++, at += 4) buf.writeUInt32LE(e.crcs![i]!, at);
     }
+    if (entriesWritten !== snap.count) throw new Error(`index snapshot: ${entriesWritten} entries where ${snap.count} were announced`);
     await flush();
     const trailer = Buffer.alloc(TRAILER_SIZE);
     trailer.writeUInt32LE(crc, 0);

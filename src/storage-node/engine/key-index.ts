@@ -3,6 +3,7 @@
 
 import type { BlobFile } from './blob-file.js';
 import type { ChunkCrcBuilder } from './chunk-crc.js';
+import type { SnapshotEntry } from './index-snapshot.js';
 import type { SnapshotKeys } from './snapshot-keys.js';
 import { RECORD_HEADER_SIZE, type RecordHeader } from './record.js';
 
@@ -114,12 +115,32 @@ export class KeyIndex {
     return n;
   }
 
-  /** Every state; the packed ones are decoded for the caller and stay packed (do not change the index meanwhile). */
-  *values(): IterableIterator<KeyState> {
-    yield* this.map.values();
-    if (!this.packed) return;
-    for (const e of this.packed.remaining()) {
-      yield { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+  /**
+   * Every record as of now, for an index snapshot: taken quickly (references and the headers they
+   * have now), encoded later while the index goes on changing.
+   */
+  capture(): { count: number; entries: Iterable<SnapshotEntry> } {
+    const refs: RecordRef[] = [];
+    const headers: RecordHeader[] = [];
+    /** A prepared record carries no CRCs yet. */
+    const prepared: boolean[] = [];
+    const add = (ref: RecordRef, isPrepared: boolean): void => {
+      refs.push(ref);
+      headers.push(ref.header);
+      prepared.push(isPrepared);
+    };
+    for (const st of this.map.values()) {
+      if (st.committed) add(st.committed, false);
+      if (st.pending) add(st.pending, true);
     }
+    const packed = this.packed?.freeze();
+    function* entries(): IterableIterator<SnapshotEntry> {
+      for (let i = 0; i < refs.length; i++) {
+        const r = refs[i]!;
+        yield { blobIndex: r.blob.index, offset: r.offset, header: headers[i]!, crcs: prepared[i] ? undefined : r.crcs };
+      }
+      if (packed) yield* packed.entries;
+    }
+    return { count: refs.length + (packed?.count ?? 0), entries: entries() };
   }
 }

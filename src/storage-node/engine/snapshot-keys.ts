@@ -65,8 +65,16 @@ export class SnapshotKeys {
     return this.entries.entry(n);
   }
 
-  /** The entries not taken out, decoded one by one (they stay packed). */
-  *remaining(): IterableIterator<SnapshotEntry> {
-    for (let n = 0; n < this.taken.length; n++) if (this.taken[n] === 0) yield this.entries.entry(n);
+  /**
+   * The entries not taken out as of now, to be read later: what is taken meanwhile has moved into
+   * the key index's map, whose own capture holds it.
+   */
+  freeze(): { count: number; entries: IterableIterator<SnapshotEntry> } {
+    return { count: this.live, entries: this.remainingOf(this.taken.slice()) };
+  }
+
+  /** The entries not taken out in `taken`, decoded one by one (they stay packed). */
+  private *remainingOf(taken: Uint8Array): IterableIterator<SnapshotEntry> {
+    for (let n = 0; n < taken.length; n++) if (taken[n] === 0) yield this.entries.entry(n);
   }
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { BackendState, MonitorCategory } from '../elliptics/protocol/constants.js';
-import { DEFRAG_DEFAULTS, type Backend } from './engine/backend.js';
+import type { Backend } from './engine/backend.js';
 import { DEFRAG_STATE_NAMES, WANT_DEFRAG_NAMES } from './engine/defrag.js';
 
 /** eblob's EBLOB_AUTO_DATASORT: defragmentation runs on its own (our `defrag-timeout` > 0). */
@@ -118,7 +118,8 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
 
 function configJson(b: Backend): Record<string, unknown> {
   const o = b.options;
-  const auto = (o.defragTimeout ?? DEFRAG_DEFAULTS.timeout) > 0;
+  const h = b.housekeeping;
+  const auto = h.defragTimeout > 0;
   return {
     blob_flags: auto ? BLOB_FLAG_AUTO_DATASORT : 0,
     string_blob_flags: auto ? `0x${BLOB_FLAG_AUTO_DATASORT.toString(16)} [auto_datasort]` : '0x0 []',
@@ -126,8 +127,8 @@ function configJson(b: Backend): Record<string, unknown> {
     data: b.dataPrefix,
     blob_size: o.blobSize,
     records_in_blob: 0,
-    defrag_percentage: o.defragPercentage ?? DEFRAG_DEFAULTS.percentage,
-    defrag_timeout: o.defragTimeout ?? DEFRAG_DEFAULTS.timeout,
+    defrag_percentage: h.defragPercentage,
+    defrag_timeout: h.defragTimeout,
     index_block_size: 0,
     index_block_bloom_length: 0,
     blob_size_limit: o.blobSizeLimit,

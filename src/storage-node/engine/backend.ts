@@ -10,7 +10,7 @@ import { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
 import { ChunkVerifier } from './chunk-verifier.js';
 import { BufferPool } from '../../util/buffer-pool.js';
-import { fileSize, ftruncate } from './file-io.js';
+import { fileSize, ftruncate, syncDir } from './file-io.js';
 import { KeyLock } from './key-lock.js';
 import { dataOffset, indexKey, KeyIndex, type PendingRecord, type RecordRef } from './key-index.js';
 import {
@@ -140,10 +140,18 @@ export class Backend implements DefragHost {
   private readonly verifier: ChunkVerifier;
   private readonly buffers: BufferPool;
   private readonly log: Logger | undefined;
+  /** The defragmentation and snapshot settings, defaults filled in. */
+  readonly housekeeping: { defragPercentage: number; defragTimeout: number; defragRateLimit: number; snapshotInterval: number };
 
   constructor(private readonly opts: BackendOptions) {
     this.log = opts.log;
-    this.defrag = new Defragmenter(this, { timeoutSeconds: opts.defragTimeout ?? DEFRAG_DEFAULTS.timeout, rateLimit: opts.defragRateLimit ?? 0, log: opts.log });
+    this.housekeeping = {
+      defragPercentage: opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage,
+      defragTimeout: opts.defragTimeout ?? DEFRAG_DEFAULTS.timeout,
+      defragRateLimit: opts.defragRateLimit ?? 0,
+      snapshotInterval: opts.snapshotInterval ?? DEFRAG_DEFAULTS.snapshotInterval,
+    };
+    this.defrag = new Defragmenter(this, { timeoutSeconds: this.housekeeping.defragTimeout, rateLimit: this.housekeeping.defragRateLimit, log: opts.log });
     this.verifier = new ChunkVerifier(opts.verifyTtl);
     this.buffers = opts.buffers ?? new BufferPool();
     this.id = opts.id;
@@ -178,7 +186,7 @@ export class Backend implements DefragHost {
         this.syncTimer = setInterval(() => void this.syncAll().catch(() => undefined), this.opts.sync * 1000);
         this.syncTimer.unref();
       }
-      const every = this.opts.snapshotInterval ?? DEFRAG_DEFAULTS.snapshotInterval;
+      const every = this.housekeeping.snapshotInterval;
       if (every > 0) {
         this.snapshotTimer = setInterval(() => {
           if (this.seq !== this.snapshotSeq) void this.saveSnapshot().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'index snapshot failed'));
@@ -239,6 +247,7 @@ export class Backend implements DefragHost {
     await fh.sync();
     await fh.close();
     await fs.rename(tmp, file);
+    await syncDir(this.dir);
     return [id];
   }
 
@@ -748,7 +757,7 @@ export class Backend implements DefragHost {
 
   defragTargets(level: number): Promise<BlobFile[]> {
     return this.gate.exclusive(async () => {
-      const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
+      const pct = this.housekeeping.defragPercentage;
       const wanted = (b: BlobFile): boolean => (level === DefragLevel.FULL ? b.removedRecords > 0 : wantDefrag(b, pct) !== 0);
       const active = this.blobs[this.blobs.length - 1]!;
       // The blob being appended to is closed when it needs the work too: new writes go to a fresh one.
@@ -758,7 +767,7 @@ export class Backend implements DefragHost {
   }
 
   wantsDefrag(): boolean {
-    const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
+    const pct = this.housekeeping.defragPercentage;
     // Worth a pass when the blobs past the threshold together hold enough dead bytes to matter.
     let dead = 0;
     for (const b of this.blobs) if (wantDefrag(b, pct) !== 0) dead += b.removedBytes;
@@ -806,7 +815,7 @@ export class Backend implements DefragHost {
   }
 
   summary(): BackendSummary {
-    const pct = this.opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage;
+    const pct = this.housekeeping.defragPercentage;
     const blobs = this.blobs.map((b) => ({
       name: BlobFile.fileName(b.index),
       records: b.records,

@@ -16,8 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { BlobFile } from './blob-file.js';
-import { closeFile, fdatasync, openFile, pread, pwriteAll } from './file-io.js';
-import { syncDir } from './index-snapshot.js';
+import { closeFile, fdatasync, openFile, pread, pwriteAll, syncDir } from './file-io.js';
 import type { MutationGate } from './mutation-gate.js';
 import { encodeRecordHeader, RecordFlag, recordSpan } from './record.js';
 import { scanBlob, type ScannedRecord } from './scan.js';

@@ -86,3 +86,13 @@ export function ftruncate(fd: number, length: number): Promise<void> {
 export function fileSize(fd: number): Promise<number> {
   return new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size))));
 }
+
+/** Makes a rename or an unlink in `dir` durable (where the filesystem supports it). */
+export async function syncDir(dir: string): Promise<void> {
+  const fd = await openFile(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await fdatasync(fd).catch(() => undefined);
+  } finally {
+    await closeFile(fd);
+  }
+}

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { closeFile, fdatasync, openFile, pwriteAll } from './file-io.js';
+import { closeFile, fdatasync, openFile, pwriteAll, syncDir } from './file-io.js';
 import { readHeaderNumbers, readNum, writeHeaderNumbers, writeNum, type RecordHeader } from './record.js';
 
 export const SNAPSHOT_FILE = 'index.snapshot';
@@ -258,13 +258,4 @@ export async function readSnapshot(dir: string): Promise<LoadedSnapshot | { unus
   }
   if (at !== body) return { unusable: at > body ? 'truncated' : 'bytes after the last entry' };
   return { seq, blobs, entries: new SnapshotEntries(bytes, starts) };
-}
-
-export async function syncDir(dir: string): Promise<void> {
-  const fd = await openFile(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    await fdatasync(fd).catch(() => undefined);
-  } finally {
-    await closeFile(fd);
-  }
 }

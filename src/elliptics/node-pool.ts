@@ -167,8 +167,7 @@ export class NodePool {
     if (!s || this.closed) return;
     s.timer = undefined;
     try {
-      const r = backendStatusRequest();
-      await this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
+      await this.ping();
       this.suspect = undefined;
       this.opts.log.info({ node: this.name, suspectForMs: Date.now() - s.since }, 'storage node answers again');
     } catch {
@@ -186,13 +185,18 @@ export class NodePool {
     if (Date.now() - heard < HEARTBEAT_MS) return;
     this.beating = true;
     try {
-      const r = backendStatusRequest();
-      await this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS }); // a timeout marks the node suspect ('stall')
+      await this.ping(); // a timeout marks the node suspect ('stall')
     } catch {
       // the connection's stall or close event has done what there is to do
     } finally {
       this.beating = false;
     }
+  }
+
+  /** The protocol's liveness ping: BACKEND_STATUS under a short deadline. */
+  private ping(): Promise<Packet[]> {
+    const r = backendStatusRequest();
+    return this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
   }
 
   private clearSuspect(): void {

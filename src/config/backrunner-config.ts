@@ -7,7 +7,7 @@ import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.js';
 import { parseBucketDefinitions } from '../buckets/definitions.js';
 import type { BucketMeta } from '../buckets/metadata.js';
-import { NODE_DEFAULTS, syncPolicy, type NodeConfig } from '../storage-node/config.js';
+import { parseNodeConfig, syncPolicy, type NodeConfig } from '../storage-node/config.js';
 import { DEFRAG_DEFAULTS } from '../storage-node/engine/backend.js';
 import { ConfigError, readJsonFile, Section, withConfigFile } from './reader.js';
 import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
@@ -142,31 +142,26 @@ export function logOptions(e: EllipticsConfig): LogOptions {
   return { level: e.logLevel, file: e.logFile, prefix: e.logPrefix };
 }
 
-/** The storage node config the `embedded` section stands for: one node, one backend per group. */
-export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
+/**
+ * The node config document (the file format of `backrunner node`) the `embedded` section stands
+ * for: one node, one backend per group, in `b<id>-g<group>` under embedded.dir. The primary writes
+ * it for the node it forks (`port`: the one a restarted node must listen on again).
+ */
+export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: LogOptions, port = e.address.port): Record<string, unknown> {
   return {
-    address: e.address,
-    listen: e.address,
+    address: formatEndpoint({ host: e.address.host, port }),
     remotes: [],
     backends: e.groups.map((group, i) => ({
-      id: i + 1,
-      group,
-      dir: path.join(e.dir, `b${i + 1}-g${group}`),
-      blobSize: NODE_DEFAULTS.blobSize,
-      blobSizeLimit: e.blobSizeLimit,
-      sync: e.sync,
-      readOnly: false,
-      delay: 0,
-      verifyTtl: NODE_DEFAULTS.verifyTtl,
-      defragPercentage: e.defragPercentage,
-      defragTimeout: e.defragTimeout,
+      id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit, 'defrag-percentage': e.defragPercentage, 'defrag-timeout': e.defragTimeout,
     })),
     sync: e.sync,
-    maxFrame,
-    authCookie: '',
-    checkInterval: NODE_DEFAULTS.checkInterval,
-    logLevel: log.level ?? 'info',
-    logFile: log.file,
-    warnings: [],
+    'max-frame': maxFrame,
+    'log-level': log.level ?? 'info',
+    ...(log.file ? { 'log-file': log.file } : {}),
   };
+}
+
+/** The storage node config the `embedded` section stands for (see embeddedNodeDocument). */
+export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
+  return parseNodeConfig(embeddedNodeDocument(e, maxFrame, log), e.dir);
 }

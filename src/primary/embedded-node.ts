@@ -7,8 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatEndpoint } from '../elliptics/protocol/addr.js';
-import type { EmbeddedConfig } from '../config/backrunner-config.js';
+import { embeddedNodeDocument, type EmbeddedConfig } from '../config/backrunner-config.js';
 import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../storage-node/messages.js';
 import type { Logger, LogOptions } from '../util/logger.js';
 
@@ -53,17 +52,7 @@ export class EmbeddedNode {
     const e = this.e;
     mkdirSync(e.dir, { recursive: true });
     const file = path.join(e.dir, 'node.json');
-    writeFileSync(file, `${JSON.stringify({
-      address: formatEndpoint({ host: e.address.host, port: this.port || e.address.port }),
-      remotes: [],
-      backends: e.groups.map((group, i) => ({
-        id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit, 'defrag-percentage': e.defragPercentage, 'defrag-timeout': e.defragTimeout,
-      })),
-      sync: e.sync,
-      'max-frame': this.maxFrame,
-      'log-level': this.logs.level ?? 'info',
-      ...(this.logs.file ? { 'log-file': this.logs.file } : {}),
-    }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify(embeddedNodeDocument(e, this.maxFrame, this.logs, this.port || e.address.port), null, 2)}\n`);
     const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
     const ready = await new Promise<NodeToParent>((resolve, reject) => {
       const timer = setTimeout(() => {

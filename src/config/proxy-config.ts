@@ -8,6 +8,11 @@ import { ConfigError, Section } from './reader.js';
 
 export type WriteQuorum = 'any' | 'majority' | 'all';
 
+/** How many of a bucket's `groups` must store an object under `quorum` (at least one). */
+export function quorumNeeds(quorum: WriteQuorum, groups: number): number {
+  return Math.max(1, quorum === 'all' ? groups : quorum === 'majority' ? Math.floor(groups / 2) + 1 : 1);
+}
+
 export interface AdminCredential {
   user: string;
   token: string;

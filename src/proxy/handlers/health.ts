@@ -4,7 +4,7 @@
 // holds (the snapshot's statistics, its client's node states), so it is cheap to ask every second.
 
 import type { BucketMeta } from '../../buckets/metadata.js';
-import type { WriteQuorum } from '../../config/proxy-config.js';
+import { quorumNeeds } from '../../config/proxy-config.js';
 import type { Request } from '../request.js';
 import type { WorkerContext } from '../worker-context.js';
 
@@ -30,10 +30,6 @@ function groupHealth(ctx: WorkerContext, group: number): GroupHealth {
     else if (st && st.error !== 0) [writable, why] = [false, `group ${group}: backend ${owner} reports error ${st.error}`];
   }
   return { readable: true, writable, why };
-}
-
-function quorumNeeds(quorum: WriteQuorum, groups: number): number {
-  return quorum === 'all' ? groups : quorum === 'majority' ? Math.floor(groups / 2) + 1 : 1;
 }
 
 /** Why `bucket` cannot serve now, or undefined. */

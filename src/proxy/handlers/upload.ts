@@ -5,7 +5,7 @@
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { checkAccess } from '../../buckets/acl.js';
 import { draw, eligible, scoreBucket, type BucketScore, type SelectionContext } from '../../buckets/selection.js';
-import type { WriteQuorum } from '../../config/proxy-config.js';
+import { quorumNeeds, type WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
 import type { GroupResult, Session } from '../../elliptics/session.js';
@@ -40,10 +40,7 @@ function uploadSize(req: Request, bucket: BucketMeta | undefined): number {
 
 /** Whether enough groups stored the object (`proxy.write-quorum`). */
 export function quorumMet(results: readonly GroupResult[], quorum: WriteQuorum): boolean {
-  const ok = results.filter((r) => r.status === 0).length;
-  if (quorum === 'all') return ok === results.length && ok > 0;
-  if (quorum === 'majority') return ok > results.length / 2;
-  return ok > 0;
+  return results.filter((r) => r.status === 0).length >= quorumNeeds(quorum, results.length);
 }
 
 export async function upload(req: Request): Promise<void> {

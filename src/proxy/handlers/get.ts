@@ -78,13 +78,15 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
     else if (st.defragState !== 0) (defrag ??= []).push(g);
     else healthy.push(g);
   }
-  shuffle(healthy);
-  if (defrag) healthy.push(...shuffle(defrag));
-  if (unknown) healthy.push(...unknown);
+  // With no healthy group the read may have to wait out defragmentations: it gets longer.
+  const timeoutSeconds = healthy.length > 0 ? cfg.readTimeout : cfg.readTimeout * 3;
+  const groups = shuffle(healthy);
+  if (defrag) groups.push(...shuffle(defrag));
+  if (unknown) groups.push(...unknown);
   return req.session(bucket, {
-    groups: healthy,
+    groups,
     ioFlags: cfg.readerIoFlags | req.queryIoFlags | (defrag ? 0 : IoFlags.MIX_STATES),
-    timeoutSeconds: healthy.length > (defrag?.length ?? 0) + (unknown?.length ?? 0) ? cfg.readTimeout : cfg.readTimeout * 3,
+    timeoutSeconds,
     attemptSeconds: cfg.readAttemptTimeout,
   });
 }

@@ -45,7 +45,8 @@ const ROUTES: Readonly<Record<string, Route>> = {
   profile: { params: 1, methods: ['GET'], run: profile },
   metrics: { params: 0, methods: ['GET'], run: metrics, bare: true },
   status: { params: 0, methods: ['GET'], run: statusPage, bare: true },
-  health: { params: 0, methods: ['GET'], run: health, bare: true },
+  // HEAD too: a load balancer's HEAD /health/ must get the truth, not the liveness "OK".
+  health: { params: 0, methods: ['GET', 'HEAD'], run: health, bare: true },
 };
 const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
 
@@ -79,8 +80,8 @@ export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: Htt
   const route = ROUTES[name];
 
   if (ex.method === 'OPTIONS') return preflight(ctx, ex, route ?? STATIC);
-  // HEAD is the original's liveness probe everywhere but on /get/ (DESIGN §4.6).
-  if (ex.method === 'HEAD' && name !== 'get') return ex.end(200, [['Content-Type', 'text/plain; charset=utf-8']], 'OK');
+  // HEAD is the original's liveness probe everywhere but on the routes that answer it (DESIGN §4.6).
+  if (ex.method === 'HEAD' && !route?.methods.includes('HEAD')) return ex.end(200, [['Content-Type', 'text/plain; charset=utf-8']], 'OK');
   // uWS drops body bytes that arrive before a reader is attached: attach it now.
   if (route?.body && (ex.method === 'POST' || ex.method === 'PUT')) ex.acceptBody();
 

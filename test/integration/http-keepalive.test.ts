@@ -104,6 +104,22 @@ describe('one keep-alive connection', () => {
       const forbidden = await c.request({ method: 'POST', target: '/upload/b1/ka/anon', body: 'x' });
       assert.equal(forbidden.status, 403);
 
+      // This round's endpoints, as load balancers and scrapers ask them: on the same connection.
+      const healthHead = await c.request({ method: 'HEAD', target: '/health/' });
+      assert.equal(healthHead.status, 200);
+      assert.equal(healthHead.body.length, 0);
+      const health = await c.request({ target: '/health/' });
+      assert.equal(health.status, 200);
+      assert.equal(healthHead.headers['content-length'], String(health.body.length), 'HEAD /health/ announces the length GET sends');
+      assert.equal(JSON.parse(health.body.toString()).status, 'ok');
+      const metrics = await c.request({ target: '/metrics' });
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.body.toString(), /^# (HELP|TYPE) /m);
+      const status = await c.request({ target: '/status/' });
+      assert.equal(status.status, 200);
+      assert.match(status.headers['content-type']!, /^text\/html/);
+      assert.equal(Number(status.headers['content-length']), status.body.length);
+
       const last = await c.request({ target: '/get/b1/ka/object.bin', headers: { Range: 'bytes=-6' } });
       assert.equal(last.status, 206);
       assert.equal(last.body.toString(), 'ersion');

@@ -120,6 +120,7 @@ describe('a hung storage node (SIGSTOP) holding one replica of every bucket', ()
     await waitFor('/health/ 503 under quorum all, from every worker', steadily(async () => (await all.request('/health/')).status === 503));
     const h = JSON.parse((await all.request('/health/')).body.toString());
     assert.match(h.reason, /^bucket b\d cannot be written under write-quorum "all"/);
+    assert.equal((await all.request('/health/', { method: 'HEAD' })).status, 503, 'HEAD /health/ tells the same');
     assert.equal((await p.request('/health/')).status, 200, 'under quorum "any" every bucket still has a replica');
   });
 

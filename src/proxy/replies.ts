@@ -15,66 +15,19 @@ export function goJson(value: unknown): string {
   return goEscape(JSON.stringify(value));
 }
 
-export interface ServerResult {
-  group: number;
-  backend: number;
-  id: string;
-  csum: string;
-  filename: string;
-  size: number;
-  'offset-within-data-file': number;
-  mtime: string;
-  server: string;
-  error: { Code: number; Flags: number; Message: string } | null;
-}
-
-export interface LookupResult {
-  info: ServerResult[];
-  'success-groups': number[];
-  'error-groups': number[];
-}
-
 const ZERO_CSUM = '0'.repeat(128);
 
-export function serverResult(r: GroupResult, id: Buffer): ServerResult {
-  if (r.status !== 0 || !r.info) {
-    return {
-      group: r.group, backend: r.backendId, id: '', csum: '', filename: '', size: 0, 'offset-within-data-file': 0, mtime: '', server: '',
-      error: { Code: r.status || -22, Flags: 0, Message: r.error?.message ?? 'failed' },
-    };
-  }
-  return {
-    group: r.group,
-    backend: r.backendId,
-    id: idToHex(id),
-    csum: r.info.checksum.every((b) => b === 0) ? ZERO_CSUM : r.info.checksum.toString('hex'),
-    filename: r.info.path,
-    size: r.info.size,
-    'offset-within-data-file': r.info.offset,
-    mtime: goTimeString(r.info.mtime.sec, r.info.mtime.nsec),
-    server: r.storage ? formatAddr(r.storage) : r.address,
-    error: null,
-  };
-}
-
-export function lookupResult(results: readonly GroupResult[], id: Buffer): LookupResult {
-  return {
-    info: results.map((r) => serverResult(r, id)),
-    'success-groups': results.filter((r) => r.status === 0).map((r) => r.group),
-    'error-groups': results.filter((r) => r.status !== 0).map((r) => r.group),
-  };
-}
-
 /**
- * `goJson({ bucket, key, reply: lookupResult(results, id) })`, built as a string: the upload's reply is
- * on the path of every small upload, where building and walking the object tree showed in profiles.
- * A unit test holds the two byte-identical.
+ * The upload reply `{bucket, key, reply}` with the lookup reply of the original's structs (spec §4:
+ * info[] of per-group results, success-groups, error-groups), built as a string: it is on the path of
+ * every small upload, where building and walking an object tree showed in profiles. A unit test holds
+ * it byte-identical to goJson of those structs.
  */
 export function uploadReplyJson(bucket: string, key: string, results: readonly GroupResult[], id: Buffer): string {
   return `{"bucket":${goEscape(JSON.stringify(bucket))},"key":${goEscape(JSON.stringify(key))},"reply":${lookupResultJson(results, id)}}`;
 }
 
-/** `goJson(lookupResult(results, id))`, built as a string (see uploadReplyJson). */
+/** The lookup reply of the original's structs, built as a string (see uploadReplyJson). */
 export function lookupResultJson(results: readonly GroupResult[], id: Buffer): string {
   let info = '';
   let ok = '';

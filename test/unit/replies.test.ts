@@ -1,12 +1,64 @@
 // Reply bodies: the string builders on the upload/lookup path must be byte-identical to the
-// object-tree encoding (goJson of lookupResult), which mirrors the original's structs.
+// object-tree encoding of the original's structs (the reference model below, goJson-encoded).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { goJson, goTimeString, lookupResult, lookupResultJson, uploadReplyJson } from '../../src/proxy/replies.js';
+import { goJson, goTimeString, lookupResultJson, uploadReplyJson } from '../../src/proxy/replies.js';
+import { idToHex } from '../../src/elliptics/protocol/key.js';
 import { EllipticsError } from '../../src/elliptics/errors.js';
 import type { GroupResult } from '../../src/elliptics/session.js';
-import { makeAddr } from '../../src/elliptics/protocol/addr.js';
+import { formatAddr, makeAddr } from '../../src/elliptics/protocol/addr.js';
+
+const ZERO_CSUM = '0'.repeat(128);
+
+// The original's reply structs, field by field (spec backrunner.md §4).
+interface ServerResult {
+  group: number;
+  backend: number;
+  id: string;
+  csum: string;
+  filename: string;
+  size: number;
+  'offset-within-data-file': number;
+  mtime: string;
+  server: string;
+  error: { Code: number; Flags: number; Message: string } | null;
+}
+
+interface LookupResult {
+  info: ServerResult[];
+  'success-groups': number[];
+  'error-groups': number[];
+}
+
+function serverResult(r: GroupResult, id: Buffer): ServerResult {
+  if (r.status !== 0 || !r.info) {
+    return {
+      group: r.group, backend: r.backendId, id: '', csum: '', filename: '', size: 0, 'offset-within-data-file': 0, mtime: '', server: '',
+      error: { Code: r.status || -22, Flags: 0, Message: r.error?.message ?? 'failed' },
+    };
+  }
+  return {
+    group: r.group,
+    backend: r.backendId,
+    id: idToHex(id),
+    csum: r.info.checksum.every((b) => b === 0) ? ZERO_CSUM : r.info.checksum.toString('hex'),
+    filename: r.info.path,
+    size: r.info.size,
+    'offset-within-data-file': r.info.offset,
+    mtime: goTimeString(r.info.mtime.sec, r.info.mtime.nsec),
+    server: r.storage ? formatAddr(r.storage) : r.address,
+    error: null,
+  };
+}
+
+function lookupResult(results: readonly GroupResult[], id: Buffer): LookupResult {
+  return {
+    info: results.map((r) => serverResult(r, id)),
+    'success-groups': results.filter((r) => r.status === 0).map((r) => r.group),
+    'error-groups': results.filter((r) => r.status !== 0).map((r) => r.group),
+  };
+}
 
 const id = Buffer.alloc(64, 0xab);
 

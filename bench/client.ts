@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Cluster } from '../src/elliptics/index.js';
+import { Cluster, Session } from '../src/elliptics/index.js';
 import { VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
 import { printTable, say, sizeLabel } from './lib/table.js';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
         maxFrame: 200 * 1024 * 1024,
         log: createLogger('bench', { level: 'warn' }),
       });
-      const s = cluster.session({ namespace: 'bench', groups: [1, 2] });
+      const s = new Session(cluster, { namespace: 'bench', groups: [1, 2] });
       for (const size of [4096, 1024 * 1024]) {
         const body = Buffer.alloc(size, 0x5c);
         const keys = Array.from({ length: KEYS }, (_, i) => `k-${size}-${i}`);

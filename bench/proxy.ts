@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cluster, type Session } from '../src/elliptics/index.js';
+import { Cluster, ObjectReader, Session } from '../src/elliptics/index.js';
 import { VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
 import { cpuSecondsOf, rssOf } from './lib/processes.js';
@@ -223,7 +223,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   const cluster = await Cluster.connect({
     remotes: [{ host: '127.0.0.1', port: nodePort }], protocolVersion: VERSION_2_26, poolSize: 2, timeoutMs: 60_000, checkIntervalMs: 30_000, maxFrame: 200 * MIB, log: createLogger('bench', { level: 'error' }),
   });
-  const session: Session = cluster.session({ namespace: 'b1', groups: [1, 2] });
+  const session: Session = new Session(cluster, { namespace: 'b1', groups: [1, 2] });
   const clientKinds: Kinds = { node: kinds.node! };
 
   const script = (name: string, lua: string): string => {
@@ -252,7 +252,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   const chart: { name: string; proxy: number; base: number }[] = [];
   const cases = [
     { key: 'get4', name: 'GET 4 KiB', conns: 64, bytes: small.length, url: '/get/b1/k4', nginx: '/get/b1/k4', client: () => session.read('k4'), target: ['nginx req/s', 0.4] as const, cpuTarget: 40 },
-    { key: 'get1m', name: 'GET 1 MiB', conns: 16, bytes: big.length, url: '/get/b1/k1m', nginx: '/get/b1/k1m', client: async () => { const r = await session.openReader('k1m'); for await (const part of r) void part; }, target: ['nginx MB/s', 0.4] as const },
+    { key: 'get1m', name: 'GET 1 MiB', conns: 16, bytes: big.length, url: '/get/b1/k1m', nginx: '/get/b1/k1m', client: async () => { const r = await ObjectReader.open(session, session.id('k1m')); for await (const part of r) void part; }, target: ['nginx MB/s', 0.4] as const },
     { key: 'up4', name: 'upload 4 KiB, overwrite', conns: 16, bytes: small.length, url: '/upload/b1/wrk-4k', lua: uploadLua(small.length, false), client: (i: number) => session.write(`direct-4k-${i % 16}`, small), target: ['client req/s', 0.6] as const, cpuTarget: 100 },
     { key: 'up4', name: 'upload 4 KiB, new keys', conns: 16, bytes: small.length, url: '/', lua: uploadLua(small.length, true), client: (i: number) => session.write(`direct-new-4k-${i}-${Math.random()}`, small), target: ['client req/s', 0.6] as const, cpuTarget: 100 },
     { key: 'up1m', name: 'upload 1 MiB, overwrite', conns: 16, bytes: big.length, url: '/upload/b1/wrk-1m', lua: uploadLua(big.length, false), client: (i: number) => session.write(`direct-1m-${i % 16}`, big), target: ['client MB/s', 0.8] as const },

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBucketDefinitions } from '../../src/buckets/definitions.js';
 import { MetadataStore } from '../../src/buckets/metadata-store.js';
 import { sign } from '../../src/buckets/signature.js';
-import { Cluster } from '../../src/elliptics/index.js';
+import { Cluster, Session } from '../../src/elliptics/index.js';
 import { VERSION_2_26 } from '../../src/elliptics/protocol/index.js';
 import { createLogger } from '../../src/util/logger.js';
 import { startBenchNode, stop, type BenchNode } from './processes.js';
@@ -137,7 +137,7 @@ export async function startRig(dir: string, opts: RigOptions = {}): Promise<Rig>
 
 /** BACKEND_CONTROL for the backend serving `group` (node 1: groups 1, 3, 5 = backends 1, 2, 3). */
 export async function controlGroup(cluster: Cluster, group: number, command: number, delay = 0): Promise<void> {
-  const s = cluster.session({ groups: [group] });
+  const s = new Session(cluster, { groups: [group] });
   const route = cluster.routes.lookup(group, s.id('any'));
   if (!route) throw new Error(`group ${group} has no route`);
   await s.backendControl(route.node, { backendId: route.backendId, command, defragLevel: 0, delay, ids: [] });

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Cluster } from '../elliptics/cluster.js';
 import { EllipticsError } from '../elliptics/errors.js';
-import type { GroupResult, Session } from '../elliptics/session.js';
+import type { GroupResult } from '../elliptics/group-result.js';
+import { Session } from '../elliptics/session.js';
 import { Errno } from '../elliptics/protocol/constants.js';
 import { decodeBucketMeta, encodeBucketMeta, type BucketMeta } from './metadata.js';
 
@@ -15,7 +16,7 @@ export class MetadataStore {
   readonly session: Session;
 
   constructor(cluster: Cluster, readonly groups: readonly number[], timeoutMs?: number) {
-    this.session = cluster.session({ namespace: METADATA_NAMESPACE, groups, ...(timeoutMs ? { timeoutMs } : {}) });
+    this.session = new Session(cluster, { namespace: METADATA_NAMESPACE, groups, ...(timeoutMs ? { timeoutMs } : {}) });
   }
 
   /** Reads a key of the namespace from the metadata groups, first group that has it wins. */

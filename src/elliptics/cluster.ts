@@ -7,7 +7,6 @@ import { Errno, formatAddr, formatEndpoint, type Endpoint, type ProtocolVersion 
 import { routeListOf, routeListRequest } from './requests.js';
 import { RouteTable } from './route-table.js';
 import type { Logger } from '../util/logger.js';
-import { Session, type SessionOptions } from './session.js';
 
 export interface ClusterOptions {
   remotes: readonly Endpoint[];
@@ -131,10 +130,6 @@ export class Cluster {
   get degraded(): boolean {
     for (const p of this.pools) if (p.state !== 'up') return true;
     return false;
-  }
-
-  session(opts: SessionOptions = {}): Session {
-    return new Session(this, opts);
   }
 
   close(): void {

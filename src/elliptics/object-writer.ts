@@ -8,7 +8,8 @@
 import { EllipticsError } from './errors.js';
 import { Errno, IoFlags, timeNow, type DnetTime } from './protocol/index.js';
 import { writeRequest } from './requests.js';
-import type { GroupResult, Session } from './session.js';
+import type { GroupResult } from './group-result.js';
+import type { Session } from './session.js';
 
 export interface WriteStreamOptions {
   /** Where the data goes inside the object (the object ends at offset + size). */
@@ -75,7 +76,7 @@ export class ObjectWriter {
     /** The key's id. */
     readonly id: Buffer,
     size: number,
-    private readonly opts: WriteStreamOptions,
+    private readonly opts: WriteStreamOptions = {},
   ) {
     if (!Number.isSafeInteger(size) || size < 0) throw new EllipticsError(Errno.EINVAL, `invalid object size ${size}`);
     this.size = size;

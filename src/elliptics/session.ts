@@ -8,7 +8,7 @@ import { EllipticsError, statusOf } from './errors.js';
 import type { NodePool } from './node-pool.js';
 import {
   Errno, decodeFileInfoReply, formatAddr, keyToId, timeNow,
-  type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfo,
+  type BackendControl, type BackendStatus, type DnetTime,
 } from './protocol/index.js';
 import {
   backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, lookupRequest, monitorStatOf, monitorStatRequest,
@@ -16,8 +16,7 @@ import {
 } from './requests.js';
 import { decodeRouteList } from './protocol/containers.js';
 import { parseNodeStats, STATS_CATEGORIES, type NodeStats } from './stats.js';
-import { ObjectReader, type ReadOptions } from './object-reader.js';
-import { ObjectWriter, type WriteStreamOptions } from './object-writer.js';
+import type { GroupResult, KeyResults } from './group-result.js';
 
 export interface SessionOptions {
   /** Mixed into every key's id (backrunner: the bucket name). */
@@ -36,26 +35,6 @@ export interface SessionOptions {
   attemptTimeoutMs?: number;
 }
 
-/** The outcome of one operation in one group. */
-export interface GroupResult {
-  group: number;
-  backendId: number;
-  /** `ip:port:family` of the node that answered (or would have). */
-  address: string;
-  /** 0 or a negative errno. */
-  status: number;
-  error: EllipticsError | undefined;
-  /** WRITE / LOOKUP: the stored record (path of the blob file, data offset, size, mtime, checksum). */
-  info: FileInfo | undefined;
-  /** The storage address in the file info (the node holding the bytes). */
-  storage: DnetAddr | undefined;
-  /**
-   * Microseconds the storage spent on it: from sending the request to its last reply (for a
-   * streamed write, the time any of its steps was outstanding — not the time spent waiting for data).
-   */
-  micros: number;
-}
-
 export interface WriteOptions {
   offset?: number;
   ioFlags?: number;
@@ -63,11 +42,6 @@ export interface WriteOptions {
   userFlags?: bigint;
 }
 
-export interface KeyResults {
-  key: string;
-  id: Buffer;
-  results: GroupResult[];
-}
 
 export class Session {
   constructor(
@@ -179,14 +153,6 @@ export class Session {
     return this.inAllGroups(id, (t) => writeRequest(t, parts, { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp, userFlags: opts.userFlags }), 'write');
   }
 
-  /**
-   * A streaming write of `size` bytes: one WRITE when it fits one chunk, otherwise PREPARE, PLAIN_WRITE…,
-   * COMMIT to every group, with at most `maxInFlight` bytes sent but not yet acknowledged by all groups.
-   */
-  createWriteStream(key: string | Buffer, size: number, opts: WriteStreamOptions = {}): ObjectWriter {
-    return new ObjectWriter(this, this.id(key), size, opts);
-  }
-
   /** READ from the groups in order until one succeeds (spec §3.3). */
   read(key: string | Buffer, opts: { offset?: number; size?: number; ioFlags?: number; groups?: readonly number[] } = {}): Promise<ReadReply> {
     return this.readId(this.id(key), opts.groups ?? this.groups, { offset: opts.offset ?? 0, size: opts.size ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0 }, 'read');
@@ -215,11 +181,6 @@ export class Session {
       }
     }
     throw readFailure(failures, what);
-  }
-
-  /** A chunked, consumer-driven reader of an object (the next chunk is fetched while one is consumed). */
-  openReader(key: string | Buffer, opts: ReadOptions = {}): Promise<ObjectReader> {
-    return ObjectReader.open(this, this.id(key), opts);
   }
 
   /** LOOKUP in every group in parallel. */

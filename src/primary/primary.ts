@@ -12,6 +12,7 @@ import { combineStoredConfig } from '../config/stored-config.js';
 import { MetadataStore, readBucketListFile } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
+import { Session } from '../elliptics/session.js';
 import type { BackendStats } from '../elliptics/stats.js';
 import { loadUws } from '../proxy/http/uws.js';
 import { encodeLive, type ProcessGauge } from '../proxy/live.js';
@@ -252,7 +253,7 @@ export class Primary {
     }
     this.refreshing = true;
     try {
-      const nodes = await this.cluster!.session().monitorStats();
+      const nodes = await new Session(this.cluster!).monitorStats();
       const backends = nodes.flatMap((n) => n.backends);
       const time = Math.max(0, ...nodes.map((n) => n.timestamp)) || Date.now();
       this.fold.setCommandRates(commandRates(this.backends, this.statTime, backends, time));

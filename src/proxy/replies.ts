@@ -1,7 +1,7 @@
 // Reply bodies with the original's field names and shapes (spec backrunner.md §4), JSON encoded as
 // Go encodes it (`<`, `>`, `&` escaped).
 
-import type { GroupResult } from '../elliptics/session.js';
+import type { GroupResult } from '../elliptics/group-result.js';
 import { idToHex } from '../elliptics/protocol/key.js';
 import { formatAddr } from '../elliptics/protocol/addr.js';
 

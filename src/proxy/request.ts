@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { checkAccess, parseAuthorization, type Access, type Caller, type StrictSignatures } from '../buckets/acl.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { parseQuery, type SignedRequest } from '../buckets/signature.js';
-import type { GroupResult, Session } from '../elliptics/session.js';
+import type { GroupResult } from '../elliptics/group-result.js';
+import { Session } from '../elliptics/session.js';
 import { HttpError } from './errors.js';
 import { BodyTooLarge, type Exchange } from './http/exchange.js';
 import { parseUint } from './http/numbers.js';
@@ -128,7 +129,7 @@ export class Request {
 
   /** A session for `bucket`: its groups (or `groups`), this request's flags and trace id, the deadlines given. */
   session(bucket: BucketMeta, opts: { ioFlags: number; timeoutSeconds?: number; attemptSeconds?: number; groups?: readonly number[] }): Session {
-    return this.ctx.cluster.session({
+    return new Session(this.ctx.cluster, {
       namespace: bucket.name,
       groups: opts.groups ?? bucket.groups,
       ioFlags: opts.ioFlags,

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { type Cluster, EllipticsError } from '../../src/elliptics/index.js';
+import { type Cluster, EllipticsError, ObjectReader, ObjectWriter, Session } from '../../src/elliptics/index.js';
 import { BackendCommand, Errno, VERSION_3_0 } from '../../src/elliptics/protocol/index.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 
@@ -42,13 +42,13 @@ describe('elliptics client', () => {
   it('discovers the second node through ROUTE_LIST and routes all six groups', async () => {
     assert.deepEqual(cluster.routes.groupIds(), [1, 2, 3, 4, 5, 6]);
     assert.equal(cluster.nodes().filter((p) => p.alive).length, 2);
-    const routes = await cluster.session().routeList();
+    const routes = await new Session(cluster).routeList();
     assert.equal(routes.length, 2);
     assert.equal(cluster.nodes()[0]!.connections, 2, 'pool-size connections per node');
   });
 
   it('write, read, lookup and remove report one result per group with node, backend and file info', async () => {
-    const s = cluster.session({ namespace: 'b1', groups: [1, 2] });
+    const s = new Session(cluster, { namespace: 'b1', groups: [1, 2] });
     const body = Buffer.from('golden object via backrunner');
     const written = await s.write('golden/obj.txt', body);
     assert.deepEqual(written.map((r) => [r.group, r.status, r.info?.size]), [[1, 0, 28], [2, 0, 28]]);
@@ -68,7 +68,7 @@ describe('elliptics client', () => {
   });
 
   it('reads fall through the groups in order; a group missing the key does not fail the read', async () => {
-    const s = cluster.session({ namespace: 'b2', groups: [3, 4] });
+    const s = new Session(cluster, { namespace: 'b2', groups: [3, 4] });
     await s.with({ groups: [4] }).write('only-in-4', Buffer.from('four'));
     const r = await s.read('only-in-4');
     assert.equal(r.group, 4);
@@ -78,14 +78,14 @@ describe('elliptics client', () => {
   });
 
   it('namespaces keep buckets apart', async () => {
-    await cluster.session({ namespace: 'b1', groups: [1] }).write('same', Buffer.from('one'));
-    await cluster.session({ namespace: 'b3', groups: [1] }).write('same', Buffer.from('three'));
-    assert.equal((await cluster.session({ namespace: 'b1', groups: [1] }).read('same')).data.toString(), 'one');
-    assert.equal((await cluster.session({ namespace: 'b3', groups: [1] }).read('same')).data.toString(), 'three');
+    await new Session(cluster, { namespace: 'b1', groups: [1] }).write('same', Buffer.from('one'));
+    await new Session(cluster, { namespace: 'b3', groups: [1] }).write('same', Buffer.from('three'));
+    assert.equal((await new Session(cluster, { namespace: 'b1', groups: [1] }).read('same')).data.toString(), 'one');
+    assert.equal((await new Session(cluster, { namespace: 'b3', groups: [1] }).read('same')).data.toString(), 'three');
   });
 
   it('bulk remove deletes many keys in every group and reports the missing ones', async () => {
-    const s = cluster.session({ namespace: 'b3', groups: [5, 6] });
+    const s = new Session(cluster, { namespace: 'b3', groups: [5, 6] });
     for (const k of ['bd-1', 'bd-2']) await s.write(k, Buffer.from(`bulk delete body ${k}`));
     const out = await s.bulkRemove(['bd-1', 'bd-2', 'bd-missing']);
     assert.deepEqual(out.map((o) => [o.key, o.results.map((r) => r.status)]), [
@@ -96,13 +96,13 @@ describe('elliptics client', () => {
   });
 
   it('a small streamed write is one WRITE; a large one prepares, writes and commits in every group', async () => {
-    const s = cluster.session({ namespace: 'b2', groups: [3, 4] });
-    const small = s.createWriteStream('small', 10);
+    const s = new Session(cluster, { namespace: 'b2', groups: [3, 4] });
+    const small = new ObjectWriter(s, s.id('small'), 10);
     await small.write(Buffer.from('0123'));
     await small.write(Buffer.from('456789'));
     assert.deepEqual((await small.end()).map((r) => [r.status, r.info?.size]), [[0, 10], [0, 10]]);
     const size = 5 * 1024 * 1024 + 123;
-    const w = s.createWriteStream('chunky', size, { chunkSize: 1024 * 1024, maxInFlight: 2 * 1024 * 1024 });
+    const w = new ObjectWriter(s, s.id('chunky'), size, { chunkSize: 1024 * 1024, maxInFlight: 2 * 1024 * 1024 });
     for (let at = 0; at < size; at += 300_000) await w.write(pattern(at, Math.min(300_000, size - at)));
     const res = await w.end();
     assert.deepEqual(res.map((r) => [r.group, r.status, r.info?.size, r.info?.recordFlags]), [[3, 0, size, 0x140], [4, 0, size, 0x140]]);
@@ -112,10 +112,10 @@ describe('elliptics client', () => {
   });
 
   it('a streamed write refuses a body longer or shorter than announced, and stores nothing', async () => {
-    const s = cluster.session({ namespace: 'b2', groups: [3, 4] });
-    const long = s.createWriteStream('long', 4);
+    const s = new Session(cluster, { namespace: 'b2', groups: [3, 4] });
+    const long = new ObjectWriter(s, s.id('long'), 4);
     await assert.rejects(long.write(Buffer.from('12345')), (e) => status(e) === Errno.EINVAL);
-    const short = s.createWriteStream('short', 3 * 1024 * 1024, { chunkSize: 1024 * 1024 });
+    const short = new ObjectWriter(s, s.id('short'), 3 * 1024 * 1024, { chunkSize: 1024 * 1024 });
     await short.write(pattern(0, 1024 * 1024 + 5));
     await assert.rejects(short.end(), (e) => status(e) === Errno.EINVAL && /ended after/.test((e as Error).message));
     await assert.rejects(s.read('short'), (e) => status(e) === Errno.ENOENT);
@@ -123,10 +123,10 @@ describe('elliptics client', () => {
   });
 
   it('a 1 GiB object streams in and out with bytes in flight never above the bound', async () => {
-    const s = cluster.session({ namespace: 'b1', groups: [1, 2], timeoutMs: 60_000 });
+    const s = new Session(cluster, { namespace: 'b1', groups: [1, 2], timeoutMs: 60_000 });
     const size = 1024 * 1024 * 1024;
     const bound = 8 * 1024 * 1024;
-    const w = s.createWriteStream('big', size, { maxInFlight: bound });
+    const w = new ObjectWriter(s, s.id('big'), size, { maxInFlight: bound });
     const sent = createHash('sha256');
     const piece = 256 * 1024;
     for (let at = 0; at < size; at += piece) {
@@ -140,7 +140,7 @@ describe('elliptics client', () => {
     assert.ok(w.peakInFlight <= bound, `peak in flight ${w.peakInFlight}`);
     assert.ok(w.peakInFlight >= bound / 2, 'the pipeline was actually used');
 
-    const reader = await s.openReader('big');
+    const reader = await ObjectReader.open(s, s.id('big'));
     assert.equal(reader.totalSize, size);
     const got = createHash('sha256');
     let n = 0;
@@ -153,23 +153,23 @@ describe('elliptics client', () => {
   });
 
   it('the streaming reader reads a range, chunk by chunk, and fails over to the other group', async () => {
-    const s = cluster.session({ namespace: 'b3', groups: [5, 6] });
+    const s = new Session(cluster, { namespace: 'b3', groups: [5, 6] });
     const size = 3 * 1024 * 1024;
     await s.write('ranged', pattern(0, size));
-    const r = await s.openReader('ranged', { offset: 1_000_000, size: 1_500_000, chunkSize: 256 * 1024 });
+    const r = await ObjectReader.open(s, s.id('ranged'), { offset: 1_000_000, size: 1_500_000, chunkSize: 256 * 1024 });
     assert.deepEqual([r.totalSize, r.length, r.group], [size, 1_500_000, 5]);
     const parts: Buffer[] = [];
     for await (const p of r) parts.push(p);
     assert.deepEqual(Buffer.concat(parts), pattern(1_000_000, 1_500_000));
     // Missing in the first group: the reader opens on the second.
     await s.with({ groups: [6] }).write('in-6', Buffer.from('six'));
-    const r6 = await s.openReader('in-6');
+    const r6 = await ObjectReader.open(s, s.id('in-6'));
     assert.equal(r6.group, 6);
-    await assert.rejects(s.openReader('ranged', { offset: 10 * size }), (e) => status(e) === Errno.E2BIG);
+    await assert.rejects(ObjectReader.open(s, s.id('ranged'), { offset: 10 * size }), (e) => status(e) === Errno.E2BIG);
   });
 
   it('monitor stats come back typed per backend: space, records, limits, mode, commands', async () => {
-    const stats = await cluster.session().monitorStats();
+    const stats = await new Session(cluster).monitorStats();
     assert.equal(stats.length, 2);
     const backends = stats.flatMap((n) => n.backends);
     assert.deepEqual(backends.map((b) => b.group).sort(), [1, 2, 3, 4, 5, 6]);
@@ -185,7 +185,7 @@ describe('elliptics client', () => {
   });
 
   it('backend control: read-only shows in stats and fails writes in that group only', async () => {
-    const s = cluster.session({ namespace: 'b2', groups: [3, 4] });
+    const s = new Session(cluster, { namespace: 'b2', groups: [3, 4] });
     const node1 = cluster.routes.lookup(3, s.id('x'))!.node;
     await s.backendControl(node1, { backendId: 2, command: BackendCommand.READ_ONLY, defragLevel: 0, delay: 0, ids: [] });
     const res = await s.write('ro-test', Buffer.from('x'));
@@ -199,7 +199,7 @@ describe('elliptics client', () => {
   });
 
   it('UPDATE_IDS: a disabled backend drops out of the routes, an enabled one comes back', async () => {
-    const s = cluster.session({ namespace: 'b3', groups: [5, 6] });
+    const s = new Session(cluster, { namespace: 'b3', groups: [5, 6] });
     const node1 = cluster.routes.lookup(5, s.id('x'))!.node;
     await s.backendControl(node1, { backendId: 3, command: BackendCommand.DISABLE, defragLevel: 0, delay: 0, ids: [] });
     await waitFor(() => !cluster.routes.groupIds().includes(5));
@@ -211,7 +211,7 @@ describe('elliptics client', () => {
   });
 
   it('a reply that never comes times out with -ETIMEDOUT; the connection stays usable', async () => {
-    const s = cluster.session({ namespace: 'b2', groups: [3], timeoutMs: 400 });
+    const s = new Session(cluster, { namespace: 'b2', groups: [3], timeoutMs: 400 });
     const node1 = cluster.routes.lookup(3, s.id('x'))!.node;
     await s.write('slow', Buffer.from('eventually'));
     await s.backendControl(node1, { backendId: 2, command: BackendCommand.SET_DELAY, defragLevel: 0, delay: 1500, ids: [] });
@@ -227,7 +227,7 @@ describe('elliptics client', () => {
   });
 
   it('a stopped node fails its groups at once with -ENXIO; the client reconnects when it is back', async () => {
-    const s = cluster.session({ namespace: 'b1', groups: [1, 2], timeoutMs: 20_000 });
+    const s = new Session(cluster, { namespace: 'b1', groups: [1, 2], timeoutMs: 20_000 });
     await tc.stop(1, 'SIGKILL');
     await waitFor(() => !cluster.nodes()[1]!.alive);
     const res = await s.write('while-down', Buffer.from('half'));
@@ -240,7 +240,7 @@ describe('elliptics client', () => {
 
   it('speaks protocol 3.0 when configured so', async () => {
     const c3 = await tc.connect({ protocolVersion: VERSION_3_0, poolSize: 1 });
-    const r = await c3.session({ namespace: 'b1', groups: [1, 2] }).write('v3', Buffer.from('three'));
+    const r = await new Session(c3, { namespace: 'b1', groups: [1, 2] }).write('v3', Buffer.from('three'));
     assert.deepEqual(r.map((x) => x.status), [0, 0]);
   });
 });

@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Cluster } from '../../src/elliptics/index.js';
+import { type Cluster, Session } from '../../src/elliptics/index.js';
 import { BackendCommand } from '../../src/elliptics/protocol/constants.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { KeepAliveClient } from '../helpers/keep-alive.js';
@@ -32,7 +32,7 @@ async function uploads(p: TestProxy, n: number, prefix: string, opts: { concurre
 
 /** Sends BACKEND_CONTROL to the node serving `group` (node1: groups 1, 3, 5 as backends 1, 2, 3). */
 async function control(cluster: Cluster, group: number, command: number, delay = 0): Promise<void> {
-  const s = cluster.session({ groups: [group] });
+  const s = new Session(cluster, { groups: [group] });
   const node = cluster.routes.lookup(group, s.id('any'));
   const address = node?.node ?? cluster.nodes().find((p) => p.alive)!.address!;
   const backendId = node?.backendId ?? [1, 3, 5].indexOf(group) + 1;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { goJson, goTimeString, lookupResultJson, uploadReplyJson } from '../../src/proxy/replies.js';
 import { idToHex } from '../../src/elliptics/protocol/key.js';
 import { EllipticsError } from '../../src/elliptics/errors.js';
-import type { GroupResult } from '../../src/elliptics/session.js';
+import type { GroupResult } from '../../src/elliptics/group-result.js';
 import { formatAddr, makeAddr } from '../../src/elliptics/protocol/addr.js';
 
 const ZERO_CSUM = '0'.repeat(128);

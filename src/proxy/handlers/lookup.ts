@@ -2,7 +2,8 @@
 
 import { sign } from '../../buckets/signature.js';
 import { formatEndpoint, parseEndpoint } from '../../elliptics/protocol/addr.js';
-import { readFailure, type GroupResult } from '../../elliptics/session.js';
+import type { GroupResult } from '../../elliptics/group-result.js';
+import { readFailure } from '../../elliptics/session.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import type { HeaderList } from '../http/exchange.js';
 import { parseUint } from '../http/numbers.js';

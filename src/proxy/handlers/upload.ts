@@ -8,7 +8,8 @@ import { draw, eligible, scoreBucket, type BucketScore, type SelectionContext } 
 import { quorumNeeds, type WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
-import type { GroupResult, Session } from '../../elliptics/session.js';
+import type { GroupResult } from '../../elliptics/group-result.js';
+import type { Session } from '../../elliptics/session.js';
 import { backendKey } from '../../elliptics/stats.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { HttpError, storageHttpError } from '../errors.js';

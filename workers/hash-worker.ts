@@ -1,15 +1,5 @@
 // piscina worker thread: digests of request bodies too big to hash on a worker's event loop.
 
-import { createHash } from 'node:crypto';
+import { digest } from '../src/util/hash-task.js';
 
-export interface HashTask {
-  algorithm: 'md5' | 'sha256' | 'sha512';
-  parts: Uint8Array[];
-  encoding?: 'base64' | 'hex';
-}
-
-export default function digest(task: HashTask): string {
-  const h = createHash(task.algorithm);
-  for (const p of task.parts) h.update(p);
-  return h.digest(task.encoding ?? 'base64');
-}
+export default digest;

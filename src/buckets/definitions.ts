@@ -75,3 +75,17 @@ function uint(v: unknown, at: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ConfigError(at, 'must be a non-negative integer');
   return v;
 }
+
+/**
+ * Definitions embedded in another config document at `field` (the proxy's `embedded.buckets`):
+ * errors name the field inside that document. Undefined: none.
+ */
+export function parseDefinitionsAt(doc: unknown, field: string): BucketMeta[] {
+  if (doc === undefined) return [];
+  try {
+    return parseBucketDefinitions(doc);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${field}${err.field ? `.${err.field}` : ''}`, err.problem);
+    throw err;
+  }
+}

@@ -5,11 +5,8 @@
 import path from 'node:path';
 import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
 import { parseVersion, type ProtocolVersion } from '../elliptics/protocol/index.js';
-import { parseBucketDefinitions } from '../buckets/definitions.js';
-import type { BucketMeta } from '../buckets/metadata.js';
-import { parseNodeConfig, syncPolicy, type NodeConfig } from '../storage-node/config.js';
-import { DEFRAG_DEFAULTS } from '../storage-node/engine/backend.js';
-import { ConfigError, readJsonFile, Section, withConfigFile } from './reader.js';
+import { readJsonFile, Section, withConfigFile } from './reader.js';
+import { syncPolicy, type SyncPolicy } from './sync-policy.js';
 import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
 
 export interface EllipticsConfig {
@@ -37,12 +34,18 @@ export interface EmbeddedConfig {
   address: Endpoint;
   groups: number[];
   blobSizeLimit: number;
-  sync: 'always' | number;
-  /** Dead bytes (%) that make a blob worth compacting, and seconds between automatic checks (0 = off). */
-  defragPercentage: number;
-  defragTimeout: number;
-  /** Bucket definitions uploaded when the metadata is missing (bmeta's upload format). */
-  buckets: BucketMeta[];
+  sync: SyncPolicy;
+  /**
+   * Dead bytes (%) that make a blob worth compacting, and seconds between automatic checks (0 = off);
+   * unset: the storage node's defaults.
+   */
+  defragPercentage: number | undefined;
+  defragTimeout: number | undefined;
+  /**
+   * Bucket definitions uploaded when the metadata is missing (bmeta's upload format), as written:
+   * the primary reads them with the bucket layer's parser (parseEmbeddedBuckets).
+   */
+  bucketDefinitions: unknown;
 }
 
 export interface BackrunnerConfig {
@@ -115,25 +118,15 @@ function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
   if (groups.length === 0) s.fail('groups', 'must list at least one group');
   if (new Set(groups).size !== groups.length) s.fail('groups', 'lists a group twice');
   const sync = syncPolicy(s);
-  let buckets: BucketMeta[] = [];
-  const defs = s.raw('buckets');
-  if (defs !== undefined) {
-    try {
-      buckets = parseBucketDefinitions(defs);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(`${s.field('buckets')}${err.field ? `.${err.field}` : ''}`, err.problem);
-      throw err;
-    }
-  }
   return {
     dir: path.resolve(baseDir, dir),
     address,
     groups,
     blobSizeLimit: s.int('blob-size-limit', { def: 0, min: 0 }),
     sync,
-    defragPercentage: s.int('defrag-percentage', { def: DEFRAG_DEFAULTS.percentage, min: 1, max: 100 }),
-    defragTimeout: s.int('defrag-timeout', { def: DEFRAG_DEFAULTS.timeout, min: 0 }),
-    buckets,
+    defragPercentage: s.has('defrag-percentage') ? s.int('defrag-percentage', { min: 1, max: 100 }) : undefined,
+    defragTimeout: s.has('defrag-timeout') ? s.int('defrag-timeout', { min: 0 }) : undefined,
+    bucketDefinitions: s.raw('buckets'),
   };
 }
 
@@ -152,16 +145,16 @@ export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: L
     address: formatEndpoint({ host: e.address.host, port }),
     remotes: [],
     backends: e.groups.map((group, i) => ({
-      id: i + 1, group, dir: `b${i + 1}-g${group}`, 'blob-size-limit': e.blobSizeLimit, 'defrag-percentage': e.defragPercentage, 'defrag-timeout': e.defragTimeout,
+      id: i + 1,
+      group,
+      dir: `b${i + 1}-g${group}`,
+      'blob-size-limit': e.blobSizeLimit,
+      ...(e.defragPercentage !== undefined ? { 'defrag-percentage': e.defragPercentage } : {}),
+      ...(e.defragTimeout !== undefined ? { 'defrag-timeout': e.defragTimeout } : {}),
     })),
     sync: e.sync,
     'max-frame': maxFrame,
     'log-level': log.level ?? 'info',
     ...(log.file ? { 'log-file': log.file } : {}),
   };
-}
-
-/** The storage node config the `embedded` section stands for (see embeddedNodeDocument). */
-export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
-  return parseNodeConfig(embeddedNodeDocument(e, maxFrame, log), e.dir);
 }

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { embeddedNodeDocument, type EmbeddedConfig } from '../config/backrunner-config.js';
-import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../storage-node/messages.js';
+import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../ipc/node-messages.js';
 import type { Logger, LogOptions } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));

@@ -9,15 +9,17 @@ import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../conf
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
 import { Section, withConfigFile } from '../config/reader.js';
 import { combineStoredConfig } from '../config/stored-config.js';
+import { parseDefinitionsAt } from '../buckets/definitions.js';
 import { MetadataStore, readBucketListFile } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
 import { Cluster } from '../elliptics/cluster.js';
 import { Session } from '../elliptics/session.js';
 import type { BackendStats } from '../elliptics/stats.js';
-import { loadUws } from '../proxy/http/uws.js';
-import { encodeLive, type ProcessGauge } from '../proxy/live.js';
-import { decodeReport } from '../proxy/report.js';
-import { encodeSnapshot, toSnapshotBucket, type Snapshot, type ControlRequest } from '../proxy/snapshot.js';
+import { loadUws } from '../util/uws.js';
+import { encodeLive, type ProcessGauge } from '../ipc/live.js';
+import { decodeReport } from '../ipc/report.js';
+import type { ControlRequest } from '../ipc/messages.js';
+import { encodeSnapshot, toSnapshotBucket, type Snapshot } from '../ipc/snapshot.js';
 import { ProcessMeter } from '../util/process-meter.js';
 import { commandRates, StatsFold } from './stats-fold.js';
 import { createLogger, reopenLogs, type Logger } from '../util/logger.js';
@@ -40,6 +42,8 @@ export class Primary {
   private store: MetadataStore | undefined;
   private supervisor: Supervisor | undefined;
   private buckets: BucketMeta[] = [];
+  /** `embedded.buckets`: created when their metadata is missing; their names are the bucket list. */
+  private readonly embeddedBuckets: BucketMeta[];
   /** Where storage is dialled (the workers dial the same). */
   private remotes: Endpoint[] = [];
   private backends: BackendStats[] = [];
@@ -68,6 +72,7 @@ export class Primary {
   ) {
     // The file alone is validated before anything starts; a stored config joins it once storage is reachable.
     this.proxy = this.withOverrides(withConfigFile(config.file, () => parseProxyConfig(config.proxy, config.file)));
+    this.embeddedBuckets = withConfigFile(config.file, () => parseDefinitionsAt(config.embedded?.bucketDefinitions, 'embedded.buckets'));
   }
 
   static async start(opts: PrimaryOptions): Promise<Primary> {
@@ -105,8 +110,8 @@ export class Primary {
     });
     this.store = new MetadataStore(this.cluster, e.metadataGroups);
     this.proxy = this.withOverrides(await this.effectiveProxy(this.config));
-    if (this.config.embedded && this.config.embedded.buckets.length > 0) {
-      await ensureBuckets(this.store, this.config.embedded.buckets, path.join(this.config.embedded.dir, 'tokens'), this.log);
+    if (this.config.embedded && this.embeddedBuckets.length > 0) {
+      await ensureBuckets(this.store, this.embeddedBuckets, path.join(this.config.embedded.dir, 'tokens'), this.log);
     }
     await this.reloadBuckets(true);
     await this.refreshStats();
@@ -115,7 +120,7 @@ export class Primary {
       configFile: path.resolve(this.opts.config),
       log: this.log,
       snapshot: () => this.snapshot(),
-      onReport: (data) => this.fold.addReport(decodeReport(data)),
+      onReport: (data) => this.foldReport(data),
       onWorkerGone: (index) => this.fold.forgetWorker(index),
       onGiveUp: (reason) => {
         process.stderr.write(`backrunner: ${reason}\n`);
@@ -196,7 +201,7 @@ export class Primary {
     if (e.bucketListKey || this.opts.buckets) {
       return this.store!.readBucketList({ key: e.bucketListKey || undefined, file: this.opts.buckets });
     }
-    if (this.config.embedded) return this.config.embedded.buckets.map((b) => b.name);
+    if (this.config.embedded) return this.embeddedBuckets.map((b) => b.name);
     throw new Error('no bucket list: give --buckets <file> or set elliptics.bucket-list-key');
   }
 
@@ -265,6 +270,19 @@ export class Primary {
       this.refreshing = false;
     }
     return true;
+  }
+
+  private reportProblem = '';
+
+  /** A worker's report into the fold; one it cannot read (another build's) is logged once and dropped. */
+  private foldReport(data: Uint8Array): void {
+    try {
+      this.fold.addReport(decodeReport(data));
+    } catch (err) {
+      const why = (err as Error).message;
+      if (why !== this.reportProblem) this.log.error({ err: why }, 'worker report ignored');
+      this.reportProblem = why;
+    }
   }
 
   /** Feeds the PIDs and sends every worker the folded view. */

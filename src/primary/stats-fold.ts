@@ -9,8 +9,8 @@ import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import {
   HISTORY_STEP_MS, HISTORY_STEPS, RATE_WINDOW_S, SHARE_WINDOW_MS,
   type BackendLive, type CommandRate, type LiveView, type ProcessGauge, type RateCell, type WorkerGauges,
-} from '../proxy/live.js';
-import { addHistogram, newHistogram, type RecentError, type RequestCell, type WorkerReport } from '../proxy/report.js';
+} from '../ipc/live.js';
+import { addHistogram, newHistogram, type RecentError, type RequestCell, type WorkerReport } from '../ipc/report.js';
 
 const MAX_ERRORS = 128;
 

@@ -5,7 +5,8 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import type { ControlRequest, PrimaryMessage, WorkerMessage } from '../proxy/snapshot.js';
+import { IPC_VERSION } from '../ipc/codec.js';
+import type { ControlRequest, PrimaryMessage, WorkerMessage } from '../ipc/messages.js';
 import type { Logger } from '../util/logger.js';
 
 const ENTRY = fileURLToPath(new URL('../../workers/http-worker.js', import.meta.url));
@@ -101,6 +102,11 @@ export class Supervisor {
     w.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'hello':
+          // A worker of another build is told nothing else: it finds the version in the snapshot's
+          // first byte, says why it cannot run, and stops (a 'fatal' below).
+          if (m.version !== IPC_VERSION) {
+            this.opts.log.error({ worker: slot.index, pid: m.pid, workerVersion: m.version ?? 'none', primaryVersion: IPC_VERSION }, 'worker speaks another IPC version than the primary: the primary and its workers run different builds (restart the whole proxy after an upgrade)');
+          }
           this.send(w, { type: 'snapshot', data: this.opts.snapshot() });
           break;
         case 'ready':

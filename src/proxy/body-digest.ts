@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { HashTask } from '../../workers/hash-worker.js';
+import type { HashTask } from '../util/hash-task.js';
 import { HttpError } from './errors.js';
 
 export type DigestAlgorithm = HashTask['algorithm'];

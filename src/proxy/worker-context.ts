@@ -11,8 +11,8 @@ import type { GroupFacts, KeyBackend } from '../buckets/selection.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../util/logger.js';
 import { HttpError } from './errors.js';
-import { emptyLive, type LiveView } from './live.js';
-import { fromSnapshotBucket, type Snapshot } from './snapshot.js';
+import { emptyLive, type LiveView } from '../ipc/live.js';
+import { fromSnapshotBucket, type Snapshot } from '../ipc/snapshot.js';
 import { WorkerStats } from './worker-stats.js';
 
 /** A bucket not in the bucket list, read on demand; misses are remembered briefly. */

@@ -4,7 +4,7 @@
 // selection use.
 
 import { ProcessMeter } from '../util/process-meter.js';
-import { newHistogram, observe, type PoolGauge, type RecentError, type RequestCell, type WorkerReport, type WriteCell } from './report.js';
+import { newHistogram, observe, type PoolGauge, type RecentError, type RequestCell, type WorkerReport, type WriteCell } from '../ipc/report.js';
 
 /** How long a worker keeps a backend it saw fail out of its own automatic choices (the primary's PID takes over). */
 const LOCAL_FAILURE_MS = 3000;

@@ -6,27 +6,36 @@ import { loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js
 import { Cluster } from '../elliptics/cluster.js';
 import { createLogger, reopenLogs } from '../util/logger.js';
 import { setPrimaryChannel } from './handlers/control.js';
-import { loadUws } from './http/uws.js';
+import { loadUws } from '../util/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
-import { decodeLive } from './live.js';
-import { encodeReport } from './report.js';
-import { decodeSnapshot, type PrimaryMessage, type Snapshot, type WorkerMessage } from './snapshot.js';
+import { decodeLive } from '../ipc/live.js';
+import { IPC_VERSION, IpcVersionError } from '../ipc/codec.js';
+import type { PrimaryMessage, WorkerMessage } from '../ipc/messages.js';
+import { encodeReport } from '../ipc/report.js';
+import { decodeSnapshot, type Snapshot } from '../ipc/snapshot.js';
 import { WorkerContext } from './worker-context.js';
 
 function send(m: WorkerMessage): void {
   process.send?.(m);
 }
 
-/** Asks the primary for its snapshot once listening for it (a message sent earlier could be lost). */
+/**
+ * Asks the primary for its snapshot once listening for it (a message sent earlier could be lost).
+ * A snapshot of another IPC version (a primary of another build) stops the worker with the reason.
+ */
 function firstSnapshot(): Promise<Snapshot> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const on = (m: PrimaryMessage): void => {
       if (m.type !== 'snapshot') return;
       process.off('message', on);
-      resolve(decodeSnapshot(m.data));
+      try {
+        resolve(decodeSnapshot(m.data));
+      } catch (err) {
+        reject(err as Error);
+      }
     };
     process.on('message', on);
-    send({ type: 'hello', pid: process.pid });
+    send({ type: 'hello', pid: process.pid, version: IPC_VERSION });
   });
 }
 
@@ -48,10 +57,19 @@ export async function runWorker(configFile: string): Promise<void> {
   });
   const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0));
   setPrimaryChannel(send);
+  let versionLogged = false;
   process.on('message', (m: PrimaryMessage) => {
-    if (m.type === 'live') ctx.setLive(decodeLive(m.data));
-    else if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
-    else if (m.type === 'drain') void drain('primary asked');
+    try {
+      if (m.type === 'live') ctx.setLive(decodeLive(m.data));
+      else if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
+    } catch (err) {
+      // Kept on the last view it could read; said once, not once a second.
+      if (!(err instanceof IpcVersionError)) throw err;
+      if (!versionLogged) log.error({ err: err.message }, 'message from the primary ignored');
+      versionLogged = true;
+      return;
+    }
+    if (m.type === 'drain') void drain('primary asked');
     else if (m.type === 'reopen-logs') reopenLogs();
     else if (m.type === 'node-suspect') cluster.suspectReported(m.node, m.why);
   });

@@ -13,9 +13,11 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
+import { embeddedNodeDocument, type EmbeddedConfig } from '../config/backrunner-config.js';
 import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
-import { DEFRAG_DEFAULTS, type BackendOptions, type SyncPolicy } from './engine/backend.js';
-import { LOG_LEVEL_NAMES } from '../util/logger.js';
+import { syncPolicy, type SyncPolicy } from '../config/sync-policy.js';
+import { DEFRAG_DEFAULTS, type BackendOptions } from './engine/backend.js';
+import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
 
 export interface NodeConfig {
   /** The address clients dial; advertised verbatim in the handshake, so it must be a numeric IP. */
@@ -40,7 +42,6 @@ export interface NodeConfig {
 export const NODE_DEFAULTS = {
   blobSize: 1024 * 1024 * 1024,
   maxFrame: 100 * 1024 * 1024,
-  sync: 1,
   checkInterval: 30,
   verifyTtl: 10,
 } as const;
@@ -114,11 +115,7 @@ function logFileIn(s: Section, baseDir: string): string | undefined {
   return f ? path.resolve(baseDir, f) : undefined;
 }
 
-/** `sync`: "always", or seconds between fsyncs. */
-export function syncPolicy(s: Section): SyncPolicy {
-  const v = s.raw('sync');
-  if (v === undefined || v === null) return NODE_DEFAULTS.sync;
-  if (v === 'always') return 'always';
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  return s.fail('sync', 'must be "always" or a number of seconds between fsyncs (0 leaves flushing to the kernel)');
+/** The node config the proxy's `embedded` section stands for (the document the primary writes for it). */
+export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
+  return parseNodeConfig(embeddedNodeDocument(e, maxFrame, log), e.dir);
 }

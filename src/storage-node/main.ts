@@ -4,11 +4,11 @@
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError } from '../config/reader.js';
 import { createLogger, reopenLogs } from '../util/logger.js';
-import { embeddedNodeConfig, loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
+import { loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
 import { readJsonFile, isPlainObject } from '../config/reader.js';
-import { loadNodeConfig, type NodeConfig } from './config.js';
+import { embeddedNodeConfig, loadNodeConfig, type NodeConfig } from './config.js';
 import { StorageNode } from './node.js';
-import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from './messages.js';
+import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../ipc/node-messages.js';
 
 
 /**

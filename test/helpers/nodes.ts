@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseNodeConfig } from '../../src/storage-node/config.js';
 import { StorageNode } from '../../src/storage-node/node.js';
 import { createLogger } from '../../src/util/logger.js';
-import type { NodeToParent } from '../../src/storage-node/messages.js';
+import type { NodeToParent } from '../../src/ipc/node-messages.js';
 
 export function tempDir(prefix = 'backrunner-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { isNativeUws, loadUws } from '../../src/proxy/http/uws.js';
+import { isNativeUws, loadUws } from '../../src/util/uws.js';
 
 function get(port: number): Promise<http.IncomingMessage & { body: string }> {
   return new Promise((resolve, reject) => {
@@ -40,7 +40,7 @@ it('loads the native uWebSockets.js binary and serves HTTP with it', async () =>
 });
 
 it('refuses to start when the native binary cannot be loaded, naming the binary', async () => {
-  const loader = fileURLToPath(new URL('../../src/proxy/http/uws.js', import.meta.url));
+  const loader = fileURLToPath(new URL('../../src/util/uws.js', import.meta.url));
   const script = `import(${JSON.stringify(loader)}).then((m) => { m.loadUws(); console.log('loaded'); }).catch((e) => { console.error(e.name + ': ' + e.message); process.exit(3); });`;
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, BACKRUNNER_UWS_BINARY: '/nonexistent/uws_linux_x64_999.node' } }, (err, stdout, stderr) =>

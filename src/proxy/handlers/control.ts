@@ -7,7 +7,7 @@ import { parseProxyConfigText } from '../../config/proxy-config.js';
 import { ConfigError } from '../../config/reader.js';
 import { HttpError } from '../errors.js';
 import type { Request } from '../request.js';
-import type { ControlRequest } from '../snapshot.js';
+import type { ControlRequest } from '../../ipc/messages.js';
 
 let sendToPrimary: (m: ControlRequest) => void = () => undefined;
 

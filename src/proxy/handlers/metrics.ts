@@ -4,7 +4,7 @@
 // selection, storage statistics, pools and node states per worker, process gauges.
 
 import { backendKey } from '../../elliptics/stats.js';
-import { LATENCY_BUCKETS, type Histogram } from '../report.js';
+import { LATENCY_BUCKETS, type Histogram } from '../../ipc/report.js';
 import type { Request } from '../request.js';
 import { bucketSummaries } from '../selection-view.js';
 

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { formatEndpoint } from '../../elliptics/protocol/addr.js';
 import { backendKey, type BackendStats } from '../../elliptics/stats.js';
-import type { BackendLive } from '../live.js';
+import type { BackendLive } from '../../ipc/live.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
 import { bucketSummaries } from '../selection-view.js';

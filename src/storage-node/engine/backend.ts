@@ -27,8 +27,8 @@ import {
 import { SnapshotKeys } from './snapshot-keys.js';
 import { MutationGate } from './mutation-gate.js';
 import type { Logger } from '../../util/logger.js';
+import type { SyncPolicy } from '../../config/sync-policy.js';
 
-export type SyncPolicy = 'always' | number;
 
 export interface BackendOptions {
   id: number;

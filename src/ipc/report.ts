@@ -2,7 +2,7 @@
 // small and bounded — per handler and status code, per storage backend written to, per bucket
 // chosen automatically — plus the last errors and the worker's own gauges. msgpackr-encoded.
 
-import { Packr } from 'msgpackr';
+import { decodeMessage, encodeMessage } from './codec.js';
 
 /** Latency bounds (seconds) of every histogram: requests, storage writes. */
 export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -98,12 +98,10 @@ export interface WorkerReport {
   pools: PoolGauge[];
 }
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
 export function encodeReport(r: WorkerReport): Buffer {
-  return packr.pack(r);
+  return encodeMessage(r);
 }
 
-export function decodeReport(b: Buffer | Uint8Array): WorkerReport {
-  return packr.unpack(b) as WorkerReport;
+export function decodeReport(b: Uint8Array): WorkerReport {
+  return decodeMessage<WorkerReport>(b, 'a worker report');
 }

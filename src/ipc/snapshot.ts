@@ -2,7 +2,7 @@
 // statistics, msgpackr-encoded. A request never waits on the primary: everything it needs is in
 // the latest snapshot.
 
-import { Packr } from 'msgpackr';
+import { decodeMessage, encodeMessage } from './codec.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
 import type { BackendStats } from '../elliptics/stats.js';
@@ -37,14 +37,12 @@ export interface Snapshot {
   statTime: number;
 }
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
 export function encodeSnapshot(s: Snapshot): Buffer {
-  return packr.pack(s);
+  return encodeMessage(s);
 }
 
-export function decodeSnapshot(b: Buffer | Uint8Array): Snapshot {
-  return packr.unpack(b) as Snapshot;
+export function decodeSnapshot(b: Uint8Array): Snapshot {
+  return decodeMessage<Snapshot>(b, 'the snapshot from the primary');
 }
 
 export function toSnapshotBucket(meta: BucketMeta, writable: boolean): SnapshotBucket {
@@ -71,33 +69,3 @@ export function fromSnapshotBucket(b: SnapshotBucket): BucketMeta {
     maxKeyNum: b.maxKeyNum,
   };
 }
-
-/**
- * Messages between the primary and its HTTP workers (cluster IPC, advanced serialization): the
- * snapshot when config, buckets or storage statistics change; the live view (live.ts) about once
- * a second; a worker's report (report.ts) about once a second.
- */
-export type PrimaryMessage =
-  | { type: 'snapshot'; data: Uint8Array }
-  | { type: 'live'; data: Uint8Array }
-  | { type: 'drain' }
-  | { type: 'reopen-logs' }
-  | NodeSuspect;
-
-/** A worker found a storage node unresponsive; the primary passes it on to the other workers. */
-export interface NodeSuspect {
-  type: 'node-suspect';
-  node: string;
-  why: string;
-}
-
-/** What a control endpoint asks of the primary. */
-export type ControlRequest = { type: 'update-config'; config: string } | { type: 'exit' };
-
-export type WorkerMessage =
-  | { type: 'hello'; pid: number }
-  | { type: 'ready'; pid: number }
-  | { type: 'report'; data: Uint8Array }
-  | { type: 'fatal'; error: string }
-  | NodeSuspect
-  | ControlRequest;

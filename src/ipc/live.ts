@@ -4,7 +4,7 @@
 // Every worker answers /metrics, /stat/ and /proxy_stat/ from the same view, and selection reads
 // its pains. The rarely changing part (config, buckets, MONITOR_STAT) travels in the Snapshot.
 
-import { Packr } from 'msgpackr';
+import { decodeMessage, encodeMessage } from './codec.js';
 import type { PidState } from '../buckets/pid.js';
 import type { Histogram, PoolGauge, RecentError, RequestCell } from './report.js';
 
@@ -86,14 +86,12 @@ export const HISTORY_STEPS = 30;
 export const RATE_WINDOW_S = 10;
 export const SHARE_WINDOW_MS = 60_000;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
 export function encodeLive(v: LiveView): Buffer {
-  return packr.pack(v);
+  return encodeMessage(v);
 }
 
-export function decodeLive(b: Buffer | Uint8Array): LiveView {
-  return packr.unpack(b) as LiveView;
+export function decodeLive(b: Uint8Array): LiveView {
+  return decodeMessage<LiveView>(b, 'the live view from the primary');
 }
 
 export function emptyLive(): LiveView {

@@ -1,0 +1,82 @@
+// The read path of a backend: the committed record of a key, a range of its bytes into a pooled
+// buffer (verifying the 64 KiB chunks it touches against their CRCs), and the SHA-512 a client may
+// ask for. Reads never wait on the mutation gate; a read that overlaps a compaction pins the old
+// file and finishes on it.
+
+import { createHash } from 'node:crypto';
+import { Errno } from '../../elliptics/protocol/constants.js';
+import type { BufferPool } from '../../util/buffer-pool.js';
+import type { ChunkVerifier } from './chunk-verifier.js';
+import { dataOffset, type RecordRef } from './key-index.js';
+import { CHUNK_SIZE } from './record.js';
+import { pieces } from './record-io.js';
+import type { BackendState } from './state.js';
+import { fromFsError, StorageError } from './storage-error.js';
+
+export interface ReadResult {
+  /** Holds the data at `start`, with at least `headroom` free bytes in front of it. */
+  buf: Buffer;
+  start: number;
+  length: number;
+  ref: RecordRef;
+  /** Returns `buf` to the pool; call once nothing refers to it (the socket has taken the bytes). */
+  release: () => void;
+}
+
+export class ReadPath {
+  constructor(
+    private readonly s: BackendState,
+    private readonly verifier: ChunkVerifier,
+    private readonly buffers: BufferPool,
+  ) {}
+
+  /** The committed record of `id`; -ENOENT when absent. */
+  committed(id: Buffer): RecordRef {
+    const ref = this.s.index.committed(id);
+    if (!ref) throw new StorageError(Errno.ENOENT, 'no such key');
+    return ref;
+  }
+
+  /** `size` bytes (0: to the end) from `offset`, with `headroom` bytes free in front for a reply header. */
+  async read(id: Buffer, offset: number, size: number, verify: boolean, headroom: number): Promise<ReadResult> {
+    const ref = this.committed(id);
+    const total = ref.header.size;
+    if (offset !== 0 && offset >= total) {
+      throw new StorageError(Errno.E2BIG, `offset ${offset} is beyond the ${total}-byte object`);
+    }
+    const length = Math.min(size === 0 ? Infinity : size, total - offset);
+    const crcs = verify ? ref.crcs : undefined;
+    const from = crcs ? Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE : offset;
+    const to = crcs ? Math.min(total, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
+    const buf = this.buffers.acquire(headroom + (to - from));
+    const release = (): void => this.buffers.release(buf);
+    const blob = ref.blob;
+    blob.pin(); // a compaction may replace the file meanwhile: this read finishes on the old one
+    try {
+      await blob.readExact(buf, headroom, to - from, dataOffset(ref) + from);
+      if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from);
+    } catch (err) {
+      release();
+      throw fromFsError(err, `read of ${blob.path}`);
+    } finally {
+      blob.unpin();
+    }
+    return { buf, start: headroom + (offset - from), length, ref, release };
+  }
+
+  /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */
+  async checksum(ref: RecordRef): Promise<Buffer> {
+    const hash = createHash('sha512');
+    const blob = ref.blob;
+    blob.pin();
+    try {
+      for await (const { bytes, at } of pieces(ref, 0, ref.header.size)) {
+        this.verifier.verify(ref, bytes, at);
+        hash.update(bytes);
+      }
+    } finally {
+      blob.unpin();
+    }
+    return hash.digest();
+  }
+}

@@ -1,0 +1,39 @@
+// What the parts of a backend share: its blob files, its index, the per-key lock, the mutation gate,
+// and the sequence number that orders its records. The write path, removal, start-up and the
+// housekeeping each work on this one state; Backend (backend.ts) owns it.
+
+import { BlobSet, type BlobLimits } from './blob-set.js';
+import { KeyIndex } from './key-index.js';
+import { KeyLock } from './key-lock.js';
+import { MutationGate } from './mutation-gate.js';
+
+export class BackendState {
+  readonly blobs: BlobSet;
+  index = new KeyIndex();
+  readonly locks = new KeyLock();
+  readonly gate = new MutationGate();
+  /** Records found damaged (at start-up, or by a read). */
+  recordsCorrupted = 0;
+  /** The highest sequence number handed out: the record of a key with the highest wins at start-up. */
+  private seqNow = 0;
+
+  constructor(
+    readonly dir: string,
+    limits: BlobLimits,
+  ) {
+    this.blobs = new BlobSet(dir, limits);
+  }
+
+  get seq(): number {
+    return this.seqNow;
+  }
+
+  nextSeq(): number {
+    return ++this.seqNow;
+  }
+
+  /** Start-up: sequence numbers continue after the highest one found on disk. */
+  sawSeq(seq: number): void {
+    if (seq > this.seqNow) this.seqNow = seq;
+  }
+}

@@ -27,7 +27,7 @@ export async function ensureBuckets(store: MetadataStore, defs: readonly BucketM
     }
     await store.writeBucket(meta);
     created.push(meta.name);
-    log.info(describeBucket(meta));
+    log.info({ bucket: meta.name }, `bucket created: ${describeBucket(meta)}`);
     mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
     for (const e of meta.acl.values()) {
       if (e.token !== '') writeFileSync(path.join(tokenDir, `${e.user.replace(/[^\w.-]/g, '_')}.token`), e.token, { mode: 0o600 });

@@ -355,7 +355,7 @@ export class Primary {
     const p = this.proxy;
     const http = `http://${formatEndpoint(p.address)}`;
     const storage = this.embedded ? `embedded node ${this.embedded.address} (${this.config.embedded!.dir}), groups ${this.config.embedded!.groups.join(',')}` : `Elliptics ${this.config.elliptics.remotes.map(formatEndpoint).join(', ')}`;
-    this.log.info({ http, https: p.httpsAddress ? `https://${formatEndpoint(p.httpsAddress)}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `backrunner listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
+    this.log.info({ http, https: p.httpsAddress ? `https://${formatEndpoint(p.httpsAddress)}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
     const first = this.buckets[0];
     if (this.embedded && first) {
       const tokens = path.relative(process.cwd(), path.join(this.config.embedded!.dir, 'tokens'));

@@ -1,7 +1,7 @@
-// Online defragmentation and index snapshots of the embedded node, over TCP as clients drive them:
-// BACKEND_CONTROL start/compact/stop, MONITOR_STAT and BACKEND_STATUS during and after, space taken
-// back, objects intact, removed keys staying removed across compaction and restarts, -ENOSPC
-// clearing, other backends served meanwhile, and starts from a snapshot.
+// Online defragmentation of the embedded node, over TCP as clients drive it: BACKEND_CONTROL
+// start/compact/stop, MONITOR_STAT and BACKEND_STATUS during and after, space taken back, objects
+// intact, removed keys staying removed across compaction and restarts, -ENOSPC clearing, other
+// backends served meanwhile, and `backrunner defrag`. (Kills mid-run: defrag-crash.test.ts.)
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,50 +11,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendCommand, Command, CommandFlags, Errno, splitFrames } from '../../src/elliptics/protocol/index.js';
 import { decodeBackendStatusList } from '../../src/elliptics/protocol/backend.js';
-import { backendControlRequest, backendStatusOf, backendStatusRequest, monitorStatOf, monitorStatRequest } from '../../src/elliptics/requests.js';
+import { backendControlRequest } from '../../src/elliptics/requests.js';
 import type { Packet } from '../../src/elliptics/connection.js';
 import type { StorageNode } from '../../src/storage-node/node.js';
 import { DefragLevel, DefragState } from '../../src/storage-node/engine/defrag.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { spawnNode, startNode, tempDir, type NodeSpec } from '../helpers/nodes.js';
+import { startNode, tempDir, type NodeSpec } from '../helpers/nodes.js';
 import { fixture } from '../helpers/fixtures.js';
-
-const statusOf = (e: unknown): number | undefined => (e as { status?: number }).status;
-
-/** Deterministic bytes for (key, version): a copy that moved to the wrong key or version is caught. */
-function bodyFor(key: string, version: number, size: number): Buffer {
-  const seed = Buffer.from(`${key}#${version}#`);
-  const out = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) out[i] = seed[i % seed.length]! ^ ((i * 31) & 0xff);
-  return out;
-}
-
-function control(c: RawClient, backendId: number, command: number, defragLevel = 0): Promise<Packet[]> {
-  return c.send(backendControlRequest({ backendId, command, defragLevel, delay: 0, ids: [] }));
-}
-
-async function defragStateOf(c: RawClient, backendId: number): Promise<number> {
-  const list = backendStatusOf(await c.send(backendStatusRequest()), 'BACKEND_STATUS');
-  return list.find((b) => b.backendId === backendId)!.defragState;
-}
-
-/** Polls BACKEND_STATUS (as `dnet_ioclient -d status` does) until the backend is no longer defragmenting. */
-async function untilDefragDone(c: RawClient, backendId: number, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while ((await defragStateOf(c, backendId)) !== DefragState.NOT_STARTED) {
-    if (Date.now() > until) throw new Error(`backend ${backendId} still defragmenting after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function backendJson(c: RawClient, backendId: number): Promise<Record<string, any>> {
-  const doc = monitorStatOf(await c.send(monitorStatRequest(0xffn)), 'MONITOR_STAT') as { backends: Record<string, Record<string, any>> };
-  return doc.backends[String(backendId)]!;
-}
-
-function diskBytes(dir: string): number {
-  return fs.readdirSync(dir).filter((n) => /^data-0\.\d+$/.test(n)).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
-}
+import { backendJson, bodyFor, control, defragStateOf, diskBytes, statusOf, untilDefragDone } from '../helpers/defrag.js';
 
 describe('defragmentation', () => {
   const tmp = tempDir('backrunner-defrag-');
@@ -334,199 +298,6 @@ describe('defragmentation', () => {
       c.close();
       await node.stop();
     }
-  });
-});
-
-describe('index snapshot', () => {
-  const tmp = tempDir('backrunner-snapshot-');
-  after(() => tmp.cleanup());
-
-  it('a clean stop leaves a snapshot; the next start reads it and scans only what came after', async () => {
-    const root = path.join(tmp.dir, 'clean');
-    const spec: NodeSpec = { backends: [{ id: 1, group: 1, 'defrag-timeout': 0, 'index-snapshot-interval': 0 }] };
-    let node = await startNode(root, spec);
-    let c = await RawClient.connect(node.port);
-    for (let i = 0; i < 500; i++) await c.write(1, `s-${i}`, bodyFor('s', i, 2000));
-    await c.remove(1, 's-7');
-    c.close();
-    await node.stop();
-
-    node = await startNode(root, spec);
-    const from = node.backends[0]!.startedFrom;
-    assert.equal(from.snapshot, true);
-    assert.equal(from.scannedBytes, 0, 'nothing was written after the snapshot');
-    c = await RawClient.connect(node.port);
-    assert.ok((await c.read(1, 's-499')).data.equals(bodyFor('s', 499, 2000)));
-    await assert.rejects(c.read(1, 's-7'), (e) => statusOf(e) === Errno.ENOENT);
-    c.close();
-    await node.stop();
-  });
-
-  it('a damaged snapshot is ignored: the start scans every blob and serves everything', async () => {
-    const root = path.join(tmp.dir, 'damaged');
-    const spec: NodeSpec = { backends: [{ id: 1, group: 1, 'defrag-timeout': 0 }] };
-    let node = await startNode(root, spec);
-    let c = await RawClient.connect(node.port);
-    for (let i = 0; i < 50; i++) await c.write(1, `d-${i}`, bodyFor('d', i, 3000));
-    const dir = node.backends[0]!.dir;
-    c.close();
-    await node.stop();
-    const file = path.join(dir, 'index.snapshot');
-    const bytes = fs.readFileSync(file);
-    bytes[200] = bytes[200]! ^ 0x40;
-    fs.writeFileSync(file, bytes);
-
-    node = await startNode(root, spec);
-    assert.equal(node.backends[0]!.startedFrom.snapshot, false);
-    c = await RawClient.connect(node.port);
-    for (let i = 0; i < 50; i++) assert.ok((await c.read(1, `d-${i}`)).data.equals(bodyFor('d', i, 3000)));
-    c.close();
-    await node.stop();
-  });
-
-  it('a prepared upload in the snapshot, committed after it: the start sees the commit', async () => {
-    const root = path.join(tmp.dir, 'pending');
-    const spec: NodeSpec = { backends: [{ id: 1, group: 1, 'defrag-timeout': 0, 'index-snapshot-interval': 0 }] };
-    let node = await startNode(root, spec);
-    let c = await RawClient.connect(node.port);
-    const body = bodyFor('chunked', 1, 300_000);
-    const { IoFlags } = await import('../../src/elliptics/protocol/index.js');
-    await c.write(1, 'chunked', body.subarray(0, 100_000), { ioFlags: IoFlags.PREPARE | IoFlags.PLAIN_WRITE, num: body.length });
-    const dir = node.backends[0]!.dir;
-    await node.backends[0]!.saveSnapshot();
-    fs.copyFileSync(path.join(dir, 'index.snapshot'), path.join(dir, 'index.snapshot.kept'));
-    await c.write(1, 'chunked', body.subarray(100_000), { ioFlags: IoFlags.COMMIT | IoFlags.PLAIN_WRITE, offset: 100_000, num: body.length });
-    // The snapshot from before the commit comes back (as after a kill): it names the record as prepared.
-    c.close();
-    await node.stop();
-    fs.rmSync(path.join(dir, 'index.snapshot'));
-    fs.renameSync(path.join(dir, 'index.snapshot.kept'), path.join(dir, 'index.snapshot'));
-    node = await startNode(root, spec);
-    assert.equal(node.backends[0]!.startedFrom.snapshot, true);
-    c = await RawClient.connect(node.port);
-    assert.ok((await c.read(1, 'chunked')).data.equals(body));
-    c.close();
-    await node.stop();
-  });
-});
-
-describe('SIGKILL during defragmentation', () => {
-  const tmp = tempDir('backrunner-defrag-kill-');
-  after(() => tmp.cleanup());
-
-  it('under writes, overwrites and removes: every key holds its last acknowledged state or the one in flight, across rounds', async (t) => {
-    const root = path.join(tmp.dir, 'node');
-    // Small blobs, automatic defragmentation every second at a low threshold, a slow copy and a
-    // snapshot every second: kills land in every phase (copy, swap, snapshot write, install).
-    // Odd rounds only write, into one big blob, so that their kills land between snapshots and the
-    // next start reads one and scans its tail.
-    const specFor = (round: number): NodeSpec => ({
-      backends: [{ id: 1, group: 1, 'blob-size': round % 2 ? 64 * 1024 * 1024 : 256 * 1024, 'defrag-percentage': 10, 'defrag-timeout': round % 2 ? 0 : 1, 'defrag-rate-limit': 2 * 1024 * 1024, 'index-snapshot-interval': 1 }],
-    });
-    const spec = specFor(0);
-    /** A key's content: the version written last, or 0 when it is absent or removed. */
-    const KEYS = 48;
-    const acked: number[] = new Array(KEYS).fill(0);
-    const inFlight: (number | undefined)[] = new Array(KEYS).fill(undefined);
-    const keyOf = (k: number): string => `kill-${k}`;
-    const sizeOf = (k: number, v: number): number => 1000 + ((k * 7919 + v * 104_729) % 30_000);
-    const content = (k: number, v: number): Buffer => {
-      const body = bodyFor(keyOf(k), v, sizeOf(k, v));
-      Buffer.from(String(v).padEnd(12)).copy(body);
-      return body;
-    };
-    let version = 0;
-    let compactions = 0;
-    let snapshotStarts = 0;
-
-    const verify = async (c: RawClient, when: string): Promise<void> => {
-      for (let k = 0; k < KEYS; k++) {
-        let seen = 0;
-        try {
-          const got = (await c.read(1, keyOf(k))).data;
-          seen = Number(got.subarray(0, 12).toString().trim());
-          assert.ok(seen > 0 && got.equals(content(k, seen)), `${when}: ${keyOf(k)} is not a whole version (it says v${seen})`);
-        } catch (err) {
-          if (err instanceof assert.AssertionError) throw err;
-          assert.equal(statusOf(err), Errno.ENOENT, `${when}: ${keyOf(k)}: ${(err as Error).message}`);
-        }
-        assert.ok(seen === acked[k] || seen === inFlight[k],
-          `${when}: ${keyOf(k)} holds ${seen ? `v${seen}` : 'nothing'}; acknowledged ${acked[k] ? `v${acked[k]}` : 'nothing'}, in flight ${inFlight[k] === undefined ? '-' : inFlight[k] ? `v${inFlight[k]}` : 'a remove'}`);
-        acked[k] = seen; // what is on disk now is what the next round starts from
-        inFlight[k] = undefined;
-      }
-    };
-
-    for (let round = 0; round < 6; round++) {
-      if (fs.existsSync(path.join(root, 'b1-g1', 'index.snapshot'))) snapshotStarts++;
-      const child = await spawnNode(root, specFor(round));
-      const c = await RawClient.connect(child.port);
-      if (round > 0) await verify(c, `start of round ${round}`);
-      let stop = false;
-      const worker = async (w: number): Promise<void> => {
-        for (let i = 0; !stop; i++) {
-          const k = w + 8 * (i % (KEYS / 8));
-          const next = i % 5 === 4 ? 0 : ++version;
-          inFlight[k] = next;
-          try {
-            if (next === 0) {
-              const st = await c.remove(1, keyOf(k));
-              if (st !== 0 && st !== Errno.ENOENT) throw new Error(`remove of ${keyOf(k)}: ${st}`);
-            } else await c.write(1, keyOf(k), content(k, next));
-            acked[k] = next;
-            inFlight[k] = undefined;
-            // Paced in write-only rounds: the last versions then lie in the tail after the snapshot.
-            if (round % 2) await new Promise((r) => setTimeout(r, 10));
-          } catch {
-            return; // killed under us: this key's in-flight state stays recorded
-          }
-        }
-      };
-      const kicker = async (): Promise<void> => {
-        while (!stop) {
-          await new Promise((r) => setTimeout(r, 150));
-          try {
-            if ((await control(c, 1, BackendCommand.START_DEFRAG, DefragLevel.COMPACT)).at(-1)!.header.status === 0) compactions++;
-          } catch {
-            return;
-          }
-        }
-      };
-      const running = [...Array.from({ length: 8 }, (_, w) => worker(w)), ...(round % 2 ? [] : [kicker()])];
-      await new Promise((r) => setTimeout(r, (round % 2 ? 2200 : 600) + Math.random() * 1400));
-      child.proc.kill('SIGKILL');
-      stop = true;
-      await Promise.all(running);
-      await child.exited;
-      c.close();
-    }
-
-    if (fs.existsSync(path.join(root, 'b1-g1', 'index.snapshot'))) snapshotStarts++;
-    const child = await spawnNode(root, spec);
-    const c = await RawClient.connect(child.port);
-    try {
-      await verify(c, 'after the last kill');
-      // And once more after a whole compaction and a clean restart.
-      await control(c, 1, BackendCommand.START_DEFRAG, DefragLevel.FULL);
-      await untilDefragDone(c, 1);
-    } finally {
-      c.close();
-      child.proc.kill('SIGTERM');
-      await child.exited;
-    }
-    const again = await spawnNode(root, spec);
-    const c2 = await RawClient.connect(again.port);
-    try {
-      await verify(c2, 'after a full compaction and a clean restart');
-    } finally {
-      c2.close();
-      again.proc.kill('SIGTERM');
-      await again.exited;
-    }
-    assert.ok(version > 200, `only ${version} writes were issued`);
-    assert.ok(compactions > 0, 'no compaction started while the kills happened');
-    assert.ok(snapshotStarts >= 3, `only ${snapshotStarts} restarts found an index snapshot`);
-    t.diagnostic(`writes ${version}, compactions started ${compactions}, restarts with a snapshot on disk ${snapshotStarts} of 7`);
   });
 });
 

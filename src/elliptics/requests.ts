@@ -3,7 +3,7 @@
 // tests and benchmarks.
 
 import {
-  Command, CommandFlags, Errno, IO_ATTR_SIZE,
+  Command, CommandFlags, Errno, IO_ATTR_SIZE, RecordFlags,
   decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
   type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr,
@@ -24,6 +24,8 @@ export interface Target {
   backendId?: number;
   /** Extra command flags (session cflags). */
   cflags?: number;
+  /** Command-specific high flag bits (ours: FlagsHigh.REMOVAL_TIME on READ and LOOKUP). */
+  flagsHigh?: number;
   traceId?: bigint;
 }
 
@@ -34,6 +36,7 @@ function dataHeader(cmd: number, t: Target): Header {
     group: t.group,
     backendId: t.backendId ?? 0,
     flags: CommandFlags.NEED_ACK | (t.cflags ?? 0),
+    flagsHigh: t.flagsHigh ?? 0,
     traceId: t.traceId ?? 0n,
   });
 }
@@ -81,8 +84,14 @@ export function lookupRequest(t: Target): Request {
   return { header: dataHeader(Command.LOOKUP, { ...t, backendId: 0 }), payload: [] };
 }
 
-export function removeRequest(t: Target, ioFlags = 0): Request {
-  const io = makeIoAttr({ id: t.id, parent: t.id, flags: ioFlags });
+/**
+ * DEL. `timestamp` (ours; the C client sends zeros, which a real node ignores): when the removal was
+ * made, so that our node can order it against writes in other groups (with CAS_TIMESTAMP in
+ * `ioFlags`, it refuses to remove a newer record).
+ */
+export function removeRequest(t: Target, ioFlags = 0, timestamp?: DnetTime): Request {
+  // Without a time: zeros, as the C client sends (captured: 07).
+  const io = makeIoAttr({ id: t.id, parent: t.id, flags: ioFlags, timestamp: timestamp ?? { sec: 0, nsec: 0 } });
   return { header: dataHeader(Command.DEL, t), payload: [encodeIoAttr(io)] };
 }
 
@@ -126,8 +135,15 @@ export function finalPacket(packets: readonly Packet[], what: string, group?: nu
   const last = packets[packets.length - 1];
   const where = (): string => (group === undefined ? what : `${what} in group ${group}`);
   if (!last) throw new EllipticsError(Errno.EIO, `${where()}: empty reply`);
-  if (last.header.status !== 0) throw new EllipticsError(last.header.status, where());
+  if (last.header.status !== 0) throw new EllipticsError(last.header.status, where(), removalOf(last));
   return last;
+}
+
+/** The removal time an -ENOENT of our node carries (see FlagsHigh.REMOVAL_TIME); undefined otherwise. */
+function removalOf(p: Packet): DnetTime | undefined {
+  if (p.header.status !== Errno.ENOENT || p.payload.length < IO_ATTR_SIZE) return undefined;
+  const io = decodeIoAttr(p.payload);
+  return io.recordFlags & RecordFlags.REMOVE ? io.timestamp : undefined;
 }
 
 /** WRITE / LOOKUP: the file info of the stored record (undefined for a bare ACK). */

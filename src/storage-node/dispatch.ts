@@ -76,7 +76,9 @@ async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, pay
   } catch (err) {
     const status = errorStatus(ctx, conn, h, err);
     const backendId = backend ? backend.id : DATA.has(h.cmd) ? h.backendId : -1;
-    conn.send(replyHeader(h, { status, backendId }));
+    const payload = err instanceof StorageError ? err.payload : undefined;
+    if (payload) conn.send(replyHeader(h, { status, backendId }), payload);
+    else conn.send(replyHeader(h, { status, backendId }));
     count(ctx, conn, backend, h.cmd, false, 0, started);
   }
 }

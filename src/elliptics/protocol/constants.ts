@@ -79,6 +79,16 @@ export const CommandFlags = {
   REPLY: 0x200,
 } as const;
 
+/**
+ * Ours, in the command-specific high bits of the flags (`Header.flagsHigh`, bit 48): on READ and
+ * LOOKUP, asks our node to say when a missing key was removed — its -ENOENT ACK then carries an
+ * io_attr with record flag REMOVE and the removal's time — so a reader can order a removal in one
+ * group against an older copy in another. A real node ignores the bit and answers a bare -ENOENT.
+ */
+export const FlagsHigh = {
+  REMOVAL_TIME: 0x0001_0000,
+} as const;
+
 /** I/O flags (`dnet_io_attr.flags`, u32). */
 export const IoFlags = {
   SKIP_SENDING: 0x1,

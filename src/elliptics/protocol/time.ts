@@ -41,3 +41,13 @@ export function timeNow(): DnetTime {
 export function timeToMillis(t: DnetTime): number {
   return isEmptyTime(t) ? 0 : t.sec * 1000 + Math.floor(t.nsec / 1e6);
 }
+
+/** Neither empty nor zero: a time a sender actually set (real clients send zeros where they set none). */
+export function isSetTime(t: DnetTime): boolean {
+  return !isEmptyTime(t) && (t.sec !== 0 || t.nsec !== 0);
+}
+
+/** Orders two times: negative when `a` is earlier, 0 when equal, positive when later. */
+export function compareTime(a: DnetTime, b: DnetTime): number {
+  return a.sec !== b.sec ? a.sec - b.sec : a.nsec - b.nsec;
+}

@@ -4,7 +4,7 @@
 //
 //   write-path.ts    writes: whole objects, offsets and appends, PREPARE / PLAIN_WRITE / COMMIT
 //   read-path.ts     reads of a range, verified per 64 KiB chunk; SHA-512 on request
-//   removal.ts       removal: tombstone, records flagged REMOVED
+//   removal.ts       removal in place: the record becomes a TOMBSTONE with the removal's time
 //   index-loader.ts  start-up: the index from the snapshot and the blobs' tails, or a full scan
 //   housekeeping.ts  fsync and snapshot timers, what defragmentation asks, space statistics
 //   blob-set.ts      the blob files: allocation, rotation, limits, durability
@@ -24,11 +24,11 @@ import type { MovedRecord } from './compaction.js';
 import { Defragmenter, type DefragHost } from './defrag.js';
 import { Housekeeping, type BackendSummary } from './housekeeping.js';
 import { loadIndex } from './index-loader.js';
-import { KeyIndex, type RecordRef } from './key-index.js';
+import { KeyIndex, recordTime, type RecordRef } from './key-index.js';
 import type { MutationGate } from './mutation-gate.js';
 import { ReadPath, type ReadResult } from './read-path.js';
-import { RecordFlag } from './record.js';
-import { removeKey } from './removal.js';
+import { RecordFlag, type RecordHeader } from './record.js';
+import { removeKey, type RemoveOptions } from './removal.js';
 import { BackendState } from './state.js';
 import { StorageError } from './storage-error.js';
 import { WritePath, type WriteRequest, type WriteResult } from './write-path.js';
@@ -60,11 +60,15 @@ export interface BackendOptions {
   defragRateLimit?: number;
   /** Seconds between index snapshots while the index changes; 0: only at a clean stop. */
   snapshotInterval?: number;
+  /** Seconds a removal is remembered (to order it against writes in other groups); 0: for ever. */
+  tombstoneTtl?: number;
   log?: Logger;
 }
 
 /** Defaults of the housekeeping settings (the node config declares the same keys with these). */
 export const DEFRAG_DEFAULTS = { percentage: 25, timeout: 300, snapshotInterval: 300 } as const;
+/** A removal is remembered 30 days: time enough for hints and `backrunner recover` to reach every replica. */
+export const DEFAULT_TOMBSTONE_TTL = 30 * 24 * 3600;
 
 export class Backend implements DefragHost {
   readonly id: number;
@@ -94,7 +98,7 @@ export class Backend implements DefragHost {
     this.dir = path.resolve(opts.dir);
     this.readOnly = opts.readOnly;
     this.delay = opts.delay;
-    this.state = new BackendState(this.dir, { blobSize: opts.blobSize, blobSizeLimit: opts.blobSizeLimit, sync: opts.sync });
+    this.state = new BackendState(this.dir, { blobSize: opts.blobSize, blobSizeLimit: opts.blobSizeLimit, sync: opts.sync }, opts.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL);
     this.writes = new WritePath(this.state);
     this.reads = new ReadPath(this.state, new ChunkVerifier(opts.verifyTtl), opts.buffers ?? new BufferPool());
     this.chores = new Housekeeping(this.state, {
@@ -104,6 +108,7 @@ export class Backend implements DefragHost {
       defragRateLimit: opts.defragRateLimit ?? 0,
       snapshotInterval: opts.snapshotInterval ?? DEFRAG_DEFAULTS.snapshotInterval,
     }, opts.log);
+    this.state.invalidateSnapshot = () => this.chores.dropSnapshot();
     this.defrag = new Defragmenter(this, { timeoutSeconds: this.chores.settings.defragTimeout, rateLimit: this.chores.settings.defragRateLimit, log: opts.log });
   }
 
@@ -198,9 +203,17 @@ export class Backend implements DefragHost {
     return this.writes.write(w);
   }
 
-  async remove(id: Buffer): Promise<void> {
+  /** Removes `id` in place, remembering when (the DEL's timestamp, else now). */
+  async remove(id: Buffer, opts: RemoveOptions = {}): Promise<void> {
     this.assertWritable();
-    await removeKey(this.state, id);
+    await removeKey(this.state, id, opts);
+  }
+
+  /** When `id` was removed, while the removal is remembered and nothing was written since. */
+  removedAt(id: Buffer): DnetTime | undefined {
+    this.assertEnabled();
+    const ref = this.state.index.removed(id);
+    return ref && recordTime(ref);
   }
 
   private assertEnabled(): void {
@@ -225,16 +238,27 @@ export class Backend implements DefragHost {
     return this.defrag.stop();
   }
 
-  liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | undefined {
+  liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | 'removed' | undefined {
     const st = this.state.index.get(id);
-    if (st?.committed && st.committed.blob === blob && st.committed.offset === offset) return 'committed';
-    if (st?.pending && st.pending.blob === blob && st.pending.offset === offset) return 'pending';
+    const at = (ref: RecordRef | undefined): boolean => ref !== undefined && ref.blob === blob && ref.offset === offset;
+    if (at(st?.committed)) return 'committed';
+    if (at(st?.pending)) return 'pending';
+    if (at(st?.removed)) return 'removed';
     return undefined;
+  }
+
+  removalOf(id: Buffer): RecordHeader | undefined {
+    return this.state.index.removed(id)?.header;
   }
 
   replaceBlob(old: BlobFile, next: BlobFile | undefined, moved: readonly MovedRecord[]): void {
     this.state.blobs.replace(old, next);
     for (const m of moved) {
+      if (m.removal) {
+        const ref = this.state.index.removed(m.id);
+        if (ref && ref.blob === old && ref.offset === m.from) this.state.index.setRemoved(m.id, { blob: next!, offset: m.to, header: m.removal, crcs: undefined });
+        continue;
+      }
       const ref = this.state.index.committed(m.id);
       if (!ref || ref.blob !== old || ref.offset !== m.from) continue;
       this.state.index.setCommitted(m.id, { blob: next!, offset: m.to, header: ref.header, crcs: ref.crcs });

@@ -1,6 +1,7 @@
 // Compaction of one closed blob file: its live records are copied, in order, into
 // `data-0.<n>.compact`, which is made durable and then renamed over the blob; removed and
-// superseded records and tombstones are left behind. Reads and writes go on meanwhile: only the
+// superseded records are left behind, and a removal the index still remembers shrinks to its bare
+// header (a TOMBSTONE without data). Reads and writes go on meanwhile: only the
 // swap itself (a few small writes, one fsync, a rename) holds the backend's mutation gate.
 //
 // Why the copy stays correct while clients keep writing:
@@ -8,7 +9,7 @@
 //  - a record copied and then superseded or removed before the swap is found at the swap (the index
 //    no longer points at it) and its copy is marked REMOVED before the rename;
 //  - every record older than a tombstone is marked REMOVED on disk, durably, before a defragmentation
-//    starts (see Defragmenter), so tombstones in the blob can go;
+//    starts (see Defragmenter), so the tombstones of forgotten removals can go;
 //  - the index snapshot is dropped before the rename: it names offsets in the old file.
 // A crash before the rename leaves the blob as it was plus a `.compact` file the next start deletes;
 // after the rename the blob is the complete compacted copy.
@@ -18,7 +19,7 @@ import path from 'node:path';
 import { BlobFile } from './blob-file.js';
 import { closeFile, fdatasync, openFile, pread, pwriteAll, syncDir } from './file-io.js';
 import type { MutationGate } from './mutation-gate.js';
-import { encodeRecordHeader, RecordFlag, recordSpan } from './record.js';
+import { encodeRecordHeader, RECORD_HEADER_SIZE, RecordFlag, recordSpan, type RecordHeader } from './record.js';
 import { scanBlob, type ScannedRecord } from './scan.js';
 
 export const COMPACT_SUFFIX = '.compact';
@@ -29,13 +30,17 @@ export interface MovedRecord {
   id: Buffer;
   from: number;
   to: number;
+  /** A remembered removal: `header` is the bare tombstone it became. */
+  removal?: RecordHeader;
 }
 
 export interface CompactionHost {
   readonly dir: string;
   readonly gate: MutationGate;
-  /** What the index holds at (blob, offset) for this key: its committed record, its prepared one, or neither. */
-  liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | undefined;
+  /** What the index holds at (blob, offset) for this key: its committed record, its prepared one, its removal, or nothing. */
+  liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | 'removed' | undefined;
+  /** The removal the index remembers for `id` (its header: time, seq), if any. */
+  removalOf(id: Buffer): RecordHeader | undefined;
   /** Puts `next` in place of `old` (undefined: the blob is gone) and re-points the moved records. */
   replaceBlob(old: BlobFile, next: BlobFile | undefined, moved: readonly MovedRecord[]): void;
   /** The index snapshot names offsets in the files about to change: it must go first. */
@@ -60,10 +65,10 @@ export async function compactBlob(host: CompactionHost, blob: BlobFile, control:
   const before = blob.size;
   const keep: ScannedRecord[] = [];
   for (const r of (await scanBlob(blob)).records) {
-    if (r.header.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE) || !r.intact) continue;
+    if (!r.intact) continue;
     const live = host.liveAt(r.header.id, blob, r.offset);
     if (live === 'pending') return { result: 'busy', before, after: before };
-    if (live === 'committed') keep.push(r);
+    if (live === 'committed' || live === 'removed') keep.push(r);
   }
   if (keep.length === 0) return deleteBlob(host, blob, before);
 
@@ -75,6 +80,13 @@ export async function compactBlob(host: CompactionHost, blob: BlobFile, control:
     let end = 0;
     const piece = Buffer.allocUnsafe(COPY_PIECE);
     for (const r of keep) {
+      if (r.header.flags & RecordFlag.TOMBSTONE) {
+        // A remembered removal keeps its header only: its data is dead.
+        await pwriteAll(fd, [encodeRecordHeader(bareTombstone(r.header))], end);
+        moved.push({ record: r, to: end });
+        end += RECORD_HEADER_SIZE;
+        continue;
+      }
       const span = recordSpan(r.header.capacity);
       for (let done = 0; done < span; ) {
         if (control.shouldStop()) throw new CompactionStopped();
@@ -97,14 +109,24 @@ export async function compactBlob(host: CompactionHost, blob: BlobFile, control:
       let staleBytes = 0;
       for (const m of moved) {
         const h = m.record.header;
-        if (host.liveAt(h.id, blob, m.record.offset) === 'committed') {
+        const live = host.liveAt(h.id, blob, m.record.offset);
+        if (live === 'committed' && !(h.flags & RecordFlag.TOMBSTONE)) {
           stillLive.push({ id: h.id, from: m.record.offset, to: m.to });
           continue;
         }
-        // Superseded or removed while the copy ran: the copy must not come back at the next start.
-        await pwriteAll(fd, [encodeRecordHeader({ ...h, flags: h.flags | RecordFlag.REMOVED })], m.to);
+        const span = h.flags & RecordFlag.TOMBSTONE ? RECORD_HEADER_SIZE : recordSpan(h.capacity);
         staleRecords++;
-        staleBytes += recordSpan(h.capacity);
+        staleBytes += span;
+        if (live === 'removed') {
+          // Removed (before or while the copy ran) and remembered: the copy carries the removal as it is now.
+          const removal = host.removalOf(h.id)!;
+          const header = h.flags & RecordFlag.TOMBSTONE ? bareTombstone(removal) : { ...removal, capacity: h.capacity, size: h.size };
+          await pwriteAll(fd, [encodeRecordHeader(header)], m.to);
+          stillLive.push({ id: h.id, from: m.record.offset, to: m.to, removal: header });
+          continue;
+        }
+        // Superseded (or its removal forgotten) while the copy ran: the copy must not come back at the next start.
+        await pwriteAll(fd, [encodeRecordHeader({ ...h, flags: h.flags | RecordFlag.REMOVED })], m.to);
       }
       if (staleRecords > 0) await fdatasync(fd);
       await host.dropSnapshot();
@@ -146,4 +168,9 @@ export async function discardUnfinishedCompactions(dir: string): Promise<string[
   const names = (await fs.readdir(dir)).filter((n) => /^data-0\.\d+\.compact$/.test(n));
   for (const n of names) await fs.rm(path.join(dir, n), { force: true });
   return names;
+}
+
+/** The header of a removal without its data: all a remembered removal needs to keep on disk. */
+function bareTombstone(h: RecordHeader): RecordHeader {
+  return { ...h, flags: (h.flags | RecordFlag.REMOVED | RecordFlag.TOMBSTONE) & ~RecordFlag.UNCOMMITTED, capacity: 0, size: 0 };
 }

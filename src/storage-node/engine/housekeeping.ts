@@ -12,6 +12,8 @@ import type { BackendState } from './state.js';
 
 /** The automatic trigger leaves a blob alone until this much of it is dead (a fresh blob is not worth a copy). */
 const AUTO_DEFRAG_MIN_BYTES = 1024 * 1024;
+/** How often removals past tombstone-ttl are looked for. */
+const FORGET_EVERY_MS = 60_000;
 
 export interface HousekeepingSettings {
   sync: SyncPolicy;
@@ -40,6 +42,7 @@ export class Housekeeping {
   private savingSnapshot: Promise<void> | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
+  private forgetTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly s: BackendState,
@@ -59,10 +62,17 @@ export class Housekeeping {
       }, snapshotInterval * 1000);
       this.snapshotTimer.unref();
     }
+    if (this.s.tombstoneTtl > 0) {
+      // Removals older than tombstone-ttl are forgotten; their bare headers go at the next compaction.
+      this.forgetTimer = setInterval(() => this.s.index.forgetRemovalsBefore(Date.now() / 1000 - this.s.tombstoneTtl), FORGET_EVERY_MS);
+      this.forgetTimer.unref();
+    }
   }
 
   /** A clean stop leaves a snapshot (none when the one on disk is still current), then stops the fsync timer. */
   async stop(): Promise<void> {
+    if (this.forgetTimer) clearInterval(this.forgetTimer);
+    this.forgetTimer = undefined;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     this.snapshotTimer = undefined;
     if (this.snapshotSeq !== this.s.seq) {

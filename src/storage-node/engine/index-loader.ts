@@ -41,10 +41,20 @@ export async function loadIndex(s: BackendState, clean: boolean, log: Logger | u
   s.blobs.adopt(blobs);
   // The snapshot's committed records go into the index packed; its prepared ones are read again.
   const preparedByBlob = new Map<number, number[]>();
+  /** Per key, its newest removal (highest seq). */
+  const tombstones = new Map<string, RecordRef>();
+  const noteTombstone = (ref: RecordRef): void => {
+    const key = indexKey(ref.header.id);
+    if ((tombstones.get(key)?.header.seq ?? -1) < ref.header.seq) tombstones.set(key, ref);
+  };
   if (snap) {
     const committed: number[] = [];
     for (let n = 0; n < snap.entries.count; n++) {
-      if (!(snap.entries.flags(n) & RecordFlag.UNCOMMITTED)) committed.push(n);
+      const flags = snap.entries.flags(n);
+      if (flags & RecordFlag.TOMBSTONE) {
+        const e = snap.entries.entry(n);
+        noteTombstone({ blob: s.blobs.byIndex(e.blobIndex), offset: e.offset, header: e.header, crcs: undefined });
+      } else if (!(flags & RecordFlag.UNCOMMITTED)) committed.push(n);
       else {
         const blobIndex = snap.entries.entry(n).blobIndex;
         const list = preparedByBlob.get(blobIndex);
@@ -56,8 +66,6 @@ export async function loadIndex(s: BackendState, clean: boolean, log: Logger | u
   }
 
   const pendingSeen: PendingRecord[] = [];
-  /** Per key, the newest tombstone seen: its seq, and the id. */
-  const tombstones = new Map<string, { seq: number; id: Buffer }>();
   const losers: RecordRef[] = [];
   const lose = (ref: RecordRef): void => {
     countDead(ref);
@@ -70,10 +78,7 @@ export async function loadIndex(s: BackendState, clean: boolean, log: Logger | u
     if (counted) blob.records++;
     const dead = (h.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE)) !== 0 || !r.intact;
     if (!r.intact) s.recordsCorrupted++;
-    if (h.flags & RecordFlag.TOMBSTONE) {
-      const key = indexKey(h.id);
-      if ((tombstones.get(key)?.seq ?? -1) < h.seq) tombstones.set(key, { seq: h.seq, id: h.id });
-    }
+    if (h.flags & RecordFlag.TOMBSTONE) noteTombstone({ blob, offset: r.offset, header: h, crcs: undefined });
     if (dead) {
       blob.removedRecords++;
       blob.removedBytes += recordSpan(h.capacity);
@@ -116,17 +121,22 @@ export async function loadIndex(s: BackendState, clean: boolean, log: Logger | u
     for (const r of scan.records) admit(blob, r, true);
   }
   if (snap) s.sawSeq(snap.seq);
-  // Deletions shadow older copies that were never marked removed (a crash between the two writes).
+  // Removals shadow older copies that were never marked removed (a crash between the two writes),
+  // and are remembered while younger than tombstone-ttl. A removal without a time (written by an
+  // older version of this node, as a bare tombstone) only shadows.
+  const forgetBefore = s.tombstoneTtl > 0 ? Date.now() / 1000 - s.tombstoneTtl : 0;
   for (const t of tombstones.values()) {
-    const c = s.index.committed(t.id);
-    if (c && t.seq > c.header.seq) {
+    const id = t.header.id;
+    const c = s.index.committed(id);
+    if (c && t.header.seq > c.header.seq) {
       lose(c);
-      s.index.setCommitted(t.id, undefined);
+      s.index.setCommitted(id, undefined);
     }
+    if (!s.index.committed(id) && t.header.tsec > 0 && t.header.tsec >= forgetBefore) s.index.setRemoved(id, t);
   }
   for (const p of pendingSeen) {
     const committedSeq = s.index.committed(p.header.id)?.header.seq ?? -1;
-    const deletedSeq = tombstones.get(indexKey(p.header.id))?.seq ?? -1;
+    const deletedSeq = tombstones.get(indexKey(p.header.id))?.header.seq ?? -1;
     const prev = s.index.get(p.header.id)?.pending;
     if (p.header.seq > committedSeq && p.header.seq > deletedSeq && (!prev || prev.header.seq < p.header.seq)) {
       if (prev) lose(prev);

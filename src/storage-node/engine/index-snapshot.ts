@@ -1,5 +1,5 @@
-// The index snapshot of one backend (`<dir>/index.snapshot`): the live records of every blob as
-// they were at a quiet moment, so a start reads one file instead of every record of every blob,
+// The index snapshot of one backend (`<dir>/index.snapshot`): the live records of every blob (and
+// the remembered removals) as they were at a quiet moment, so a start reads one file instead of every record of every blob,
 // then scans only what each blob gained since (its tail).
 //
 //   magic "BRIXSNP1"  u32 version  u32 blob count  u64 seq  u64 entry count
@@ -23,7 +23,8 @@ import { readHeaderNumbers, readNum, writeHeaderNumbers, writeNum, type RecordHe
 export const SNAPSHOT_FILE = 'index.snapshot';
 const MAGIC = Buffer.from('BRIXSNP1');
 const END_MAGIC = Buffer.from('BRIXEND1');
-const VERSION = 1;
+/** 2: entries may be remembered removals (flag TOMBSTONE); a version-1 snapshot is ignored (full scan). */
+const VERSION = 2;
 const HEAD_SIZE = 8 + 4 + 4 + 8 + 8;
 const BLOB_SIZE = 4 + 8 * 6;
 const ENTRY_FIXED = 64 + 4 + 4 + 8 * 7 + 4;

@@ -1,6 +1,9 @@
 // The in-memory index of one backend: key id → its committed record and, during a chunked upload,
-// its prepared (uncommitted) record. Rebuilt from the blob files at start-up.
+// its prepared (uncommitted) record — or, once removed, the record that carries the removal (its
+// header flagged TOMBSTONE, with the removal's time), kept for `tombstone-ttl` so that a removal can
+// be ordered against a write made in another group. Rebuilt from the blob files at start-up.
 
+import type { DnetTime } from '../../elliptics/protocol/time.js';
 import type { BlobFile } from './blob-file.js';
 import type { ChunkCrcBuilder } from './chunk-crc.js';
 import type { SnapshotEntry } from './index-snapshot.js';
@@ -26,6 +29,13 @@ export interface PendingRecord extends RecordRef {
 export interface KeyState {
   committed: RecordRef | undefined;
   pending: PendingRecord | undefined;
+  /** The key was removed: the record carrying the removal (TOMBSTONE; its timestamp is the removal's). */
+  removed?: RecordRef | undefined;
+}
+
+/** The record's timestamp (a removal's: when it was removed). */
+export function recordTime(ref: RecordRef): DnetTime {
+  return { sec: ref.header.tsec, nsec: ref.header.tnsec };
 }
 
 export function dataOffset(ref: RecordRef): number {
@@ -86,7 +96,36 @@ export class KeyIndex {
     this.set(id, 'pending', ref);
   }
 
-  /** Sets one side of a key's state; a key with neither side left is dropped. */
+  /** The removal of `id` (undefined: the key is not removed, or its removal is forgotten). */
+  removed(id: Buffer): RecordRef | undefined {
+    return this.get(id)?.removed;
+  }
+
+  setRemoved(id: Buffer, ref: RecordRef | undefined): void {
+    if (ref && !this.get(id)?.removed) this.removedKeys++;
+    else if (!ref && this.get(id)?.removed) this.removedKeys--;
+    this.set(id, 'removed', ref);
+  }
+
+  /** Keys whose removal is remembered. */
+  removedKeys = 0;
+
+  /** Forgets removals made before `before` (seconds since the epoch): they leave no trace any more. */
+  forgetRemovalsBefore(before: number): number {
+    if (this.removedKeys === 0) return 0;
+    let n = 0;
+    for (const [key, st] of this.map) {
+      if (st.removed && st.removed.header.tsec < before) {
+        st.removed = undefined;
+        this.removedKeys--;
+        n++;
+        if (!st.committed && !st.pending) this.map.delete(key);
+      }
+    }
+    return n;
+  }
+
+  /** Sets one side of a key's state; a key with nothing left is dropped. */
   private set<K extends keyof KeyState>(id: Buffer, side: K, ref: KeyState[K]): void {
     const key = indexKey(id);
     let st = this.stateOf(id, key);
@@ -95,13 +134,7 @@ export class KeyIndex {
       this.map.set(key, (st = { committed: undefined, pending: undefined }));
     }
     st[side] = ref;
-    if (!st.committed && !st.pending) this.map.delete(key);
-  }
-
-  delete(id: Buffer): void {
-    const key = indexKey(id);
-    this.stateOf(id, key); // a packed record is taken out, so that it does not come back
-    this.map.delete(key);
+    if (!st.committed && !st.pending && !st.removed) this.map.delete(key);
   }
 
   get size(): number {
@@ -122,7 +155,7 @@ export class KeyIndex {
   capture(): { count: number; entries: Iterable<SnapshotEntry> } {
     const refs: RecordRef[] = [];
     const headers: RecordHeader[] = [];
-    /** A prepared record carries no CRCs yet. */
+    /** A prepared record (or a removal) carries no CRCs. */
     const prepared: boolean[] = [];
     const add = (ref: RecordRef, isPrepared: boolean): void => {
       refs.push(ref);
@@ -132,6 +165,8 @@ export class KeyIndex {
     for (const st of this.map.values()) {
       if (st.committed) add(st.committed, false);
       if (st.pending) add(st.pending, true);
+      // A remembered removal: its TOMBSTONE flag tells the next start what it is.
+      if (st.removed) add(st.removed, true);
     }
     const packed = this.packed?.freeze();
     function* entries(): IterableIterator<SnapshotEntry> {
@@ -142,5 +177,29 @@ export class KeyIndex {
       if (packed) yield* packed.entries;
     }
     return { count: refs.length + (packed?.count ?? 0), entries: entries() };
+  }
+
+
+  /**
+   * The keys as of now, for a walk (ITERATOR): map keys, and the snapshot's entries still packed.
+   * Looked up one by one later (`walkState`), so what changed meanwhile is seen as it is then.
+   */
+  walkKeys(): { keys: string[]; packed: number[] } {
+    return { keys: [...this.map.keys()], packed: this.packed?.remaining() ?? [] };
+  }
+
+  /**
+   * The state of a key captured by walkKeys, without taking a packed entry out (a walk of a million
+   * keys must not turn them into a million objects): a packed entry still untouched is read in place.
+   */
+  walkState(item: { key: string } | { packed: number }): KeyState | undefined {
+    if ('key' in item) return this.map.get(item.key);
+    const packed = this.packed;
+    if (packed && packed.isLive(item.packed)) {
+      const e = packed.entry(item.packed);
+      return { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+    }
+    // Taken out since: it is an ordinary entry now (or gone).
+    return packed ? this.map.get(indexKey(packed.entry(item.packed).header.id)) : undefined;
   }
 }

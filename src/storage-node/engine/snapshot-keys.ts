@@ -77,4 +77,16 @@ export class SnapshotKeys {
   private *remainingOf(taken: Uint8Array): IterableIterator<SnapshotEntry> {
     for (let n = 0; n < taken.length; n++) if (taken[n] === 0) yield this.entries.entry(n);
   }
+
+  /** Entry numbers not taken out as of now (a walk's list of them). */
+  remaining(): number[] {
+    const out: number[] = [];
+    for (let n = 0; n < this.taken.length; n++) if (this.taken[n] === 0) out.push(n);
+    return out;
+  }
+
+  /** Whether entry `n` is still packed (not taken out). */
+  isLive(n: number): boolean {
+    return this.taken[n] === 0;
+  }
 }

@@ -14,12 +14,19 @@ export class BackendState {
   readonly gate = new MutationGate();
   /** Records found damaged (at start-up, or by a read). */
   recordsCorrupted = 0;
+  /**
+   * Drops the index snapshot: a change was made inside the region it covers (a removal in place), where
+   * a start from it would not look. Set by the backend (housekeeping owns the snapshot).
+   */
+  invalidateSnapshot: () => Promise<void> = () => Promise.resolve();
   /** The highest sequence number handed out: the record of a key with the highest wins at start-up. */
   private seqNow = 0;
 
   constructor(
     readonly dir: string,
     limits: BlobLimits,
+    /** Seconds a removal is remembered (0: for ever); older ones are forgotten. */
+    readonly tombstoneTtl = 0,
   ) {
     this.blobs = new BlobSet(dir, limits);
   }

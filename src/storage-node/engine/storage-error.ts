@@ -5,6 +5,8 @@ export class StorageError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Bytes the error ACK carries (ours: the io_attr of a removal, see FlagsHigh.REMOVAL_TIME). */
+    readonly payload?: Buffer,
   ) {
     super(message);
     this.name = 'StorageError';

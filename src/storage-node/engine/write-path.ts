@@ -4,10 +4,10 @@
 // replaces REMOVED once the new one is durable, so a dead version never needs a tombstone.
 
 import { IoFlags, Errno } from '../../elliptics/protocol/constants.js';
-import { type DnetTime, isEmptyTime, timeNow } from '../../elliptics/protocol/time.js';
+import { compareTime, type DnetTime, isEmptyTime, timeNow } from '../../elliptics/protocol/time.js';
 import type { BlobFile } from './blob-file.js';
 import { ChunkCrcBuilder } from './chunk-crc.js';
-import { dataOffset, indexKey, type PendingRecord, type RecordRef } from './key-index.js';
+import { dataOffset, indexKey, recordTime, type PendingRecord, type RecordRef } from './key-index.js';
 import { encodeFooter, encodeRecordHeader, footerSize, RECORD_HEADER_SIZE, RecordFlag, recordSpan, type RecordHeader } from './record.js';
 import { COPY_PIECE, markRemoved, pieces, writeRecord } from './record-io.js';
 import type { BackendState } from './state.js';
@@ -41,6 +41,7 @@ export class WritePath {
   write(w: WriteRequest): Promise<WriteResult> {
     const f = w.ioFlags;
     return this.s.gate.run(() => this.s.locks.run(indexKey(w.id), async () => {
+      if (f & IoFlags.CAS_TIMESTAMP) this.refuseIfStoredIsNewer(w);
       if (f & IoFlags.PREPARE) {
         const pending = await this.prepare(w, Math.max(w.num, w.offset + w.length));
         await this.writeIntoPending(pending, w, w.offset);
@@ -61,6 +62,18 @@ export class WritePath {
       }
       return this.composeWrite(w, false, undefined);
     }));
+  }
+
+  /**
+   * CAS_TIMESTAMP (spec §6.2): -EBADFD when what the key holds — its record, or its removal — is newer
+   * than this write. Recovery copies with it, so a write or a removal made meanwhile always wins.
+   */
+  private refuseIfStoredIsNewer(w: WriteRequest): void {
+    const st = this.s.index.get(w.id);
+    const stored = st?.committed ?? st?.removed;
+    if (stored && compareTime(recordTime(stored), stampTime(w)) > 0) {
+      throw new StorageError(Errno.EBADFD, `the stored ${st?.committed ? 'record' : 'removal'} is newer than this write (CAS_TIMESTAMP)`);
+    }
   }
 
   private async prepare(w: WriteRequest, capacity: number): Promise<PendingRecord> {
@@ -109,6 +122,7 @@ export class WritePath {
     const old = this.s.index.committed(header.id);
     this.s.index.setCommitted(header.id, ref);
     this.s.index.setPending(header.id, undefined);
+    this.s.index.setRemoved(header.id, undefined);
     await this.s.blobs.durable(p.blob);
     // Once the new version is durable the old one is marked: it must stay dead without a tombstone.
     if (old) await markRemoved(old);
@@ -156,6 +170,7 @@ export class WritePath {
     blob.records++;
     const ref: RecordRef = { blob, offset: at, header, crcs: nocsum ? undefined : crcs };
     this.s.index.setCommitted(w.id, ref);
+    this.s.index.setRemoved(w.id, undefined);
     await this.s.blobs.durable(blob);
     // Once the new version is durable the old one is marked: it must stay dead without a tombstone.
     if (old) await markRemoved(old);
@@ -210,8 +225,14 @@ export function blankHeader(id: Buffer): RecordHeader {
   return { id, flags: 0, capacity: 0, size: 0, tsec: 0, tnsec: 0, userFlags: 0n, seq: 0 };
 }
 
+/** The time a write stores: its own, or now when it carries none. */
+function stampTime(w: WriteRequest): DnetTime {
+  if (isEmptyTime(w.timestamp)) w.timestamp = timeNow();
+  return w.timestamp;
+}
+
 function stamp(w: WriteRequest): Pick<RecordHeader, 'tsec' | 'tnsec' | 'userFlags'> {
-  const t = isEmptyTime(w.timestamp) ? timeNow() : w.timestamp;
+  const t = stampTime(w);
   return { tsec: t.sec, tnsec: t.nsec, userFlags: w.userFlags };
 }
 

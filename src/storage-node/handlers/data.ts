@@ -4,8 +4,8 @@
 
 import { createHash } from 'node:crypto';
 import {
-  Command, CommandFlags, Errno, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags,
-  decodeIoAttr, encodeFileInfoReply, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
+  Command, CommandFlags, Errno, FlagsHigh, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags, RecordFlags,
+  decodeIoAttr, encodeFileInfoReply, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
   type Payload,
 } from '../../elliptics/protocol/index.js';
 import { type Backend, wireRecordFlags } from '../engine/backend.js';
@@ -39,8 +39,25 @@ function ioAttrOf(payload: Payload, what: string): IoAttr {
   return decodeIoAttr(payload.head(IO_ATTR_SIZE));
 }
 
+/**
+ * A missing key, asked with FlagsHigh.REMOVAL_TIME: when the backend remembers its removal, the
+ * -ENOENT ACK carries an io_attr saying so (record flag REMOVE, the removal's time).
+ */
+function missing(h: Header, backend: Backend, id: Buffer, err: unknown): unknown {
+  if (!(err instanceof StorageError) || err.status !== Errno.ENOENT || !(h.flagsHigh & FlagsHigh.REMOVAL_TIME)) return err;
+  const when = backend.removedAt(id);
+  if (!when) return err;
+  const io = makeIoAttr({ id, parent: id, timestamp: when, recordFlags: RecordFlags.REMOVE });
+  return new StorageError(Errno.ENOENT, 'removed', encodeIoAttr(io, Buffer.alloc(IO_ATTR_SIZE)));
+}
+
 export const lookup: DataHandler = async (ctx, conn, h, _payload, backend) => {
-  const ref = backend.lookup(h.id);
+  let ref: RecordRef;
+  try {
+    ref = backend.lookup(h.id);
+  } catch (err) {
+    throw missing(h, backend, h.id, err);
+  }
   const checksum = h.flags & CommandFlags.CHECKSUM ? await backend.checksum(ref) : ZERO_CSUM;
   conn.send(replyHeader(h, { backendId: backend.id }), encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(ref, false, checksum) }));
   return 0;
@@ -73,7 +90,12 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
  * the function that returns that buffer to the pool once the socket has taken it.
  */
 async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number): Promise<{ message: Buffer; bytes: number; release: () => void }> {
-  const r = await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD);
+  let r;
+  try {
+    r = await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD);
+  } catch (err) {
+    throw missing(h, backend, io.id, err);
+  }
   const data = r.buf.subarray(r.start, r.start + r.length);
   const reply: IoAttr = {
     ...io,
@@ -103,9 +125,10 @@ export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
 };
 
 export const remove: DataHandler = async (_ctx, conn, h, payload, backend) => {
-  ioAttrOf(payload, 'DEL');
-  // eblob removes the key named in the command header, not in the io_attr (spec §6.7).
-  await backend.remove(Buffer.from(h.id));
+  const io = ioAttrOf(payload, 'DEL');
+  // eblob removes the key named in the command header, not in the io_attr (spec §6.7). The io_attr's
+  // timestamp (ours; real clients send zeros) says when the removal was made.
+  await backend.remove(Buffer.from(h.id), { timestamp: io.timestamp, casTimestamp: (io.flags & IoFlags.CAS_TIMESTAMP) !== 0 });
   conn.send(replyHeader(h, { backendId: backend.id }));
   return 0;
 };

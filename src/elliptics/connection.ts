@@ -241,6 +241,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.socket.uncork();
   };
 
+  /** Stops reading replies (the kernel's window then holds the node back); resumeReading undoes it. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Re-arms the deadlines of every pending transaction (a consumer that paused reading was busy, the node was not silent). */
+  touch(): void {
+    const now = Date.now();
+    for (const p of this.pending.values()) p.deadline = now + p.timeoutMs;
+  }
+
   /** Resolves once the socket's write buffer has drained (or at once when it is empty). */
   drained(): Promise<void> {
     if (this.socket.writableLength === 0 || this.closedWith) return Promise.resolve();

@@ -9,3 +9,4 @@ export { ObjectWriter, type WriteStreamOptions } from './object-writer.js';
 export { RouteTable } from './route-table.js';
 export { parseNodeStats, type BackendStats, type NodeStats } from './stats.js';
 export { EllipticsError } from './errors.js';
+export { walkBackend, walkTargets, type WalkTarget, type WalkOptions as BackendWalkOptions, type WalkedRecord } from './backend-walk.js';

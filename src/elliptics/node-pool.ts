@@ -110,6 +110,21 @@ export class NodePool {
     return this.address ?? this.endpoint;
   }
 
+  /**
+   * A handshaken connection of its own, outside the pool (a walk that paces itself by not reading
+   * its socket must not hold up other requests). The caller closes it.
+   */
+  async dedicated(timeoutMs?: number): Promise<Connection> {
+    const conn = await Connection.open(this.opts.host, this.opts.port, { ...this.opts.connection, ...(timeoutMs ? { timeoutMs } : {}) });
+    try {
+      await conn.handshake(this.opts.version);
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+    return conn;
+  }
+
   /** The live connection with the fewest transactions in flight. */
   pick(): Connection {
     let best: Connection | undefined;

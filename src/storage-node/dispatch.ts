@@ -8,6 +8,7 @@ import type { Backend } from './engine/backend.js';
 import { StorageError } from './engine/storage-error.js';
 import { bulkRead, lookup, read, remove, write, type DataHandler } from './handlers/data.js';
 import { auth, join, reverseLookup, routeList } from './handlers/cluster.js';
+import { iterator } from './handlers/iterator.js';
 import { backendControl, backendStatus, monitorStat, nodeStatus } from './handlers/control.js';
 import type { NodeContext } from './node-context.js';
 import type { ServerConnection } from './server-connection.js';
@@ -18,6 +19,7 @@ const DATA: ReadonlyMap<number, DataHandler> = new Map([
   [Command.READ, read],
   [Command.DEL, remove],
   [Command.BULK_READ, bulkRead],
+  [Command.ITERATOR, iterator],
 ]);
 
 export function createDispatcher(ctx: NodeContext): (conn: ServerConnection, h: Header, payload: Payload) => void {

@@ -13,11 +13,12 @@ import { createDispatcher } from './dispatch.js';
 import { Backend } from './engine/backend.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { announcedBackends } from './handlers/cluster.js';
-import type { NodeContext } from './node-context.js';
+import type { NodeContext, WalkControl } from './node-context.js';
 import { PeerLinks } from './peers.js';
 import { ServerConnection } from './server-connection.js';
 
 export class StorageNode implements NodeContext {
+  readonly iterators = new Map<bigint, WalkControl>();
   /** Advertised address; with port 0 in the config it takes the bound port once listening. */
   self: DnetAddr;
   readonly backends: Backend[];

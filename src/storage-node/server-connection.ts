@@ -28,6 +28,7 @@ export class ServerConnection {
     this.decoder = new FrameDecoder((h, p) => onFrame(this, h, p), maxFrame);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
+    socket.on('close', () => (this.closed = true));
     socket.on('drain', () => {
       if (this.paused) {
         this.paused = false;
@@ -86,6 +87,20 @@ export class ServerConnection {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  /** Resolves once the socket's queue has drained (at once when it is empty, or the connection closed). */
+  drained(): Promise<void> {
+    if (this.closed || this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
   }
 
   /** Flushes what is queued, then closes. */

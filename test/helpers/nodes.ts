@@ -28,6 +28,7 @@ export interface BackendSpec {
   'defrag-timeout'?: number;
   'defrag-rate-limit'?: number;
   'index-snapshot-interval'?: number;
+  'tombstone-ttl'?: number;
 }
 
 export interface NodeSpec {

@@ -163,9 +163,11 @@ export const BACKEND_IDS_DISABLE = 1;
 export const Errno = {
   EPERM: -1,
   ENOENT: -2,
+  EINTR: -4,
   EIO: -5,
   ENXIO: -6,
   E2BIG: -7,
+  ENOEXEC: -8,
   EBADF: -9,
   ENOMEM: -12,
   EBUSY: -16,

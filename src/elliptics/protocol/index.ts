@@ -13,3 +13,4 @@ export * from './node-status.js';
 export * from './auth.js';
 export * from './key.js';
 export * from './frame.js';
+export * from './iterator.js';

@@ -5,6 +5,7 @@
 //   write-path.ts    writes: whole objects, offsets and appends, PREPARE / PLAIN_WRITE / COMMIT
 //   read-path.ts     reads of a range, verified per 64 KiB chunk; SHA-512 on request
 //   removal.ts       removal in place: the record becomes a TOMBSTONE with the removal's time
+//   walk.ts          a walk over the keys (ITERATOR)
 //   index-loader.ts  start-up: the index from the snapshot and the blobs' tails, or a full scan
 //   housekeeping.ts  fsync and snapshot timers, what defragmentation asks, space statistics
 //   blob-set.ts      the blob files: allocation, rotation, limits, durability
@@ -31,6 +32,7 @@ import { RecordFlag, type RecordHeader } from './record.js';
 import { removeKey, type RemoveOptions } from './removal.js';
 import { BackendState } from './state.js';
 import { StorageError } from './storage-error.js';
+import { KeyWalk, type WalkOptions } from './walk.js';
 import { WritePath, type WriteRequest, type WriteResult } from './write-path.js';
 
 export type { BackendSummary, ReadResult, WriteRequest, WriteResult };
@@ -188,6 +190,12 @@ export class Backend implements DefragHost {
   read(id: Buffer, offset: number, size: number, verify: boolean, headroom: number): Promise<ReadResult> {
     this.assertEnabled();
     return this.reads.read(id, offset, size, verify, headroom);
+  }
+
+  /** A walk over the keys as they are now (ITERATOR); see walk.ts. */
+  walk(opts: WalkOptions): KeyWalk {
+    this.assertEnabled();
+    return new KeyWalk(this.state.index, opts);
   }
 
   /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */

@@ -141,6 +141,17 @@ export class KeyIndex {
     return this.map.size + (this.packed?.live ?? 0);
   }
 
+  /** Keys with a committed record, with a prepared one, and removals remembered. */
+  counts(): { committed: number; pending: number; removed: number } {
+    let committed = this.packed?.live ?? 0;
+    let pending = 0;
+    for (const st of this.map.values()) {
+      if (st.committed) committed++;
+      if (st.pending) pending++;
+    }
+    return { committed, pending, removed: this.removedKeys };
+  }
+
   /** Keys with a committed record. */
   committedCount(): number {
     let n = this.packed?.live ?? 0;

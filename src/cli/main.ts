@@ -7,6 +7,7 @@ import { nodeCommand } from './node-command.js';
 import { bmetaCommand } from './bmeta-command.js';
 import { defragCommand } from './defrag-command.js';
 import { proxyCommand } from './proxy-command.js';
+import { recoverCommand } from './recover-command.js';
 import { signCommand } from './sign-command.js';
 
 /** package.json's version (dist/src/cli/main.js → package.json). */
@@ -23,7 +24,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(bmetaCommand)
     .command(signCommand)
     .command(defragCommand)
-    .demandCommand(1, 'name a command: proxy, node, bmeta, sign, defrag')
+    .command(recoverCommand)
+    .demandCommand(1, 'name a command: proxy, node, bmeta, sign, defrag, recover')
     .strict()
     .help()
     .alias('h', 'help')

@@ -20,6 +20,8 @@ export interface WriteStreamOptions {
   maxInFlight?: number;
   ioFlags?: number;
   timestamp?: DnetTime;
+  /** Stored with the record (recovery keeps the source's). */
+  userFlags?: bigint;
   /**
    * Called with each buffer given to write() once no request refers to it any more (acknowledged
    * or failed in every group, or dropped by abort): the producer may reuse its memory.
@@ -138,7 +140,7 @@ export class ObjectWriter {
     }
     if (this.single) {
       const { parts, origins } = this.take(this.bufferedLen);
-      const results = await this.session.writeId(this.id, parts, { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.timestamp });
+      const results = await this.session.writeId(this.id, parts, { offset: this.offset, ioFlags: this.ioFlags, timestamp: this.timestamp, userFlags: this.opts.userFlags });
       if (results.every(bytesConsumed)) this.unref(origins);
       return results;
     }
@@ -240,7 +242,7 @@ export class ObjectWriter {
         : kind === 'plain' ? [IoFlags.PLAIN_WRITE, at + len]
         : [IoFlags.COMMIT | IoFlags.PLAIN_WRITE, total];
       if (g.outstanding++ === 0) g.since = performance.now();
-      const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.timestamp }), `write (${kind})`);
+      const r = await this.session.resultOf(g.group, this.id, (t) => writeRequest(t, parts, { offset: at, num, ioFlags: this.ioFlags | flags, timestamp: this.timestamp, userFlags: this.opts.userFlags }), `write (${kind})`);
       if (--g.outstanding === 0) g.busy += Math.round((performance.now() - g.since) * 1000);
       if (r.error) g.failed = r;
       else if (kind === 'commit') g.result = r;

@@ -43,6 +43,15 @@ export interface WriteOptions {
 }
 
 
+export interface RemoveOptions {
+  /** When the removal was made (default: now). */
+  timestamp?: DnetTime;
+  /** io-flags, e.g. CAS_TIMESTAMP: our node then keeps a record newer than `timestamp`. */
+  ioFlags?: number;
+  /** Only these groups (default: the session's). */
+  groups?: readonly number[];
+}
+
 export class Session {
   constructor(
     readonly cluster: Cluster,
@@ -192,10 +201,18 @@ export class Session {
     return this.inAllGroups(id, (t) => lookupRequest(t), 'lookup');
   }
 
-  /** DEL in every group in parallel. */
-  remove(key: string | Buffer): Promise<GroupResult[]> {
-    const ioFlags = this.opts.ioFlags ?? 0;
-    return this.inAllGroups(this.id(key), (t) => removeRequest(t, ioFlags), 'remove');
+  /**
+   * DEL in every group in parallel. The removal carries its time (now, unless given), so that our
+   * nodes can order it against a write of the key in another group; a real node ignores it.
+   */
+  remove(key: string | Buffer, opts: RemoveOptions = {}): Promise<GroupResult[]> {
+    return this.removeId(this.id(key), opts);
+  }
+
+  removeId(id: Buffer, opts: RemoveOptions = {}): Promise<GroupResult[]> {
+    const ioFlags = opts.ioFlags ?? this.opts.ioFlags ?? 0;
+    const timestamp = opts.timestamp ?? timeNow();
+    return this.inAllGroups(id, (t) => removeRequest(t, ioFlags, timestamp), 'remove', opts.groups);
   }
 
   /** DEL of many keys in every group, pipelined (there is no bulk-remove command, spec §6.7). */

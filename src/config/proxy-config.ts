@@ -66,6 +66,16 @@ export interface ProxyConfig {
   strictSignatures: boolean;
   /** Seconds X-Ell-Date may differ from the proxy's clock under strict signatures. */
   signatureSkew: number;
+  /** A write or delete that missed a group under the quorum becomes a hint, replayed when the group is back. */
+  hintedHandoff: boolean;
+  /** Where the primary keeps the hint journal ("": the embedded node's directory + /hints, else var/hints). */
+  hintsDir: string;
+  /** Most hints kept; beyond, new ones are dropped with an error that points at `backrunner recover`. */
+  hintLimit: number;
+  /** Bytes per second hint replays may copy. */
+  hintReplayRate: number;
+  /** Objects up to this size that a GET found missing or damaged in a group are rewritten there (0: no read-repair). */
+  readRepairMaxSize: number;
 }
 
 /** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
@@ -144,6 +154,11 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     allowedCflags: s.int('allowed-cflags', { def: DEFAULT_ALLOWED_CFLAGS, min: 0, max: 0xffff_ffff }),
     strictSignatures: s.bool('strict-signatures', false),
     signatureSkew: s.int('signature-skew', { def: 300, positive: true }),
+    hintedHandoff: s.bool('hinted-handoff', true),
+    hintsDir: ((dir) => dir && path.resolve(baseDir, dir))(s.string('hints-dir', '')),
+    hintLimit: s.int('hint-limit', { def: 1_000_000, min: 1 }),
+    hintReplayRate: Math.round(s.number('hint-replay-rate', { def: 20, min: 0.01 }) * 1e6),
+    readRepairMaxSize: s.int('read-repair-max-size', { def: 16 * 1024 * 1024, min: 0 }),
   };
 }
 

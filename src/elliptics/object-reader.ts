@@ -70,6 +70,11 @@ export class ObjectReader implements AsyncIterable<Buffer> {
     this.ioFlags = first.io.recordFlags & RecordFlags.CHUNKED_CSUM ? base : base | IoFlags.NOCSUM;
   }
 
+  /** What the first read found in the groups it did not serve from (read-repair). */
+  get misses(): ReadReply['misses'] {
+    return this.first.misses;
+  }
+
   static async open(session: Session, id: Buffer, opts: ReadOptions = {}): Promise<ObjectReader> {
     const chunk = opts.chunkSize ?? DEFAULT_READ_CHUNK;
     const size = opts.size ? Math.min(opts.size, chunk) : chunk;

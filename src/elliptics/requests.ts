@@ -155,6 +155,8 @@ export function fileInfoOf(packets: readonly Packet[], what: string): FileInfoRe
 export class ReadReply {
   /** The group that answered (set by the reader that asked). */
   group = 0;
+  /** Groups asked before it that lacked the object (for read-repair; see Session.readId). */
+  misses: { missing: number[]; shadowed: number[]; removedAt: DnetTime | undefined } | undefined;
 
   constructor(
     readonly io: IoAttr,

@@ -7,7 +7,7 @@ import type { Packet } from './connection.js';
 import { EllipticsError, statusOf } from './errors.js';
 import type { NodePool } from './node-pool.js';
 import {
-  Errno, decodeFileInfoReply, formatAddr, keyToId, timeNow,
+  Errno, FlagsHigh, compareTime, decodeFileInfoReply, formatAddr, keyToId, timeNow,
   type BackendControl, type BackendStatus, type DnetTime,
 } from './protocol/index.js';
 import {
@@ -33,6 +33,40 @@ export interface SessionOptions {
   timeoutMs?: number;
   /** A read's deadline in one group before the next group is tried; `timeoutMs` when unset. */
   attemptTimeoutMs?: number;
+  /**
+   * Reads and lookups ask our nodes when a missing key was removed (FlagsHigh.REMOVAL_TIME), and a
+   * read never serves a copy older than a removal an earlier group remembers.
+   */
+  removalTimes?: boolean;
+  /** Replicas known to hold an older state than was acknowledged (a hint is pending): never read. */
+  stale?: StaleSet;
+}
+
+/** Replicas a read must not serve from, by (id, group). */
+export interface StaleSet {
+  readonly size: number;
+  has(id: Buffer, group: number): boolean;
+}
+
+/**
+ * What a read learned of the groups it did not serve from, for read-repair: groups that lacked the
+ * object or held it damaged (a copy repairs them), groups that hold a copy older than a removal
+ * another group remembers (repeating the removal repairs them), and that removal's time.
+ */
+export interface ReadMisses {
+  missing: number[];
+  shadowed: number[];
+  removedAt: DnetTime | undefined;
+}
+
+/** A read that found nothing to serve; `misses` says what each group answered. */
+export class ReadMissError extends EllipticsError {
+  constructor(
+    cause: EllipticsError,
+    readonly misses: ReadMisses,
+  ) {
+    super(cause.status, cause.message.replace(/ \([A-Z0-9]+ -?\d+\)$/, ''), cause.removedAt ?? misses.removedAt);
+  }
 }
 
 export interface WriteOptions {
@@ -175,21 +209,46 @@ export class Session {
   async readId(id: Buffer, groups: readonly number[], io: { offset: number; size: number; ioFlags: number }, what: string): Promise<ReadReply> {
     const failures: EllipticsError[] = [];
     const until = Date.now() + this.timeoutMs;
+    const stale = this.opts.stale && this.opts.stale.size > 0 ? this.opts.stale : undefined;
+    const flagsHigh = this.opts.removalTimes ? FlagsHigh.REMOVAL_TIME : 0;
+    let misses: ReadMisses | undefined;
     for (const group of this.byHealth(id, groups)) {
       const left = until - Date.now();
       if (left <= 0) {
         failures.push(new EllipticsError(Errno.ETIMEDOUT, `${what}: no group answered within ${this.timeoutMs} ms`));
         break;
       }
+      if (stale?.has(id, group)) {
+        failures.push(new EllipticsError(Errno.ESTALE, `${what}: group ${group} missed a newer state (its repair is pending)`));
+        continue;
+      }
       try {
         const { pool, backendId } = this.cluster.route(group, id);
-        const r = readRequest({ id, group, backendId, cflags: this.opts.cflags ?? 0, traceId: this.opts.traceId ?? 0n }, io);
-        return readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group);
+        const r = readRequest({ id, group, backendId, cflags: this.opts.cflags ?? 0, flagsHigh, traceId: this.opts.traceId ?? 0n }, io);
+        const reply = readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group);
+        const removedAt = misses?.removedAt;
+        if (removedAt && compareTime(reply.io.timestamp, removedAt) <= 0) {
+          // Deletes stay deleted: this copy is older than a removal an earlier group remembers.
+          reply.release();
+          misses!.shadowed.push(group);
+          failures.unshift(new EllipticsError(Errno.ENOENT, `${what}: removed (group ${group} holds an older copy)`, removedAt));
+          continue;
+        }
+        if (misses) reply.misses = misses;
+        return reply;
       } catch (err) {
-        failures.push(err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message));
+        const e = err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message);
+        failures.push(e);
+        if (e.status === Errno.ENOENT || e.status === Errno.EBADFD || e.status === Errno.EILSEQ) {
+          misses ??= { missing: [], shadowed: [], removedAt: undefined };
+          if (e.removedAt) {
+            if (!misses.removedAt || compareTime(e.removedAt, misses.removedAt) > 0) misses.removedAt = e.removedAt;
+          } else misses.missing.push(group);
+        }
       }
     }
-    throw readFailure(failures, what);
+    const failure = readFailure(failures, what);
+    throw misses ? new ReadMissError(failure, misses) : failure;
   }
 
   /** LOOKUP in every group in parallel. */
@@ -197,8 +256,21 @@ export class Session {
     return this.lookupId(this.id(key));
   }
 
-  lookupId(id: Buffer): Promise<GroupResult[]> {
-    return this.inAllGroups(id, (t) => lookupRequest(t), 'lookup');
+  async lookupId(id: Buffer): Promise<GroupResult[]> {
+    const flagsHigh = this.opts.removalTimes ? FlagsHigh.REMOVAL_TIME : 0;
+    const results = await this.inAllGroups(id, (t) => lookupRequest({ ...t, flagsHigh }), 'lookup');
+    const stale = this.opts.stale && this.opts.stale.size > 0 ? this.opts.stale : undefined;
+    // A removal remembered by one group hides older copies in the others; a stale replica is not shown.
+    let removedAt: DnetTime | undefined;
+    for (const r of results) if (r.error?.removedAt && (!removedAt || compareTime(r.error.removedAt, removedAt) > 0)) removedAt = r.error.removedAt;
+    if (!removedAt && !stale) return results;
+    return results.map((r) => {
+      if (r.status !== 0) return r;
+      const hidden = stale?.has(id, r.group) ? 'missed a newer state (its repair is pending)' : removedAt && r.info && compareTime(r.info.mtime, removedAt) <= 0 ? 'holds a copy older than its removal' : undefined;
+      if (!hidden) return r;
+      const error = new EllipticsError(Errno.ENOENT, `lookup: group ${r.group} ${hidden}`, removedAt);
+      return { ...r, status: error.status, error, info: undefined, storage: undefined };
+    });
   }
 
   /**
@@ -216,13 +288,13 @@ export class Session {
   }
 
   /** DEL of many keys in every group, pipelined (there is no bulk-remove command, spec §6.7). */
-  async bulkRemove(keys: readonly string[], concurrency = 64): Promise<KeyResults[]> {
+  async bulkRemove(keys: readonly string[], opts: RemoveOptions = {}, concurrency = 64): Promise<KeyResults[]> {
     const out: KeyResults[] = keys.map((key) => ({ key, id: this.id(key), results: [] }));
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < out.length) {
         const item = out[next++]!;
-        item.results = await this.remove(item.key);
+        item.results = await this.remove(item.key, opts);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, out.length) }, lane));

@@ -65,6 +65,25 @@ export interface RateCell {
   bps: number;
 }
 
+/** Replica repair: hinted handoff (the primary's journal and deliveries) and read-repair (the workers'). */
+export interface RepairStats {
+  pendingHints: number;
+  journalBytes: number;
+  /** Hints refused because the journal was full (proxy.hint-limit). */
+  overflowed: number;
+  delivered: number;
+  deliveryFailures: number;
+  dropped: number;
+  copiedBytes: number;
+  lastError: string;
+  readRepairs: number;
+  readRepairFailures: number;
+}
+
+export function emptyRepairs(): RepairStats {
+  return { pendingHints: 0, journalBytes: 0, overflowed: 0, delivered: 0, deliveryFailures: 0, dropped: 0, copiedBytes: 0, lastError: '', readRepairs: 0, readRepairFailures: 0 };
+}
+
 export interface LiveView {
   seq: number;
   time: number;
@@ -79,6 +98,7 @@ export interface LiveView {
   errors: RecentError[];
   processes: ProcessGauge[];
   workers: WorkerGauges[];
+  repairs: RepairStats;
 }
 
 export const HISTORY_STEP_MS = 10_000;
@@ -95,5 +115,5 @@ export function decodeLive(b: Uint8Array): LiveView {
 }
 
 export function emptyLive(): LiveView {
-  return { seq: 0, time: 0, backends: {}, requests: {}, rates: {}, shares: {}, errors: [], processes: [], workers: [] };
+  return { seq: 0, time: 0, backends: {}, requests: {}, rates: {}, shares: {}, errors: [], processes: [], workers: [], repairs: emptyRepairs() };
 }

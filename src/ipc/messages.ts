@@ -4,13 +4,17 @@
 // the live view about once a second (live.ts), and each worker's report about once a second
 // (report.ts). A worker says which IPC version it speaks in its hello.
 
+import type { HintsAck, HintsMessage, StaleReplicas } from './hints.js';
+
 /** Primary → worker. */
 export type PrimaryMessage =
   | { type: 'snapshot'; data: Uint8Array }
   | { type: 'live'; data: Uint8Array }
   | { type: 'drain' }
   | { type: 'reopen-logs' }
-  | NodeSuspect;
+  | NodeSuspect
+  | HintsAck
+  | StaleReplicas;
 
 /** A worker found a storage node unresponsive; the primary passes it on to the other workers. */
 export interface NodeSuspect {
@@ -30,4 +34,5 @@ export type WorkerMessage =
   | { type: 'report'; data: Uint8Array }
   | { type: 'fatal'; error: string }
   | NodeSuspect
+  | HintsMessage
   | ControlRequest;

@@ -96,6 +96,9 @@ export interface WorkerReport {
   loopLagMs: number;
   inFlight: number;
   pools: PoolGauge[];
+  /** Read-repairs since the last report: rewrites made, and those that failed. */
+  readRepairs: number;
+  readRepairFailures: number;
 }
 
 export function encodeReport(r: WorkerReport): Buffer {

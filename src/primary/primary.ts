@@ -4,7 +4,7 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
+import type { Endpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
 import { Section, withConfigFile } from '../config/reader.js';
@@ -24,7 +24,9 @@ import { ProcessMeter } from '../util/process-meter.js';
 import { commandRates, StatsFold } from './stats-fold.js';
 import { createLogger, reopenLogs, type Logger } from '../util/logger.js';
 import { ensureBuckets, loadBuckets } from './buckets.js';
+import { announce } from './announce.js';
 import { EmbeddedNode } from './embedded-node.js';
+import { Handoff } from './handoff.js';
 import { Supervisor } from './supervisor.js';
 
 export interface PrimaryOptions {
@@ -41,6 +43,7 @@ export class Primary {
   private cluster: Cluster | undefined;
   private store: MetadataStore | undefined;
   private supervisor: Supervisor | undefined;
+  private handoff: Handoff | undefined;
   private buckets: BucketMeta[] = [];
   /** `embedded.buckets`: created when their metadata is missing; their names are the bucket list. */
   private readonly embeddedBuckets: BucketMeta[];
@@ -115,6 +118,17 @@ export class Primary {
     }
     await this.reloadBuckets(true);
     await this.refreshStats();
+    if (this.proxy.hintedHandoff) {
+      this.handoff = await Handoff.start(this.cluster, {
+        dir: this.hintsDir(),
+        limit: this.proxy.hintLimit,
+        rate: this.proxy.hintReplayRate,
+        timeoutMs: this.proxy.writeAttemptTimeout * 1000,
+        groupsOf: (bucket) => this.buckets.find((b) => b.name === bucket)?.groups,
+        broadcast: (m) => this.supervisor?.broadcast(m),
+        log: this.log,
+      });
+    }
     this.supervisor = new Supervisor({
       count: this.proxy.workers,
       configFile: path.resolve(this.opts.config),
@@ -127,6 +141,8 @@ export class Primary {
         void this.shutdown(reason).then(() => process.exit(1));
       },
       onControl: (m) => this.control(m),
+      onHints: (m) => this.handoff?.accept(m.seq, m.hints) ?? Promise.resolve({ type: 'hints-ack', seq: m.seq, stored: false }),
+      greeting: () => (this.handoff ? [this.handoff.staleSet()] : []),
     });
     await this.supervisor.start();
     this.schedule();
@@ -152,6 +168,13 @@ export class Primary {
       this.embedded?.signal('SIGUSR1');
       this.log.info('log files reopened (SIGUSR1)');
     });
+  }
+
+  /** proxy.hints-dir, else the embedded node's directory + /hints, else var/hints beside the config file. */
+  private hintsDir(): string {
+    if (this.proxy.hintsDir) return this.proxy.hintsDir;
+    if (this.config.embedded) return path.join(this.config.embedded.dir, 'hints');
+    return path.resolve(path.dirname(path.resolve(this.opts.config)), 'var', 'hints');
   }
 
   /** --workers wins over proxy.workers, at start and on every reload. */
@@ -290,7 +313,7 @@ export class Primary {
     this.fold.tick();
     const gauges: ProcessGauge[] = [{ kind: 'primary', index: '', ...this.meter.read(process.pid) }];
     if (this.embedded?.pid) gauges.push({ kind: 'storage-node', index: '', ...this.meter.read(this.embedded.pid) });
-    this.supervisor?.broadcast({ type: 'live', data: encodeLive(this.fold.view(gauges)) });
+    this.supervisor?.broadcast({ type: 'live', data: encodeLive(this.fold.view(gauges, this.handoff?.stats())) });
   }
 
   private snapshot(): Uint8Array {
@@ -352,24 +375,13 @@ export class Primary {
   }
 
   private announce(): void {
-    const p = this.proxy;
-    const http = `http://${formatEndpoint(p.address)}`;
-    const storage = this.embedded ? `embedded node ${this.embedded.address} (${this.config.embedded!.dir}), groups ${this.config.embedded!.groups.join(',')}` : `Elliptics ${this.config.elliptics.remotes.map(formatEndpoint).join(', ')}`;
-    this.log.info({ http, https: p.httpsAddress ? `https://${formatEndpoint(p.httpsAddress)}` : undefined, workers: this.supervisor!.pids.length, storage, buckets: this.buckets.map((b) => b.name) }, `listening on ${http} with ${this.supervisor!.pids.length} workers; storage: ${storage}`);
-    const first = this.buckets[0];
-    if (this.embedded && first) {
-      const tokens = path.relative(process.cwd(), path.join(this.config.embedded!.dir, 'tokens'));
-      const writer = [...first.acl.values()].find((a) => a.flags & 2n);
-      const url = `${http}/upload/${first.name}/hello.txt`;
-      const lines = [
-        'try it:',
-        writer
-          ? `  curl -s --data-binary 'hello, backrunner' -H "Authorization: $(./bin/backrunner sign --user ${writer.user} --token-file ${tokens}/${writer.user}.token POST ${url})" ${url}`
-          : `  curl -s --data-binary 'hello, backrunner' ${url}`,
-        `  curl -s ${http}/get/${first.name}/hello.txt`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-    }
+    announce(this.log, {
+      proxy: this.proxy,
+      workers: this.supervisor!.pids.length,
+      buckets: this.buckets,
+      embedded: this.embedded && this.config.embedded ? { address: this.embedded.address, dir: this.config.embedded.dir, groups: this.config.embedded.groups } : undefined,
+      remotes: this.config.elliptics.remotes,
+    });
   }
 
   /** Drains the workers, closes storage, stops the embedded node. */
@@ -378,6 +390,7 @@ export class Primary {
       this.log.info({ why }, 'shutting down');
       for (const t of this.timers) clearInterval(t);
       await this.supervisor?.stop((this.proxy.shutdownTimeout + 5) * 1000);
+      this.handoff?.close();
       this.cluster?.close();
       await this.embedded?.stop();
       this.log.info('stopped');

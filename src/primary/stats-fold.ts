@@ -7,6 +7,7 @@
 import { decayPid, feedPid, newPid, WRITE_ERROR_PAIN } from '../buckets/pid.js';
 import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import {
+  emptyRepairs, type RepairStats,
   HISTORY_STEP_MS, HISTORY_STEPS, RATE_WINDOW_S, SHARE_WINDOW_MS,
   type BackendLive, type CommandRate, type LiveView, type ProcessGauge, type RateCell, type WorkerGauges,
 } from '../ipc/live.js';
@@ -36,6 +37,8 @@ export class StatsFold {
   /** step start → bucket → automatic uploads. */
   private readonly choiceSteps = new Map<number, Record<string, number>>();
   private readonly errors: RecentError[] = [];
+  private readRepairs = 0;
+  private readRepairFailures = 0;
   private readonly workerGauges = new Map<number, { gauge: ProcessGauge; workers: WorkerGauges }>();
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -51,6 +54,8 @@ export class StatsFold {
 
   addReport(r: WorkerReport): void {
     const now = this.now();
+    this.readRepairs += r.readRepairs ?? 0;
+    this.readRepairFailures += r.readRepairFailures ?? 0;
     for (const [handler, byCode] of Object.entries(r.requests)) {
       const totals = (this.requests[handler] ??= {});
       for (const [code, c] of Object.entries(byCode)) {
@@ -147,7 +152,8 @@ export class StatsFold {
     }
   }
 
-  view(extra: ProcessGauge[]): LiveView {
+  /** `handoff`: the primary's hint figures (the read-repair counts are the workers', folded here). */
+  view(extra: ProcessGauge[], handoff: RepairStats = emptyRepairs()): LiveView {
     const now = this.now();
     const rates: Record<string, Record<string, RateCell>> = {};
     const nowSec = Math.floor(now / 1000);
@@ -186,6 +192,7 @@ export class StatsFold {
       errors: this.errors,
       processes: [...extra, ...gauges.map((g) => g.gauge)],
       workers: gauges.map((g) => g.workers),
+      repairs: { ...handoff, readRepairs: this.readRepairs, readRepairFailures: this.readRepairFailures },
     };
   }
 }

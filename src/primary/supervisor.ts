@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { IPC_VERSION } from '../ipc/codec.js';
+import type { HintsAck, HintsMessage } from '../ipc/hints.js';
 import type { ControlRequest, PrimaryMessage, WorkerMessage } from '../ipc/messages.js';
 import type { Logger } from '../util/logger.js';
 
@@ -36,6 +37,10 @@ export interface SupervisorOptions {
   snapshot: () => Uint8Array;
   onReport: (data: Uint8Array) => void;
   onControl: (m: ControlRequest) => void;
+  /** A worker's hints: answered (to that worker) once they are journaled. */
+  onHints?: (m: HintsMessage) => Promise<HintsAck>;
+  /** Messages a new worker gets after its first snapshot (the stale replicas it must not read). */
+  greeting?: () => PrimaryMessage[];
   /** A slot's worker is gone (its gauges are stale). */
   onWorkerGone?: (index: number) => void;
   /** Workers cannot be kept running (they die before listening, again and again). */
@@ -108,6 +113,7 @@ export class Supervisor {
             this.opts.log.error({ worker: slot.index, pid: m.pid, workerVersion: m.version ?? 'none', primaryVersion: IPC_VERSION }, 'worker speaks another IPC version than the primary: the primary and its workers run different builds (restart the whole proxy after an upgrade)');
           }
           this.send(w, { type: 'snapshot', data: this.opts.snapshot() });
+          for (const g of this.opts.greeting?.() ?? []) this.send(w, g);
           break;
         case 'ready':
           slot.readyAt = Date.now();
@@ -122,6 +128,10 @@ export class Supervisor {
         case 'node-suspect':
           // Each worker would find a hung node by itself, seconds apart: tell the others at once.
           for (const s of this.slots) if (s.worker && s.worker !== w) this.send(s.worker, m);
+          break;
+        case 'hints':
+          if (this.opts.onHints) void this.opts.onHints(m).then((ack) => this.send(w, ack));
+          else this.send(w, { type: 'hints-ack', seq: m.seq, stored: false });
           break;
         case 'fatal':
           slot.lastFailure = m.error;

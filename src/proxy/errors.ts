@@ -25,6 +25,8 @@ export function statusForErrno(code: number): number {
     case Errno.ECONNRESET:
     case Errno.ECONNREFUSED:
     case Errno.EHOSTDOWN:
+    // A replica that missed an acknowledged write, with its repair pending, and no other to read.
+    case Errno.ESTALE:
       return 503;
     case Errno.ENOENT:
     case Errno.EILSEQ:

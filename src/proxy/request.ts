@@ -137,6 +137,9 @@ export class Request {
       traceId: this.traceId,
       ...(opts.timeoutSeconds ? { timeoutMs: opts.timeoutSeconds * 1000 } : {}),
       ...(opts.attemptSeconds ? { attemptTimeoutMs: opts.attemptSeconds * 1000 } : {}),
+      // Reads never serve a replica that missed an acknowledged state, nor a copy older than a removal.
+      removalTimes: true,
+      stale: this.ctx.stale,
     });
   }
 

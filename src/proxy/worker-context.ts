@@ -14,6 +14,10 @@ import { HttpError } from './errors.js';
 import { emptyLive, type LiveView } from '../ipc/live.js';
 import { fromSnapshotBucket, type Snapshot } from '../ipc/snapshot.js';
 import { WorkerStats } from './worker-stats.js';
+import { HintReporter } from './hint-reporter.js';
+import { ReadRepair } from './read-repair.js';
+import { StaleReplicaSet } from './stale-replicas.js';
+import type { HintsMessage } from '../ipc/hints.js';
 
 /** A bucket not in the bucket list, read on demand; misses are remembered briefly. */
 interface OnDemand {
@@ -41,6 +45,10 @@ export class WorkerContext {
   readonly metadata: MetadataStore;
   /** Requests in progress (for draining). */
   inFlight = 0;
+  /** Replicas not to read until their hint is delivered (from the primary). */
+  readonly stale = new StaleReplicaSet();
+  readonly hints: HintReporter;
+  readonly readRepair: ReadRepair;
 
   constructor(
     snapshot: Snapshot,
@@ -49,8 +57,12 @@ export class WorkerContext {
     readonly log: Logger,
     /** This worker's stable index. */
     readonly index = 0,
+    /** Sends hints to the primary (none in a worker without one: tests, benchmarks). */
+    sendHints: (m: HintsMessage) => void = () => undefined,
   ) {
     this.stats = new WorkerStats(index);
+    this.hints = new HintReporter(sendHints, log);
+    this.readRepair = new ReadRepair(cluster, this.stats, this.hints, log, () => this.config.readRepairMaxSize);
     this.metadata = new MetadataStore(cluster, metadataGroups);
     this.snapshot = snapshot;
     this.apply(snapshot);

@@ -61,6 +61,15 @@ export class WorkerStats {
     return false;
   }
 
+  private readRepairs = 0;
+  private readRepairFailures = 0;
+
+  /** A read-repair finished (rewritten, or failed). */
+  readRepaired(ok: boolean): void {
+    if (ok) this.readRepairs++;
+    else this.readRepairFailures++;
+  }
+
   chose(bucket: string): void {
     this.choices[bucket] = (this.choices[bucket] ?? 0) + 1;
   }
@@ -82,7 +91,11 @@ export class WorkerStats {
       loopLagMs: me.loopLagMs,
       inFlight: gauges.inFlight,
       pools: gauges.pools,
+      readRepairs: this.readRepairs,
+      readRepairFailures: this.readRepairFailures,
     };
+    this.readRepairs = 0;
+    this.readRepairFailures = 0;
     this.requests = new Map();
     this.writes = {};
     this.choices = {};

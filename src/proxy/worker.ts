@@ -55,7 +55,7 @@ export async function runWorker(configFile: string): Promise<void> {
     log,
     onNodeSuspect: (node, why) => send({ type: 'node-suspect', node, why }),
   });
-  const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0));
+  const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0), send);
   setPrimaryChannel(send);
   let versionLogged = false;
   process.on('message', (m: PrimaryMessage) => {
@@ -72,6 +72,8 @@ export async function runWorker(configFile: string): Promise<void> {
     if (m.type === 'drain') void drain('primary asked');
     else if (m.type === 'reopen-logs') reopenLogs();
     else if (m.type === 'node-suspect') cluster.suspectReported(m.node, m.why);
+    else if (m.type === 'stale') ctx.stale.apply(m);
+    else if (m.type === 'hints-ack') ctx.hints.ack(m);
   });
 
   const cfg = ctx.config;

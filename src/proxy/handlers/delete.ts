@@ -3,19 +3,25 @@
 
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
+import { timeNow } from '../../elliptics/protocol/time.js';
+import { missedGroups } from '../hint-reporter.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { goJson } from '../replies.js';
 import type { Request } from '../request.js';
 
 export async function remove(req: Request): Promise<void> {
   const { bucket, key } = await req.bucketAndKey('write');
-  const results = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout }).remove(key);
+  const session = req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout });
+  // The removal's time goes with it: our nodes remember it, so a replica that missed it cannot win.
+  const timestamp = timeNow();
+  const results = await session.remove(key, { timestamp });
   req.noteGroups(results);
   if (!results.some((r) => r.status === 0)) {
     // A group that had the key and failed to remove it says more than one that never had it.
     const failure = results.find((r) => r.status !== Errno.ENOENT)?.error ?? results[0]?.error ?? new EllipticsError(Errno.ENXIO, 'no group answered');
     throw storageHttpError(failure);
   }
+  if (req.ctx.config.hintedHandoff) await req.ctx.hints.report(bucket.name, session.id(key), missedGroups(results, 'remove'), 'remove', timestamp);
   req.ex.end(200, []);
 }
 
@@ -42,8 +48,14 @@ export async function bulkRemove(req: Request): Promise<void> {
   const [bucketName] = req.params as [string];
   const keys = parseBulkDeleteBody(await req.smallBody('bulk_delete'));
   const bucket = await req.usableBucket(bucketName, 'write');
-  const done = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout }).bulkRemove(keys);
+  const timestamp = timeNow();
+  const done = await req.session(bucket, { ioFlags: req.ctx.config.writerIoFlags, timeoutSeconds: req.ctx.config.writeAttemptTimeout }).bulkRemove(keys, { timestamp });
   const failures: Record<string, string> = {};
   for (const k of done) for (const r of k.results) if (r.status !== 0) failures[k.key] = `remove status: ${r.status}`;
+  if (req.ctx.config.hintedHandoff) {
+    // Removed somewhere and missed elsewhere: those groups get the removal later.
+    const hinted = done.filter((k) => k.results.some((r) => r.status === 0));
+    await Promise.all(hinted.map((k) => req.ctx.hints.report(bucket.name, k.id, missedGroups(k.results, 'remove'), 'remove', timestamp)));
+  }
   req.ex.end(200, [['Content-Type', 'application/json']], goJson(failures));
 }

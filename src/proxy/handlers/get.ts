@@ -7,7 +7,8 @@ import { ObjectReader, type ReadOptions } from '../../elliptics/object-reader.js
 import { IoFlags } from '../../elliptics/protocol/constants.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { timeToMillis } from '../../elliptics/protocol/time.js';
-import type { Session } from '../../elliptics/session.js';
+import { ReadMissError, type ReadMisses, type Session } from '../../elliptics/session.js';
+import type { RepairJob } from '../read-repair.js';
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { HttpError, storageHttpError } from '../errors.js';
 import { objectEtag } from '../http/conditional.js';
@@ -28,7 +29,10 @@ export async function get(req: Request): Promise<void> {
     req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
   // The first READ tells the size and the timestamp. Without a range it is the object's first
   // chunk; with one it is a 1-byte probe, so no data is read twice.
-  const first = await open(session, id, { offset: 0, size: rangeHeader ? 1 : 0, chunkSize: READ_CHUNK, recycle: true, onFailover });
+  const repair = (misses: ReadMisses, served: RepairJob['served']): void => req.ctx.readRepair.enqueue({ bucket: bucket.name, groups: bucket.groups, id, misses, served });
+  const first = await open(session, id, { offset: 0, size: rangeHeader ? 1 : 0, chunkSize: READ_CHUNK, recycle: true, onFailover }, repair);
+  // Groups that lacked it, held it damaged, or hold a copy older than its removal: repaired in the background.
+  if (first.misses) repair(first.misses, { group: first.group, size: first.totalSize, timestamp: first.timestamp });
   const t = first.timestamp;
   try {
     const validators = { mtime: timeToMillis(t), etag: objectEtag(first.totalSize, t.sec, t.nsec) };
@@ -91,11 +95,16 @@ function readSession(req: Request, bucket: BucketMeta, id: Buffer): Session {
   });
 }
 
-/** A reader (with `recycle`: serveContent passes each chunk on before asking for the next); storage errors as HTTP ones. */
-async function open(session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
+/**
+ * A reader (with `recycle`: serveContent passes each chunk on before asking for the next); storage
+ * errors as HTTP ones. A read that found nothing to serve may still have found replicas to repair
+ * (a copy older than a removal): `repair` hears of them.
+ */
+async function open(session: Session, id: Buffer, opts: ReadOptions, repair?: (misses: ReadMisses, served: undefined) => void): Promise<ObjectReader> {
   try {
     return await ObjectReader.open(session, id, opts);
   } catch (err) {
+    if (err instanceof ReadMissError) repair?.(err.misses, undefined);
     if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
     throw err;
   }

@@ -117,6 +117,23 @@ export async function metrics(req: Request): Promise<void> {
   m.family('backrunner_node_state', 'gauge', 'State of a storage node as a worker\'s client sees it (1 for the current state).');
   for (const w of live.workers) for (const p of w.pools) m.sample('backrunner_node_state', { worker: w.index, node: p.node, state: p.state }, 1);
 
+  const r = live.repairs;
+  const repairs: [string, 'gauge' | 'counter', string, number][] = [
+    ['backrunner_hints_pending', 'gauge', 'Writes and removals that missed a group, journaled until delivered (hinted handoff).', r.pendingHints],
+    ['backrunner_hint_journal_bytes', 'gauge', 'Size of the hint journal file.', r.journalBytes],
+    ['backrunner_hints_overflowed_total', 'counter', 'Hints refused because the journal was full (proxy.hint-limit): run backrunner recover.', r.overflowed],
+    ['backrunner_hints_delivered_total', 'counter', 'Hints delivered (the group holds the acknowledged state).', r.delivered],
+    ['backrunner_hint_delivery_failures_total', 'counter', 'Hint deliveries that failed (retried with back-off).', r.deliveryFailures],
+    ['backrunner_hints_dropped_total', 'counter', 'Hints dropped: their bucket is gone, or nothing is left to copy.', r.dropped],
+    ['backrunner_hint_copied_bytes_total', 'counter', 'Bytes copied by hint deliveries.', r.copiedBytes],
+    ['backrunner_read_repairs_total', 'counter', 'Replicas rewritten by read-repair.', r.readRepairs],
+    ['backrunner_read_repair_failures_total', 'counter', 'Read-repairs that failed.', r.readRepairFailures],
+  ];
+  for (const [name, type, help, value] of repairs) {
+    m.family(name, type, help);
+    m.sample(name, {}, value);
+  }
+
   m.family('process_resident_memory_bytes', 'gauge', 'Resident memory of each process of the proxy.');
   for (const p of live.processes) m.sample('process_resident_memory_bytes', { process: p.kind, worker: p.index }, p.rss);
   m.family('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.');

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { formatEndpoint } from '../../elliptics/protocol/addr.js';
 import { backendKey, type BackendStats } from '../../elliptics/stats.js';
-import type { BackendLive } from '../../ipc/live.js';
+import type { BackendLive, RepairStats } from '../../ipc/live.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
 import { bucketSummaries } from '../selection-view.js';
@@ -125,6 +125,23 @@ function status(req: Request, names: string[] | undefined): Record<string, unkno
     Backends: backends,
     Errors: live.errors.slice(-20).map((e) => ({ Time: e.time, Method: e.method, Handler: e.handler, Status: e.status, Error: e.error })),
     Nodes: live.workers.flatMap((w) => w.pools.map((p) => ({ Worker: w.index, Node: p.node, State: p.state, Connections: p.connections, InFlight: p.inFlight }))),
+    Repairs: repairsOf(live.repairs),
+  };
+}
+
+/** Hinted handoff and read-repair, as /stat/ and /status/ show them. */
+function repairsOf(r: RepairStats): Record<string, unknown> {
+  return {
+    PendingHints: r.pendingHints,
+    JournalBytes: r.journalBytes,
+    Overflowed: r.overflowed,
+    Delivered: r.delivered,
+    DeliveryFailures: r.deliveryFailures,
+    Dropped: r.dropped,
+    CopiedBytes: r.copiedBytes,
+    LastError: r.lastError || null,
+    ReadRepairs: r.readRepairs,
+    ReadRepairFailures: r.readRepairFailures,
   };
 }
 

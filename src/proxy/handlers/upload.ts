@@ -8,6 +8,8 @@ import { draw, eligible, scoreBucket, type BucketScore, type SelectionContext } 
 import { quorumNeeds, type WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
+import { timeNow, type DnetTime } from '../../elliptics/protocol/time.js';
+import { missedGroups } from '../hint-reporter.js';
 import type { GroupResult } from '../../elliptics/group-result.js';
 import type { Session } from '../../elliptics/session.js';
 import { backendKey } from '../../elliptics/stats.js';
@@ -122,7 +124,9 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
   const digest = expected.length > 0 ? new BodyDigest(expected) : undefined;
   const id = session.id(key);
   const write = size <= DEFAULT_WRITE_CHUNK ? writeWhole : writeStreamed;
-  const results = await write(req, session, id, size, offset, digest);
+  // One timestamp for every replica: the version a hint later copies to a group that missed it.
+  const timestamp = timeNow();
+  const results = await write(req, session, id, size, offset, digest, timestamp);
   recordWrites(req, results, size);
   req.noteGroups(results);
   if (!quorumMet(results, cfg.writeQuorum)) {
@@ -130,19 +134,21 @@ async function store(req: Request, bucket: BucketMeta, key: string, size: number
     const last = failed[failed.length - 1]?.error ?? new EllipticsError(Errno.EIO, 'write failed');
     throw storageHttpError(last);
   }
+  // Acknowledged with a group behind: the primary has the hint on disk before the client hears 200.
+  if (cfg.hintedHandoff) await req.ctx.hints.report(bucket.name, id, missedGroups(results, 'write'), 'write', timestamp);
   req.ex.end(200, JSON_REPLY, uploadReplyJson(bucket.name, key, results, id));
 }
 
 const JSON_REPLY: [string, string][] = [['Content-Type', 'application/json']];
 
-type WriteBody = (req: Request, session: Session, id: Buffer, size: number, offset: number, digest: BodyDigest | undefined) => Promise<GroupResult[]>;
+type WriteBody = (req: Request, session: Session, id: Buffer, size: number, offset: number, digest: BodyDigest | undefined, timestamp: DnetTime) => Promise<GroupResult[]>;
 
 /**
  * A body that fits one WRITE (up to 1 MiB): gathered whole — it would be held until the end anyway —
  * checked against its digest, then written to every group in one request each. Most uploads are
  * small: this path skips the streaming writer's bookkeeping.
  */
-const writeWhole: WriteBody = async (req, session, id, size, offset, digest) => {
+const writeWhole: WriteBody = async (req, session, id, size, offset, digest, timestamp) => {
   const body = req.ex.acceptBody();
   const parts: Buffer[] = [];
   let received = 0;
@@ -154,16 +160,16 @@ const writeWhole: WriteBody = async (req, session, id, size, offset, digest) => 
   if (received !== size) throw new HttpError(400, `upload: body ended after ${received} of ${size} bytes`);
   // Before anything is written: a body that does not match its digest is not stored.
   await digest?.verify(parts);
-  const results = await session.writeId(id, parts, { offset });
+  const results = await session.writeId(id, parts, { offset, timestamp });
   // After a timeout the bytes may still wait in a socket queue: then the blocks are not reused.
   if (results.every((r) => r.status !== Errno.ETIMEDOUT)) for (const p of parts) body.release(p);
   return results;
 };
 
 /** A larger body, streamed into every group with a bound on the bytes in flight (PREPARE, PLAIN_WRITE…, COMMIT). */
-const writeStreamed: WriteBody = async (req, session, id, size, offset, digest) => {
+const writeStreamed: WriteBody = async (req, session, id, size, offset, digest, timestamp) => {
   const body = req.ex.acceptBody();
-  const writer = new ObjectWriter(session, id, size, { offset, release: (b) => body.release(b) });
+  const writer = new ObjectWriter(session, id, size, { offset, timestamp, release: (b) => body.release(b) });
   try {
     for (let chunk = await body.next(); chunk; chunk = await body.next()) {
       digest?.update(chunk);

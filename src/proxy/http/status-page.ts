@@ -1,7 +1,8 @@
 // GET /status/ (DESIGN §4.15): one self-contained HTML page — no external assets, it works offline —
 // that polls /stat/ every two seconds and draws the buckets with their groups, each backend's fill,
 // the selection pain, weight and share of recent automatic uploads, each backend's write latency
-// over the last minutes as an SVG chart, node states and recent errors. Public, like /stat/.
+// over the last minutes as an SVG chart, replica repair (hints, read-repair), node states and recent
+// errors. Public, like /stat/.
 
 export const STATUS_PAGE = `<!doctype html>
 <html lang="en">
@@ -40,6 +41,7 @@ export const STATUS_PAGE = `<!doctype html>
   <section><h2>Buckets — automatic uploads</h2><table id="selection"><thead><tr><th>bucket</th><th>groups</th><th class="num">pain (1 MiB)</th><th class="num">weight</th><th class="num">share, last minute</th><th>state</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Backends</h2><div id="buckets"></div></section>
   <section><h2>Write latency — mean storage time per 10 s, last 5 minutes</h2><div id="chart"></div><div class="legend" id="legend"></div></section>
+  <section><h2>Replicas — hinted handoff and read-repair</h2><table id="repairs"><thead><tr><th class="num">hints pending</th><th class="num">journal</th><th class="num">delivered</th><th class="num">failed tries</th><th class="num">dropped</th><th class="num">overflowed</th><th class="num">copied</th><th class="num">read-repairs</th><th>last error</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Storage nodes</h2><table id="nodes"><thead><tr><th>worker</th><th>node</th><th>state</th><th class="num">connections</th><th class="num">in flight</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Recent errors</h2><table id="errors"><thead><tr><th>time</th><th>request</th><th class="num">status</th><th>error</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -123,6 +125,12 @@ function render(stat) {
   }
   $('buckets').replaceChildren(...blocks);
   chart(st.Backends);
+  const r = st.Repairs;
+  if (r) fill($('repairs').tBodies[0], [el('tr', {}, el('td', { class: 'num', 'data-pending': r.PendingHints }, r.PendingHints), el('td', { class: 'num' }, bytes(r.JournalBytes)),
+    el('td', { class: 'num' }, r.Delivered), el('td', { class: 'num' }, r.DeliveryFailures), el('td', { class: 'num' }, r.Dropped),
+    el('td', { class: 'num' }, r.Overflowed ? el('span', { class: 'tag bad', title: 'the hint journal was full: run backrunner recover' }, r.Overflowed) : 0),
+    el('td', { class: 'num' }, bytes(r.CopiedBytes)), el('td', { class: 'num' }, r.ReadRepairs + (r.ReadRepairFailures ? ' (' + r.ReadRepairFailures + ' failed)' : '')),
+    el('td', {}, r.LastError || '–'))]);
   fill($('nodes').tBodies[0], st.Nodes.map((n) => el('tr', {}, el('td', {}, n.Worker), el('td', {}, n.Node),
     el('td', {}, el('span', { class: 'tag ' + (n.State === 'up' ? 'ok' : 'bad') }, n.State)), el('td', { class: 'num' }, n.Connections), el('td', { class: 'num' }, n.InFlight))));
   fill($('errors').tBodies[0], st.Errors.slice().reverse().map((e) => el('tr', {}, el('td', {}, time(e.Time)), el('td', {}, e.Method + ' ' + (e.Handler || '')),

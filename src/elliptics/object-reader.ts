@@ -108,16 +108,20 @@ export class ObjectReader implements AsyncIterable<Buffer> {
 
   /**
    * Reads `size` bytes at `pos` from the serving group, failing over to the others in order. A
-   * replica that holds another version of the object (size or timestamp differ) must not continue
-   * the stream: its bytes would be spliced into the wrong object.
+   * reply of another version of the object (size or timestamp differ: another replica's, or the
+   * object overwritten meanwhile) must not continue the stream: its bytes would be spliced into the
+   * wrong object.
    */
   private async fetch(pos: number, size: number): Promise<ReadReply> {
     const order = [this.group, ...this.groups.filter((g) => g !== this.group)];
     const reply = await this.session.readId(this.id, order, { offset: pos, size, ioFlags: this.ioFlags }, `read at ${pos}`);
     const t = reply.io.timestamp;
-    if (reply.group !== this.group && (reply.io.totalSize !== this.totalSize || t.sec !== this.timestamp.sec || t.nsec !== this.timestamp.nsec)) {
+    if (reply.io.totalSize !== this.totalSize || t.sec !== this.timestamp.sec || t.nsec !== this.timestamp.nsec) {
+      // Another replica holds another version, or the object was overwritten while it was read:
+      // either way its bytes must not be spliced into the ones already given out.
       reply.release();
-      throw new EllipticsError(Errno.ESTALE, `group ${reply.group} holds another version of the object (${reply.io.totalSize} bytes) than group ${this.group} did (${this.totalSize} bytes): the stream cannot continue from it`);
+      const where = reply.group !== this.group ? `group ${reply.group} holds another version of the object than group ${this.group} did` : `the object was overwritten in group ${this.group} while it was read`;
+      throw new EllipticsError(Errno.ESTALE, `${where} (${reply.io.totalSize} bytes, was ${this.totalSize}): the stream cannot continue`);
     }
     if (reply.group !== this.group) this.onFailover?.(this.group, reply.group, pos);
     this.group = reply.group;

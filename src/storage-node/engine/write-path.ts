@@ -34,6 +34,8 @@ export interface WriteResult {
 }
 
 const ZEROS = Buffer.alloc(COPY_PIECE);
+/** A prepared upload older than this (by its timestamp) is taken for abandoned by a CAS_TIMESTAMP prepare. */
+const ABANDONED_AFTER_S = 600;
 
 export class WritePath {
   constructor(private readonly s: BackendState) {}
@@ -71,9 +73,19 @@ export class WritePath {
   private refuseIfStoredIsNewer(w: WriteRequest): void {
     const st = this.s.index.get(w.id);
     const stored = st?.committed ?? st?.removed;
-    if (stored && compareTime(recordTime(stored), stampTime(w)) > 0) {
+    const t = stampTime(w);
+    if (stored && compareTime(recordTime(stored), t) > 0) {
       throw new StorageError(Errno.EBADFD, `the stored ${st?.committed ? 'record' : 'removal'} is newer than this write (CAS_TIMESTAMP)`);
     }
+    // A chunked copy must not meet another upload of the key: a prepare does not replace a newer
+    // upload still in progress (one left alone for ABANDONED_AFTER_S is not), and later steps go only
+    // into the record their own prepare made (same time).
+    const pending = st?.pending;
+    const chunked = w.ioFlags & (IoFlags.PREPARE | IoFlags.PLAIN_WRITE | IoFlags.COMMIT);
+    if (!pending || !chunked) return;
+    const cmp = compareTime(recordTime(pending), t);
+    const clash = w.ioFlags & IoFlags.PREPARE ? cmp > 0 && pending.header.tsec > Date.now() / 1000 - ABANDONED_AFTER_S : cmp !== 0;
+    if (clash) throw new StorageError(Errno.EBADFD, 'another upload of the key is in progress (CAS_TIMESTAMP)');
   }
 
   private async prepare(w: WriteRequest, capacity: number): Promise<PendingRecord> {

@@ -135,13 +135,22 @@ export function logOptions(e: EllipticsConfig): LogOptions {
   return { level: e.logLevel, file: e.logFile, prefix: e.logPrefix };
 }
 
+/** The proxy's redirect settings the embedded node serves: `redirect-port`, `redirect-token`, `redirect-root`. */
+export interface EmbeddedRedirect {
+  port: number;
+  token: string;
+  root: string;
+}
+
 /**
  * The node config document (the file format of `backrunner node`) the `embedded` section stands
  * for: one node, one backend per group, in `b<id>-g<group>` under embedded.dir. The primary writes
  * it for the node it forks (`port`: the one a restarted node must listen on again).
  */
-export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: LogOptions, port = e.address.port): Record<string, unknown> {
+export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: LogOptions, port = e.address.port, redirect?: EmbeddedRedirect): Record<string, unknown> {
   return {
+    // The proxy's redirect-port (with its token and root): the node serves what /redirect/ points at.
+    ...(redirect && redirect.port > 0 && redirect.token !== '' ? { redirect: { address: formatEndpoint({ host: e.address.host, port: redirect.port }), token: redirect.token, root: redirect.root } } : {}),
     address: formatEndpoint({ host: e.address.host, port }),
     remotes: [],
     backends: e.groups.map((group, i) => ({

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { embeddedNodeDocument, type EmbeddedConfig } from '../config/backrunner-config.js';
+import { embeddedNodeDocument, type EmbeddedConfig, type EmbeddedRedirect } from '../config/backrunner-config.js';
 import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../ipc/node-messages.js';
 import type { Logger, LogOptions } from '../util/logger.js';
 
@@ -33,11 +33,15 @@ export class EmbeddedNode {
     private readonly maxFrame: number,
     private readonly logs: LogOptions,
     private readonly log: Logger,
+    private readonly redirect: EmbeddedRedirect | undefined,
   ) {}
 
-  /** Starts the node; rejects when the first start fails (a problem of the config or the machine). */
-  static async start(e: EmbeddedConfig, maxFrame: number, logs: LogOptions, log: Logger): Promise<EmbeddedNode> {
-    const node = new EmbeddedNode(e, maxFrame, logs, log);
+  /**
+   * Starts the node; rejects when the first start fails (a problem of the config or the machine).
+   * `redirect`: the proxy's redirect-port, -token and -root, for the node to serve redirect targets.
+   */
+  static async start(e: EmbeddedConfig, maxFrame: number, logs: LogOptions, log: Logger, redirect?: EmbeddedRedirect): Promise<EmbeddedNode> {
+    const node = new EmbeddedNode(e, maxFrame, logs, log, redirect);
     await node.spawn();
     log.info({ address: node.address, dir: e.dir, groups: e.groups }, 'embedded storage node ready');
     return node;
@@ -52,7 +56,7 @@ export class EmbeddedNode {
     const e = this.e;
     mkdirSync(e.dir, { recursive: true });
     const file = path.join(e.dir, 'node.json');
-    writeFileSync(file, `${JSON.stringify(embeddedNodeDocument(e, this.maxFrame, this.logs, this.port || e.address.port), null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify(embeddedNodeDocument(e, this.maxFrame, this.logs, this.port || e.address.port, this.redirect), null, 2)}\n`);
     const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
     const ready = await new Promise<NodeToParent>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -7,8 +7,7 @@ import path from 'node:path';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
 import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
-import { Section, withConfigFile } from '../config/reader.js';
-import { combineStoredConfig } from '../config/stored-config.js';
+import { withConfigFile } from '../config/reader.js';
 import { parseDefinitionsAt } from '../buckets/definitions.js';
 import { MetadataStore, readBucketListFile } from '../buckets/metadata-store.js';
 import type { BucketMeta } from '../buckets/metadata.js';
@@ -27,6 +26,7 @@ import { ensureBuckets, loadBuckets } from './buckets.js';
 import { announce } from './announce.js';
 import { EmbeddedNode } from './embedded-node.js';
 import { Handoff } from './handoff.js';
+import { ProxySource } from './proxy-source.js';
 import { Supervisor } from './supervisor.js';
 
 export interface PrimaryOptions {
@@ -52,6 +52,7 @@ export class Primary {
   private backends: BackendStats[] = [];
   /** Every worker's reports, folded: write health (PID), counters, rates, shares, errors. */
   private readonly fold = new StatsFold();
+  private readonly proxySource: ProxySource;
   private readonly meter = new ProcessMeter();
   private refreshing = false;
   private seq = 0;
@@ -62,8 +63,6 @@ export class Primary {
   private timers: NodeJS.Timeout[] = [];
   private configFrozenUntil = 0;
   private stopping: Promise<void> | undefined;
-  /** Config warnings last logged (logged again only when they change). */
-  private warned = '';
   private reloading = false;
   private booted = false;
   private hupDuringStart = false;
@@ -73,6 +72,7 @@ export class Primary {
     private readonly opts: PrimaryOptions,
     private readonly log: Logger,
   ) {
+    this.proxySource = new ProxySource(log);
     // The file alone is validated before anything starts; a stored config joins it once storage is reachable.
     this.proxy = this.withOverrides(withConfigFile(config.file, () => parseProxyConfig(config.proxy, config.file)));
     this.embeddedBuckets = withConfigFile(config.file, () => parseDefinitionsAt(config.embedded?.bucketDefinitions, 'embedded.buckets'));
@@ -99,7 +99,9 @@ export class Primary {
   private async boot(): Promise<void> {
     const e = this.config.elliptics;
     if (this.config.embedded) {
-      this.embedded = await EmbeddedNode.start(this.config.embedded, e.maxFrame, logOptions(e), this.log);
+      const p = this.proxy;
+      if (p.redirectPort > 0 && p.redirectToken === '') this.log.warn('proxy.redirect-port is set but redirect-token is empty: the embedded node serves no redirect targets');
+      this.embedded = await EmbeddedNode.start(this.config.embedded, e.maxFrame, logOptions(e), this.log, { port: p.redirectPort, token: p.redirectToken, root: p.redirectRoot });
     }
     this.remotes = this.embedded && this.config.embedded ? [{ host: this.config.embedded.address.host, port: this.embedded.port }] : e.remotes;
     this.cluster = await Cluster.connect({
@@ -182,30 +184,8 @@ export class Primary {
     return this.opts.workers ? { ...p, workers: this.opts.workers } : p;
   }
 
-  /**
-   * The proxy section in force: the file's, or — with elliptics.backrunner-config-key — the stored
-   * config combined with the file as the original does (spec §9.4). A stored config that cannot be
-   * read or parsed leaves the file alone in force, with a warning.
-   */
-  private async effectiveProxy(config: BackrunnerConfig): Promise<ProxyConfig> {
-    const key = config.elliptics.backrunnerConfigKey;
-    let section = config.proxy;
-    let source = config.file;
-    if (key) {
-      try {
-        const doc = combineStoredConfig((await this.store!.readRaw(key)).toString('utf8'), config.doc);
-        section = Section.root(doc).section('proxy');
-        source = `${config.file} with the config stored under "${key}"`;
-      } catch (err) {
-        this.log.warn({ key, err: (err as Error).message }, `the stored config (elliptics.backrunner-config-key "${key}") could not be used; ${config.file} alone is in force`);
-      }
-    }
-    const warnings = [...config.warnings];
-    const proxy = withConfigFile(source, () => parseProxyConfig(section, source, warnings));
-    const text = warnings.join('\n');
-    if (text !== this.warned) for (const w of warnings) this.log.warn(`${source}: ${w}`);
-    this.warned = text;
-    return proxy;
+  private effectiveProxy(config: BackrunnerConfig): Promise<ProxyConfig> {
+    return this.proxySource.read(config, this.store!);
   }
 
   private schedule(): void {

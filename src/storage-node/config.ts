@@ -14,7 +14,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Endpoint } from '../elliptics/protocol/addr.js';
-import { embeddedNodeDocument, type EmbeddedConfig } from '../config/backrunner-config.js';
+import { embeddedNodeDocument, type EmbeddedConfig, type EmbeddedRedirect } from '../config/backrunner-config.js';
 import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
 import { syncPolicy, type SyncPolicy } from '../config/sync-policy.js';
 import { DEFAULT_TOMBSTONE_TTL, DEFRAG_DEFAULTS, type BackendOptions } from './engine/backend.js';
@@ -38,6 +38,17 @@ export interface NodeConfig {
   logFile: string | undefined;
   /** Warnings for the operator (unknown keys). */
   warnings: string[];
+  /** The HTTP listener that serves the targets of the proxy's /redirect/ (undefined: none). */
+  redirect: RedirectTargetConfig | undefined;
+}
+
+export interface RedirectTargetConfig {
+  /** Where it listens. */
+  listen: Endpoint;
+  /** The proxy's redirect-token: the key of the signatures it checks. */
+  token: string;
+  /** The proxy's redirect-root: what the proxy strips off blob paths, put back here ("" = none). */
+  root: string;
 }
 
 export const NODE_DEFAULTS = {
@@ -107,9 +118,21 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
     logLevel: root.choice('log-level', LOG_LEVEL_NAMES, 'info'),
     logFile: logFileIn(root, baseDir),
     warnings,
+    redirect: redirectIn(root.section('redirect')),
   };
   warnings.unshift(...root.unknownKeys().map((k) => `unknown key ${k} ignored`));
   return config;
+}
+
+/** `"redirect": {"address": "0.0.0.0:8080", "token": "…", "root": "/srv"}`: the redirect target listener. */
+function redirectIn(s: Section | undefined): RedirectTargetConfig | undefined {
+  if (!s) return undefined;
+  const listen = s.endpoint('address');
+  const token = s.string('token');
+  if (token === '') s.fail('token', 'must be the proxy\'s redirect-token (signatures cannot be checked without it)');
+  const root = s.string('root', '');
+  if (root !== '' && !root.startsWith('/')) s.fail('root', `must be an absolute path (the proxy's redirect-root), got "${root}"`);
+  return { listen, token, root };
 }
 
 function logFileIn(s: Section, baseDir: string): string | undefined {
@@ -118,6 +141,6 @@ function logFileIn(s: Section, baseDir: string): string | undefined {
 }
 
 /** The node config the proxy's `embedded` section stands for (the document the primary writes for it). */
-export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions): NodeConfig {
-  return parseNodeConfig(embeddedNodeDocument(e, maxFrame, log), e.dir);
+export function embeddedNodeConfig(e: EmbeddedConfig, maxFrame: number, log: LogOptions, redirect?: EmbeddedRedirect): NodeConfig {
+  return parseNodeConfig(embeddedNodeDocument(e, maxFrame, log, e.address.port, redirect), e.dir);
 }

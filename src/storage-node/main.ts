@@ -5,7 +5,8 @@ import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError } from '../config/reader.js';
 import { createLogger, reopenLogs } from '../util/logger.js';
 import { loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
-import { readJsonFile, isPlainObject } from '../config/reader.js';
+import { readJsonFile, isPlainObject, withConfigFile } from '../config/reader.js';
+import { parseProxyConfig } from '../config/proxy-config.js';
 import { embeddedNodeConfig, loadNodeConfig, type NodeConfig } from './config.js';
 import { StorageNode } from './node.js';
 import { MANAGED_NODE_ENV, type NodeToParent, type ParentToNode } from '../ipc/node-messages.js';
@@ -20,7 +21,10 @@ export function loadAnyNodeConfig(configFile: string): NodeConfig {
   if (isPlainObject(doc) && (doc.elliptics !== undefined || doc.embedded !== undefined)) {
     const bc = loadBackrunnerConfig(configFile);
     if (!bc.embedded) throw new Error(`${configFile}: a Backrunner config without an "embedded" section describes no storage node to run`);
-    return embeddedNodeConfig(bc.embedded, bc.elliptics.maxFrame, logOptions(bc.elliptics));
+    // The proxy section's redirect settings say what the node serves for /redirect/.
+    const proxy = bc.proxy ? withConfigFile(configFile, () => parseProxyConfig(bc.proxy, configFile)) : undefined;
+    const redirect = proxy ? { port: proxy.redirectPort, token: proxy.redirectToken, root: proxy.redirectRoot } : undefined;
+    return embeddedNodeConfig(bc.embedded, bc.elliptics.maxFrame, logOptions(bc.elliptics), redirect);
   }
   return loadNodeConfig(configFile);
 }

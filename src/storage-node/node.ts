@@ -14,11 +14,14 @@ import { Backend } from './engine/backend.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { announcedBackends } from './handlers/cluster.js';
 import type { NodeContext, WalkControl } from './node-context.js';
+import { RedirectServer } from './redirect-server.js';
 import { PeerLinks } from './peers.js';
 import { ServerConnection } from './server-connection.js';
 
 export class StorageNode implements NodeContext {
   readonly iterators = new Map<bigint, WalkControl>();
+  /** The HTTP listener serving redirect targets, when the config has a `redirect` section. */
+  redirect: RedirectServer | undefined;
   /** Advertised address; with port 0 in the config it takes the bound port once listening. */
   self: DnetAddr;
   readonly backends: Backend[];
@@ -51,6 +54,7 @@ export class StorageNode implements NodeContext {
     const node = new StorageNode(config, log);
     await node.startBackends();
     await node.listen();
+    if (config.redirect) node.redirect = await RedirectServer.start(config.redirect, node.backends, log);
     node.peers.start(config.remotes);
     return node;
   }
@@ -153,6 +157,7 @@ export class StorageNode implements NodeContext {
   /** Stops accepting, closes connections, flushes and closes every backend. */
   async stop(): Promise<void> {
     this.peers.stop();
+    await this.redirect?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const c of this.connections) c.destroy();

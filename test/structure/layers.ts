@@ -11,7 +11,7 @@ export const LAYERS: ReadonlyArray<readonly [area: string, mayImport: readonly s
   ['src/buckets', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics']],
   ['src/ipc', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/buckets']],
   ['src/storage-node/engine', ['src/util', 'src/elliptics/protocol', 'src/config']],
-  ['src/storage-node', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/ipc', 'src/storage-node/engine']],
+  ['src/storage-node', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/buckets', 'src/ipc', 'src/storage-node/engine']],
   ['src/recovery', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/buckets', 'src/ipc']],
   ['src/proxy', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/buckets', 'src/ipc', 'src/recovery']],
   ['src/primary', ['src/util', 'src/elliptics/protocol', 'src/config', 'src/elliptics', 'src/buckets', 'src/ipc', 'src/recovery']],

@@ -192,6 +192,12 @@ export class Backend implements DefragHost {
     return this.reads.read(id, offset, size, verify, headroom);
   }
 
+  /** The live record whose data starts at `dataOffset` of blob file `file`, pinned (a redirect target). */
+  liveRecordAt(file: string, dataOffset: number): Promise<{ ref: RecordRef; unpin: () => void } | undefined> {
+    if (!this.enabled) return Promise.resolve(undefined);
+    return this.reads.liveRecordAt(file, dataOffset);
+  }
+
   /** A walk over the keys as they are now (ITERATOR); see walk.ts. */
   walk(opts: WalkOptions): KeyWalk {
     this.assertEnabled();

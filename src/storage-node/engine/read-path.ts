@@ -8,7 +8,7 @@ import { Errno } from '../../elliptics/protocol/constants.js';
 import type { BufferPool } from '../../util/buffer-pool.js';
 import type { ChunkVerifier } from './chunk-verifier.js';
 import { dataOffset, type RecordRef } from './key-index.js';
-import { CHUNK_SIZE } from './record.js';
+import { CHUNK_SIZE, decodeRecordHeader, RECORD_HEADER_SIZE, RecordFlag } from './record.js';
 import { pieces } from './record-io.js';
 import type { BackendState } from './state.js';
 import { fromFsError, StorageError } from './storage-error.js';
@@ -62,6 +62,39 @@ export class ReadPath {
       blob.unpin();
     }
     return { buf, start: headroom + (offset - from), length, ref, release };
+  }
+
+  /**
+   * The live committed record whose data starts at `dataOffset` of the blob file `file` (what a
+   * redirect names), with its blob pinned so the bytes stay readable while they are sent — or
+   * undefined when there is none there now: removed, overwritten, or moved by a compaction. The
+   * record's header is read from the file and must be the one the index holds for its key.
+   */
+  async liveRecordAt(file: string, dataOffset: number): Promise<{ ref: RecordRef; unpin: () => void } | undefined> {
+    const blob = this.s.blobs.all.find((b) => b.path === file);
+    const at = dataOffset - RECORD_HEADER_SIZE;
+    if (!blob || at < 0 || dataOffset > blob.size) return undefined;
+    blob.pin();
+    try {
+      const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE);
+      await blob.readExact(head, 0, RECORD_HEADER_SIZE, at);
+      const h = decodeRecordHeader(head);
+      const ref = h && !(h.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE | RecordFlag.UNCOMMITTED)) ? this.s.index.committed(h.id) : undefined;
+      if (!ref || ref.blob !== blob || ref.offset !== at) {
+        blob.unpin();
+        return undefined;
+      }
+      let pinned = true;
+      const unpin = (): void => {
+        if (!pinned) return;
+        pinned = false;
+        blob.unpin();
+      };
+      return { ref, unpin };
+    } catch {
+      blob.unpin();
+      return undefined;
+    }
   }
 
   /** SHA-512 of the whole object, verifying its chunks on the way (LOOKUP with the CHECKSUM cflag). */

@@ -22,6 +22,7 @@ import { authFor, freePort, waitForHttp, WRITER } from './lib/rig.js';
 import { writeBarChart } from './lib/svg.js';
 import { percent, printTable, say } from './lib/table.js';
 import { argValue } from './lib/args.js';
+import { need, wrk } from './lib/wrk.js';
 
 const SECONDS = Number(argValue('--seconds') ?? 5);
 const WARM_UP_SECONDS = 1;
@@ -31,15 +32,6 @@ const ONLY = argValue('--only')?.split(',');
 const wanted = (key: string): boolean => !ONLY || ONLY.includes(key);
 const BIN = fileURLToPath(new URL('../../bin/backrunner', import.meta.url));
 const MIB = 1024 * 1024;
-
-function need(cmd: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-  } catch {
-    process.stderr.write(`bench/proxy needs ${cmd} (Debian: apt-get install wrk nginx-light)\n`);
-    process.exit(2);
-  }
-}
 
 /** The processes of one side of a comparison, by kind. */
 type Kinds = Record<string, () => number[]>;
@@ -77,30 +69,10 @@ async function metered(kinds: Kinds, run: () => Promise<Omit<Measured, 'cpu' | '
   return { ...r, cpu, rss };
 }
 
-/** wrk (one thread) against `url`: its figures, and its own CPU (the shell's `times` for its children). */
-function wrk(url: string, connections: number, bytesPerRequest: number, script?: string, seconds = SECONDS): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
-  const args = ['-t', '1', '-c', String(connections), '-d', `${seconds}s`, '--latency', ...(script ? ['-s', script] : []), url];
-  return new Promise((resolve, reject) => {
-    const sh = spawn('sh', ['-c', 'wrk "$@"; times', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    sh.stdout.on('data', (c) => (out += c));
-    sh.on('error', reject);
-    sh.on('exit', () => {
-      const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? 0);
-      const ms = (re: RegExp): number => {
-        const m = re.exec(out);
-        if (!m) return 0;
-        const v = Number(m[1]);
-        return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-      };
-      const requests = num(/(\d+) requests in/);
-      const seconds = Number(/requests in ([\d.]+)s/.exec(out)?.[1] ?? SECONDS);
-      const times = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(out);
-      const wrkCpu = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : 0;
-      const errors = num(/Non-2xx or 3xx responses:\s+(\d+)/) + num(/Socket errors:.*?timeout (\d+)/);
-      resolve({ requests, seconds, mbps: (requests * bytesPerRequest) / seconds / 1e6, p50: ms(/50%\s+([\d.]+)(us|ms|s)/), p99: ms(/99%\s+([\d.]+)(us|ms|s)/), errors, extraCpu: { 'load gen': wrkCpu } });
-    });
-  });
+/** wrk against `url`, as a Measured without CPU and RSS (metered adds them). */
+async function wrkRun(url: string, connections: number, bytesPerRequest: number, script?: string, seconds = SECONDS): Promise<Omit<Measured, 'cpu' | 'rss'> & { extraCpu: Record<string, number> }> {
+  const { loadGenCpu, ...r } = await wrk(url, { connections, seconds, bytesPerRequest, ...(script ? { script } : {}) });
+  return { ...r, extraCpu: { 'load gen': loadGenCpu } };
 }
 
 /** The same operation issued directly through the native client, `concurrency` in flight. */
@@ -140,8 +112,8 @@ function childrenOf(pid: number, script: string): number[] {
 
 async function main(): Promise<void> {
   if (!ONLY || ONLY.some((k) => k !== 'memory')) {
-    need('wrk');
-    need('nginx');
+    need('wrk', 'bench/proxy');
+    need('nginx', 'bench/proxy');
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-proxy-'));
   const procs: ChildProcess[] = [];
@@ -243,7 +215,7 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   ].join('\n'));
 
   const rows: Row[] = [];
-  const run = async (name: string, side: string, k: Kinds, f: () => ReturnType<typeof wrk>): Promise<Measured> => {
+  const run = async (name: string, side: string, k: Kinds, f: () => ReturnType<typeof wrkRun>): Promise<Measured> => {
     const m = await metered(k, f);
     rows.push({ name, side, m });
     return m;
@@ -261,10 +233,10 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   for (const c of cases) {
     if (!wanted(c.key)) continue;
     // An unmeasured second first: the code paths of the case are compiled and the pools filled.
-    await wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua, WARM_UP_SECONDS);
+    await wrkRun(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua, WARM_UP_SECONDS);
     await direct(c.conns, c.bytes, c.client, WARM_UP_SECONDS);
-    const px = await run(c.name, 'proxy', kinds, () => wrk(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua));
-    const ng = c.nginx ? await run(c.name, 'nginx', nginxKinds, () => wrk(`http://127.0.0.1:${nginxPort}${c.nginx}`, c.conns, c.bytes)) : undefined;
+    const px = await run(c.name, 'proxy', kinds, () => wrkRun(`http://127.0.0.1:${port}${c.url}`, c.conns, c.bytes, c.lua));
+    const ng = c.nginx ? await run(c.name, 'nginx', nginxKinds, () => wrkRun(`http://127.0.0.1:${nginxPort}${c.nginx}`, c.conns, c.bytes)) : undefined;
     const cl = await run(c.name, 'client', clientKinds, () => direct(c.conns, c.bytes, c.client));
     const base = c.target[0].startsWith('nginx') ? ng! : cl;
     const byMb = c.target[0].endsWith('MB/s');

@@ -42,6 +42,7 @@ export function waitForHttp(port: number, target: string, proc: ChildProcess, ou
       http.get({ host: '127.0.0.1', port, path: target, agent: false }, (res) => {
         res.resume();
         if (res.statusCode === 200) resolve();
+        else if (Date.now() > until) reject(new Error(`${target} answers ${res.statusCode}:\n${out()}`));
         else setTimeout(tryOnce, 100);
       }).on('error', () => (Date.now() > until ? reject(new Error(`no answer:\n${out()}`)) : setTimeout(tryOnce, 100)));
     };

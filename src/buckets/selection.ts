@@ -1,8 +1,9 @@
 // Which bucket takes a /nobucket_upload/ (spec backrunner.md §12, with DESIGN §4.4 and §4.14):
 // every bucket the caller may write to, and whose max-size admits the body, is scored by its "pain"
 // — free space, read-only or failing backends, missing statistics, missing groups, replicas out of
-// balance, and the measured write cost of the backends that would store this key — and one is
-// drawn at random with weight 1/pain, using exact float weights.
+// balance, and the predicted storage time of this upload on the backends that would store this key
+// (cost-model.ts: fixed latency + size × time per byte, where the original had time per byte alone)
+// — and one is drawn at random with weight 1/pain, using exact float weights.
 
 import type { BackendStats } from '../elliptics/stats.js';
 import type { BucketMeta } from './metadata.js';
@@ -37,8 +38,13 @@ export interface KeyBackend {
   routed: boolean;
   /** Its MONITOR_STAT figures; undefined when it has none. */
   stats: BackendStats | undefined;
-  /** PID pain in µs per byte (0 when never measured). */
+  /**
+   * µs per byte a write is predicted to cost: the cost model's throughput term, plus the write-error
+   * pain while the backend fails (spec §12.5's PID pain was this term alone).
+   */
   pain: number;
+  /** µs every write costs whatever its size (the cost model's fixed latency; ours, DESIGN §4.19). */
+  fixed?: number;
 }
 
 export interface GroupFacts {
@@ -102,7 +108,7 @@ export function scoreBucket(bucket: BucketMeta, ctx: SelectionContext): BucketSc
     if (r <= ctx.hardRatio) bad(g, `free-space ratio ${r.toFixed(3)} ≤ hard ${ctx.hardRatio}`, PAIN.HARD, r);
     else if (r <= ctx.softRatio) bad(g, `free-space ratio ${r.toFixed(3)} ≤ soft ${ctx.softRatio}`, PAIN.SOFT, r);
     else groups.push({ group: g, ok: true, reason: `free-space ratio ${r.toFixed(3)}`, ratio: r });
-    pain += b.pain * ctx.length;
+    pain += (b.fixed ?? 0) + b.pain * ctx.length;
   }
   const missing = bucket.groups.length - groups.length;
   if (missing > 0) {

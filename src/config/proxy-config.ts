@@ -76,6 +76,8 @@ export interface ProxyConfig {
   hintReplayRate: number;
   /** Objects up to this size that a GET found missing or damaged in a group are rewritten there (0: no read-repair). */
   readRepairMaxSize: number;
+  /** Seconds after which a healthy bucket no automatic upload went to gets one, to be measured again (0: never). */
+  selectionProbeInterval: number;
 }
 
 /** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
@@ -159,6 +161,7 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     hintLimit: s.int('hint-limit', { def: 1_000_000, min: 1 }),
     hintReplayRate: Math.round(s.number('hint-replay-rate', { def: 20, min: 0.01 }) * 1e6),
     readRepairMaxSize: s.int('read-repair-max-size', { def: 16 * 1024 * 1024, min: 0 }),
+    selectionProbeInterval: s.int('selection-probe-interval', { def: 60, min: 0 }),
   };
 }
 

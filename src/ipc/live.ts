@@ -5,6 +5,7 @@
 // its pains. The rarely changing part (config, buckets, MONITOR_STAT) travels in the Snapshot.
 
 import { decodeMessage, encodeMessage } from './codec.js';
+import { DEFAULT_COST, type CostModel } from '../buckets/cost-model.js';
 import type { PidState } from '../buckets/pid.js';
 import type { Histogram, PoolGauge, RecentError, RequestCell } from './report.js';
 
@@ -34,7 +35,12 @@ export interface CommandRate {
 }
 
 export interface BackendLive {
+  /** The original's PID (spec §12.5), shown in /stat/; selection uses `cost` and `failure`. */
   pid: PidState;
+  /** Predicted write time: fixed µs + µs per byte (buckets/cost-model.ts). */
+  cost: CostModel;
+  /** µs per byte added while the backend fails writes: the write-error pain, halving every second once they stop. */
+  failure: number;
   totals: WriteTotals;
   /** Oldest first; HISTORY_STEP_MS each, HISTORY_STEPS at most. */
   history: WriteStep[];
@@ -99,6 +105,10 @@ export interface LiveView {
   processes: ProcessGauge[];
   workers: WorkerGauges[];
   repairs: RepairStats;
+  /** The fleet's typical write cost: the model of a backend nobody wrote to recently. */
+  fleet: CostModel;
+  /** bucket → when an automatic upload last went there (ms; by any worker). */
+  lastChosen: Record<string, number>;
 }
 
 export const HISTORY_STEP_MS = 10_000;
@@ -115,5 +125,5 @@ export function decodeLive(b: Uint8Array): LiveView {
 }
 
 export function emptyLive(): LiveView {
-  return { seq: 0, time: 0, backends: {}, requests: {}, rates: {}, shares: {}, errors: [], processes: [], workers: [], repairs: emptyRepairs() };
+  return { seq: 0, time: 0, backends: {}, requests: {}, rates: {}, shares: {}, errors: [], processes: [], workers: [], repairs: emptyRepairs(), fleet: DEFAULT_COST, lastChosen: {} };
 }

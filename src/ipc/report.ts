@@ -2,6 +2,7 @@
 // small and bounded — per handler and status code, per storage backend written to, per bucket
 // chosen automatically — plus the last errors and the worker's own gauges. msgpackr-encoded.
 
+import type { MeasuredWrites } from '../buckets/cost-model.js';
 import { decodeMessage, encodeMessage } from './codec.js';
 
 /** Latency bounds (seconds) of every histogram: requests, storage writes. */
@@ -58,6 +59,8 @@ export interface WriteCell {
   latency: Histogram;
   /** The last error's text (for the status page), when there was one. */
   lastError?: string;
+  /** The successful writes alone, with the sums the cost model's fit needs (buckets/cost-model.ts). */
+  cost: MeasuredWrites;
 }
 
 export interface RecentError {

@@ -4,6 +4,7 @@
 // it — recent write history, automatic-choice shares, recent errors, process gauges. `view()` is
 // what every worker receives.
 
+import { addSums, addWrites, decaySums, DEFAULT_COST, emptySums, fitCost, type CostModel, type CostSums, type MeasuredWrites } from '../buckets/cost-model.js';
 import { decayPid, feedPid, newPid, WRITE_ERROR_PAIN } from '../buckets/pid.js';
 import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import {
@@ -20,7 +21,11 @@ interface Pending {
   errors: number;
   bytes: number;
   micros: number;
+  cost: MeasuredWrites;
 }
+
+/** A failure's pain halves every second once writes stop failing (as the PID's excess does). */
+const FAILURE_HALF_LIFE_MS = 1000;
 
 /** Status code → the original's class key ("200" for 2xx …, spec §15.2). */
 export function statusClass(code: number): string {
@@ -37,16 +42,24 @@ export class StatsFold {
   /** step start → bucket → automatic uploads. */
   private readonly choiceSteps = new Map<number, Record<string, number>>();
   private readonly errors: RecentError[] = [];
+  /** Per backend, the decayed sums of its successful writes (the cost model's fit). */
+  private readonly costSums = new Map<string, CostSums>();
+  private fleet: CostModel = DEFAULT_COST;
+  private lastTick: number;
+  /** bucket → when an automatic upload last went there. */
+  private readonly lastChosen: Record<string, number> = {};
   private readRepairs = 0;
   private readRepairFailures = 0;
   private readonly workerGauges = new Map<number, { gauge: ProcessGauge; workers: WorkerGauges }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.lastTick = now();
+  }
 
   private backend(key: string, now: number): BackendLive {
     let b = this.backends.get(key);
     if (!b) {
-      b = { pid: newPid(now), totals: { writes: 0, errors: 0, bytes: 0, micros: 0, latency: newHistogram() }, history: [], lastError: undefined, commands: {} };
+      b = { pid: newPid(now), cost: this.fleet, failure: 0, totals: { writes: 0, errors: 0, bytes: 0, micros: 0, latency: newHistogram() }, history: [], lastError: undefined, commands: {} };
       this.backends.set(key, b);
     }
     return b;
@@ -71,11 +84,18 @@ export class StatsFold {
     const step = Math.floor(now / HISTORY_STEP_MS) * HISTORY_STEP_MS;
     for (const [key, w] of Object.entries(r.writes)) {
       const b = this.backend(key, now);
-      const p = this.pending.get(key) ?? { writes: 0, errors: 0, bytes: 0, micros: 0 };
+      const p = this.pending.get(key) ?? { writes: 0, errors: 0, bytes: 0, micros: 0, cost: { writes: 0, bytes: 0, sizeSq: 0, micros: 0, sizeMicros: 0 } };
       p.writes += w.writes;
       p.errors += w.errors;
       p.bytes += w.bytes;
       p.micros += w.micros;
+      if (w.cost) {
+        p.cost.writes += w.cost.writes;
+        p.cost.bytes += w.cost.bytes;
+        p.cost.sizeSq += w.cost.sizeSq;
+        p.cost.micros += w.cost.micros;
+        p.cost.sizeMicros += w.cost.sizeMicros;
+      }
       this.pending.set(key, p);
       b.totals.writes += w.writes;
       b.totals.errors += w.errors;
@@ -94,7 +114,10 @@ export class StatsFold {
     }
     if (Object.keys(r.choices).length > 0) {
       const choices = this.choiceSteps.get(step) ?? {};
-      for (const [bucket, n] of Object.entries(r.choices)) choices[bucket] = (choices[bucket] ?? 0) + n;
+      for (const [bucket, n] of Object.entries(r.choices)) {
+        choices[bucket] = (choices[bucket] ?? 0) + n;
+        this.lastChosen[bucket] = now;
+      }
       this.choiceSteps.set(step, choices);
     }
     if (r.errors.length > 0) {
@@ -138,13 +161,25 @@ export class StatsFold {
    */
   tick(): void {
     const now = this.now();
+    const dt = now - this.lastTick;
+    this.lastTick = now;
+    let pooled = emptySums();
     for (const [key, b] of this.backends) {
       const p = this.pending.get(key);
       if (p && p.writes > 0) {
         const e = p.errors > 0 ? WRITE_ERROR_PAIN : p.micros / Math.max(1, p.bytes);
         b.pid = feedPid(b.pid, e, now);
       } else b.pid = decayPid(b.pid, now);
+      let sums = decaySums(this.costSums.get(key) ?? emptySums(), dt);
+      if (p) sums = addWrites(sums, p.cost);
+      this.costSums.set(key, sums);
+      pooled = addSums(pooled, sums);
+      b.failure = p && p.errors > 0 ? WRITE_ERROR_PAIN : b.failure * 2 ** (-dt / FAILURE_HALF_LIFE_MS);
+      if (b.failure < 1e-4) b.failure = 0; // ~100 µs per MiB, under any real cost: over
     }
+    // The fleet's model first (every backend's writes pooled), then each backend's against it.
+    this.fleet = fitCost(pooled, DEFAULT_COST);
+    for (const [key, b] of this.backends) b.cost = fitCost(this.costSums.get(key)!, this.fleet);
     this.pending = new Map();
     for (const step of this.choiceSteps.keys()) if (step < now - SHARE_WINDOW_MS - HISTORY_STEP_MS) this.choiceSteps.delete(step);
     for (const byClass of this.rateSlots.values()) {
@@ -193,6 +228,8 @@ export class StatsFold {
       processes: [...extra, ...gauges.map((g) => g.gauge)],
       workers: gauges.map((g) => g.workers),
       repairs: { ...handoff, readRepairs: this.readRepairs, readRepairFailures: this.readRepairFailures },
+      fleet: this.fleet,
+      lastChosen: this.lastChosen,
     };
   }
 }

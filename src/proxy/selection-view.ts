@@ -3,17 +3,21 @@
 // draw its weight gives it, and the share of automatic uploads it really took over the last minute.
 
 import { eligible, freeSpaceRatio, scoreBucket, type KeyBackend } from '../buckets/selection.js';
-import { backendKey } from '../elliptics/stats.js';
 import type { WorkerContext } from './worker-context.js';
 
 /** The upload size the summary scores buckets for. */
 export const SUMMARY_UPLOAD = 1024 * 1024;
+/** The small and the large upload whose predicted storage time the summary shows. */
+export const SMALL_UPLOAD = 4096;
 
 export interface BucketSummary {
   bucket: string;
   groups: number[];
   /** Pain for a SUMMARY_UPLOAD-byte upload on the worst backend of each group. */
   pain: number;
+  /** Predicted storage µs of a SMALL_UPLOAD / SUMMARY_UPLOAD upload: Σ over its groups of the worst backend's cost. */
+  costSmall: number;
+  costLarge: number;
   /** This bucket's part of the draw (0 … 1; 0 when rejected or dropped by the soft rule). */
   weight: number;
   rejected: string | undefined;
@@ -26,7 +30,7 @@ export interface BucketSummary {
 function badness(b: KeyBackend): number {
   if (!b.routed || !b.stats || b.stats.readOnly || b.stats.error !== 0) return Infinity;
   const r = freeSpaceRatio(b.stats, SUMMARY_UPLOAD);
-  return b.pain * SUMMARY_UPLOAD + (r > 0 ? 5000 / r : Infinity);
+  return (b.fixed ?? 0) + b.pain * SUMMARY_UPLOAD + (r > 0 ? 5000 / r : Infinity);
 }
 
 export function bucketSummaries(ctx: WorkerContext): BucketSummary[] {
@@ -35,7 +39,7 @@ export function bucketSummaries(ctx: WorkerContext): BucketSummary[] {
   for (const [group, backends] of snap.routes) {
     let pick: KeyBackend | undefined;
     for (const [node, backendId] of backends) {
-      const b: KeyBackend = { routed: true, stats: ctx.backendStats(group, node, backendId), pain: ctx.live.backends[backendKey(node, backendId)]?.pid.pain ?? 0 };
+      const b = ctx.backendAt(group, node, backendId);
       if (!pick || badness(b) > badness(pick)) pick = b;
     }
     if (pick) worst.set(group, pick);
@@ -52,12 +56,22 @@ export function bucketSummaries(ctx: WorkerContext): BucketSummary[] {
     }));
   const pool = eligible(scores);
   const total = pool.reduce((n, s) => n + s.weight, 0);
+  const predicted = (bucket: string, size: number): number => {
+    let total = 0;
+    for (const g of buckets.find((b) => b.name === bucket)!.groups) {
+      const b = worst.get(g);
+      total += b ? (b.fixed ?? 0) + b.pain * size : Infinity;
+    }
+    return total;
+  };
   return scores.map((s) => {
     const taken = ctx.live.shares[s.bucket.name];
     return {
       bucket: s.bucket.name,
       groups: s.bucket.groups,
       pain: s.pain,
+      costSmall: predicted(s.bucket.name, SMALL_UPLOAD),
+      costLarge: predicted(s.bucket.name, SUMMARY_UPLOAD),
       weight: pool.includes(s) && total > 0 ? s.weight / total : 0,
       rejected: s.rejected,
       share: taken?.share ?? 0,

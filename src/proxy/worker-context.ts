@@ -45,6 +45,9 @@ export class WorkerContext {
   readonly metadata: MetadataStore;
   /** Requests in progress (for draining). */
   inFlight = 0;
+  readonly startedAt = Date.now();
+  /** bucket → when this worker last sent it an automatic upload to measure it (see probeDue). */
+  readonly probedAt = new Map<string, number>();
   /** Replicas not to read until their hint is delivered (from the primary). */
   readonly stale = new StaleReplicaSet();
   readonly hints: HintReporter;
@@ -112,9 +115,16 @@ export class WorkerContext {
   keyBackend(group: number, id: Buffer, now = Date.now()): KeyBackend {
     const route = this.cluster.routes.lookup(group, id);
     if (!route) return { routed: false, stats: undefined, pain: 0 };
-    const key = backendKey(route.node, route.backendId);
-    const pain = this.stats.failedRecently(key, now) ? WRITE_ERROR_PAIN : this.live.backends[key]?.pid.pain ?? 0;
-    return { routed: true, stats: this.backendStats(group, route.node, route.backendId), pain };
+    return this.backendAt(group, route.node, route.backendId, now);
+  }
+
+  /** A backend as selection sees it: statistics, predicted cost (the fleet's when never measured), failures. */
+  backendAt(group: number, node: string, backendId: number, now = Date.now()): KeyBackend {
+    const key = backendKey(node, backendId);
+    const live = this.live.backends[key];
+    const cost = live?.cost ?? this.live.fleet;
+    const failure = this.stats.failedRecently(key, now) ? WRITE_ERROR_PAIN : live?.failure ?? 0;
+    return { routed: true, stats: this.backendStats(group, node, backendId), pain: cost.perByte + failure, fixed: cost.fixed };
   }
 
   /** Buckets of the bucket list: the candidates of /nobucket_upload/. */

@@ -40,12 +40,19 @@ export class WorkerStats {
 
   /** One write to one backend (`address/backend`): storage time, and whether the storage failed it. */
   write(backend: string, ok: boolean, bytes: number, micros: number, error?: string): void {
-    const c = (this.writes[backend] ??= { writes: 0, errors: 0, bytes: 0, micros: 0, latency: newHistogram() });
+    const c = (this.writes[backend] ??= { writes: 0, errors: 0, bytes: 0, micros: 0, latency: newHistogram(), cost: { writes: 0, bytes: 0, sizeSq: 0, micros: 0, sizeMicros: 0 } });
     c.writes++;
     c.bytes += bytes;
     c.micros += micros;
     observe(c.latency, micros / 1e6);
-    if (!ok) {
+    if (ok) {
+      // What the cost model fits: how long a write of this size took (a failure's time says nothing of that).
+      c.cost.writes++;
+      c.cost.bytes += bytes;
+      c.cost.sizeSq += bytes * bytes;
+      c.cost.micros += micros;
+      c.cost.sizeMicros += bytes * micros;
+    } else {
       c.errors++;
       if (error) c.lastError = error;
       this.failedUntil.set(backend, Date.now() + LOCAL_FAILURE_MS);

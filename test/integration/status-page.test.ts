@@ -48,6 +48,10 @@ describe('the status page in a headless browser', { skip: chromiumPath ? false :
     assert.match(dom, /<svg[^>]*id="latency-chart"/, 'the chart is drawn');
     assert.match(dom, /<polyline [^>]*data-backend="127\.0\.0\.1:\d+:2\/\d"/, 'with a line per backend written to');
     assert.match(dom, /candidate/);
+    // The predicted storage time of a small and a large upload per bucket (not a per-byte figure).
+    assert.match(dom, /<td class="num cost-small">[\d.,]+ ms<\/td><td class="num cost-large">[\d.,]+ ms<\/td>/, 'predicted costs per bucket');
+    assert.match(dom, /\d[\d,.]* ms \+ [\d,]+ MB\/s/, 'each backend\'s write cost');
+    assert.match(dom, /<td class="num" data-pending="0">0<\/td>/, 'the replicas table');
     assert.match(dom, /class="bar/, 'fill bars');
     assert.match(dom, /updated \d/);
     assert.match(dom, /<span id="error"><\/span>/, 'no fetch error shown');

@@ -26,7 +26,11 @@ it('a worker reports requests by code (bytes in and out apart), writes per backe
   assert.equal(r.requests.upload!['200']!.bytesIn, 4096);
   assert.equal(r.requests.upload!['200']!.bytesOut, 300);
   assert.deepEqual(r.requests.get!['206']!.latency.le.slice(5, 7), [0, 1], '0.2 s falls under the 0.25 s bound');
-  assert.deepEqual({ ...r.writes['10.0.0.1:1025:2/1']!, latency: undefined }, { writes: 2, errors: 1, bytes: 8192, micros: 31_500, latency: undefined, lastError: 'no reply within 30000 ms' });
+  assert.deepEqual({ ...r.writes['10.0.0.1:1025:2/1']!, latency: undefined }, {
+    writes: 2, errors: 1, bytes: 8192, micros: 31_500, latency: undefined, lastError: 'no reply within 30000 ms',
+    // The cost model sees the successful write alone (a timeout says nothing about how long a write takes).
+    cost: { writes: 1, bytes: 4096, sizeSq: 4096 * 4096, micros: 1500, sizeMicros: 4096 * 1500 },
+  });
   assert.deepEqual(r.choices, { b1: 2 });
   assert.equal(w.failedRecently('10.0.0.1:1025:2/1', Date.now()), true, 'the worker keeps a failed backend out at once');
   assert.equal(w.failedRecently('10.0.0.1:1025:2/1', Date.now() + 10_000), false);

@@ -83,8 +83,17 @@ export async function metrics(req: Request): Promise<void> {
   for (const [key, b] of backends) m.sample('backrunner_backend_pain', backendLabels(key), b.pid.pain);
 
   const summaries = bucketSummaries(req.ctx);
+  m.family('backrunner_backend_write_fixed_seconds', 'gauge', 'Cost model of a backend: seconds every write takes whatever its size.');
+  for (const [key, b] of backends) m.sample('backrunner_backend_write_fixed_seconds', backendLabels(key), b.cost.fixed / 1e6);
+  m.family('backrunner_backend_write_seconds_per_byte', 'gauge', 'Cost model of a backend: seconds a write takes per byte (1 / throughput).');
+  for (const [key, b] of backends) m.sample('backrunner_backend_write_seconds_per_byte', backendLabels(key), b.cost.perByte / 1e6);
   m.family('backrunner_bucket_pain', 'gauge', 'Selection pain of a bucket for a 1 MiB upload on the worst backend of each group.');
   for (const s of summaries) m.sample('backrunner_bucket_pain', { bucket: s.bucket }, s.pain);
+  m.family('backrunner_bucket_predicted_write_seconds', 'gauge', 'Predicted storage time of an upload into the bucket (worst backend of each group), for a small and a large size.');
+  for (const s of summaries) {
+    m.sample('backrunner_bucket_predicted_write_seconds', { bucket: s.bucket, size: '4KiB' }, s.costSmall / 1e6);
+    m.sample('backrunner_bucket_predicted_write_seconds', { bucket: s.bucket, size: '1MiB' }, s.costLarge / 1e6);
+  }
   m.family('backrunner_bucket_weight', 'gauge', 'Share of the draw of an automatic upload the bucket would get (0 … 1).');
   for (const s of summaries) m.sample('backrunner_bucket_weight', { bucket: s.bucket }, s.weight);
   m.family('backrunner_bucket_automatic_share', 'gauge', 'Share of automatic uploads the bucket took over the last minute (0 … 1).');

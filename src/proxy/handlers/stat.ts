@@ -109,6 +109,8 @@ function status(req: Request, names: string[] | undefined): Record<string, unkno
     backends[key] = {
       Group: st?.group ?? null,
       Pain: b.pid.pain,
+      // The cost model selection uses (DESIGN §4.19): µs per write + µs per byte, the writes behind it.
+      Cost: { FixedMicros: b.cost.fixed, MicrosPerByte: b.cost.perByte, Writes: b.cost.weight, FailurePerByte: b.failure },
       Writes: b.totals.writes,
       Errors: b.totals.errors,
       Used: st?.used ?? null,
@@ -121,7 +123,11 @@ function status(req: Request, names: string[] | undefined): Record<string, unkno
   }
   return {
     Time: live.time,
-    Selection: summaries.map((s) => ({ Bucket: s.bucket, Groups: s.groups, Pain: Number.isFinite(s.pain) ? s.pain : null, Weight: s.weight, Share: s.share, Chosen: s.chosen, Rejected: s.rejected ?? null })),
+    Selection: summaries.map((s) => ({
+      Bucket: s.bucket, Groups: s.groups, Pain: Number.isFinite(s.pain) ? s.pain : null, Weight: s.weight, Share: s.share, Chosen: s.chosen, Rejected: s.rejected ?? null,
+      CostSmallMs: Number.isFinite(s.costSmall) ? s.costSmall / 1000 : null, CostLargeMs: Number.isFinite(s.costLarge) ? s.costLarge / 1000 : null,
+    })),
+    Fleet: { FixedMicros: live.fleet.fixed, MicrosPerByte: live.fleet.perByte },
     Backends: backends,
     Errors: live.errors.slice(-20).map((e) => ({ Time: e.time, Method: e.method, Handler: e.handler, Status: e.status, Error: e.error })),
     Nodes: live.workers.flatMap((w) => w.pools.map((p) => ({ Worker: w.index, Node: p.node, State: p.state, Connections: p.connections, InFlight: p.inFlight }))),

@@ -1,6 +1,7 @@
 // GET /status/ (DESIGN §4.15): one self-contained HTML page — no external assets, it works offline —
 // that polls /stat/ every two seconds and draws the buckets with their groups, each backend's fill,
-// the selection pain, weight and share of recent automatic uploads, each backend's write latency
+// the predicted storage time of a small and a large upload per bucket, its weight and share of recent
+// automatic uploads, each backend's write cost (fixed latency + throughput), its write latency
 // over the last minutes as an SVG chart, replica repair (hints, read-repair), node states and recent
 // errors. Public, like /stat/.
 
@@ -38,7 +39,7 @@ export const STATUS_PAGE = `<!doctype html>
 <body>
 <header><h1>Backrunner</h1><span class="meta" id="updated">loading…</span><span id="error"></span></header>
 <main>
-  <section><h2>Buckets — automatic uploads</h2><table id="selection"><thead><tr><th>bucket</th><th>groups</th><th class="num">pain (1 MiB)</th><th class="num">weight</th><th class="num">share, last minute</th><th>state</th></tr></thead><tbody></tbody></table></section>
+  <section><h2>Buckets — automatic uploads</h2><table id="selection"><thead><tr><th>bucket</th><th>groups</th><th class="num">predicted 4 KiB</th><th class="num">predicted 1 MiB</th><th class="num">weight</th><th class="num">share, last minute</th><th>state</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Backends</h2><div id="buckets"></div></section>
   <section><h2>Write latency — mean storage time per 10 s, last 5 minutes</h2><div id="chart"></div><div class="legend" id="legend"></div></section>
   <section><h2>Replicas — hinted handoff and read-repair</h2><table id="repairs"><thead><tr><th class="num">hints pending</th><th class="num">journal</th><th class="num">delivered</th><th class="num">failed tries</th><th class="num">dropped</th><th class="num">overflowed</th><th class="num">copied</th><th class="num">read-repairs</th><th>last error</th></tr></thead><tbody></tbody></table></section>
@@ -57,8 +58,9 @@ const el = (tag, attrs, ...kids) => {
 };
 const pct = (x) => (x * 100).toFixed(1) + ' %';
 const bytes = (n) => { if (n == null) return '–'; const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + ' ' + u[i]; };
-const fmtPain = (p) => (p == null ? '∞' : p >= 1e6 ? p.toExponential(2) : p >= 100 ? Math.round(p).toLocaleString('en') : p === 0 ? '0' : p.toPrecision(2));
 const time = (ms) => new Date(ms).toLocaleTimeString();
+const ms = (v) => (v == null ? '∞' : v >= 100 ? Math.round(v).toLocaleString('en') + ' ms' : v.toPrecision(2) + ' ms');
+const mbps = (perByte) => (perByte > 0 ? Math.round(1 / perByte).toLocaleString('en') + ' MB/s' : '∞ MB/s');
 
 function fill(tbody, rows) {
   tbody.replaceChildren(...rows);
@@ -104,7 +106,7 @@ function render(stat) {
   const st = stat.Status || { Selection: [], Backends: {}, Errors: [], Nodes: [] };
   $('updated').textContent = 'updated ' + time(st.Time || Date.now()) + ' · storage statistics ' + stat.StatTime;
   fill($('selection').tBodies[0], st.Selection.map((s) => el('tr', { 'data-bucket': s.Bucket },
-    el('td', {}, el('b', {}, s.Bucket)), el('td', {}, s.Groups.join(', ')), el('td', { class: 'num' }, fmtPain(s.Pain)),
+    el('td', {}, el('b', {}, s.Bucket)), el('td', {}, s.Groups.join(', ')), el('td', { class: 'num cost-small' }, ms(s.CostSmallMs)), el('td', { class: 'num cost-large' }, ms(s.CostLargeMs)),
     el('td', { class: 'num' }, pct(s.Weight)), el('td', { class: 'num' }, pct(s.Share) + ' (' + s.Chosen + ')'),
     el('td', {}, s.Rejected ? el('span', { class: 'tag bad', title: s.Rejected }, 'no uploads: ' + s.Rejected) : el('span', { class: 'tag ok' }, 'candidate')))));
   const blocks = [];
@@ -116,11 +118,11 @@ function render(stat) {
         const live = st.Backends[key] || {};
         const vfs = be.Stat.VFS;
         rows.push(el('tr', {}, el('td', {}, group), el('td', {}, key), el('td', {}, bar(vfs.BackendUsedSize, vfs.TotalSizeLimit)),
-          el('td', { class: 'num' }, fmtPain(be.Stat.PID.Pain) + ' µs/B'), el('td', { class: 'num' }, (live.Writes || 0) + ' / ' + (live.Errors || 0)),
+          el('td', { class: 'num' }, live.Cost ? ms(live.Cost.FixedMicros / 1000) + ' + ' + mbps(live.Cost.MicrosPerByte) : '–'), el('td', { class: 'num' }, (live.Writes || 0) + ' / ' + (live.Errors || 0)),
           el('td', {}, be.Stat.RO ? el('span', { class: 'tag bad' }, 'read-only') : be.Stat.error.code ? el('span', { class: 'tag bad' }, 'error ' + be.Stat.error.code) : el('span', { class: 'tag ok' }, 'ok'))));
       }
     }
-    const head = el('tr', {}, ...['group', 'backend', 'fill', 'pain', 'writes / errors', 'state'].map((h) => el('th', {}, h)));
+    const head = el('tr', {}, ...['group', 'backend', 'fill', 'write cost', 'writes / errors', 'state'].map((h) => el('th', {}, h)));
     blocks.push(el('div', { class: 'bucket' }, el('h3', {}, name), el('table', {}, el('thead', {}, head), el('tbody', {}, ...rows))));
   }
   $('buckets').replaceChildren(...blocks);

@@ -42,7 +42,7 @@ export interface MeasuredWrites {
   sizeMicros: number;
 }
 
-export const COST_HALF_LIFE_MS = 30_000;
+export const COST_HALF_LIFE_MS = 5_000;
 /** Pseudo-writes of the prior in every fit. */
 export const PRIOR_WEIGHT = 2;
 /** Before anything was measured anywhere: 1 ms and 200 MB/s. */

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { addWrites, decaySums, DEFAULT_COST, emptySums, fitCost, predictCost, type CostSums } from '../../src/buckets/cost-model.js';
+import { addWrites, COST_HALF_LIFE_MS, decaySums, DEFAULT_COST, emptySums, fitCost, predictCost, type CostSums } from '../../src/buckets/cost-model.js';
 import { WRITE_ERROR_PAIN } from '../../src/buckets/pid.js';
 import { StatsFold } from '../../src/primary/stats-fold.js';
 import { WorkerStats } from '../../src/proxy/worker-stats.js';
@@ -46,7 +46,7 @@ it('decays towards the prior: a backend not measured for long is judged by the f
   const fleet = { fixed: 1000, perByte: 0.005, weight: 100 };
   const slow = writes([4096, 1_048_576], 50, 50_000, 0.1);
   assert.ok(fitCost(slow, fleet).perByte > 0.09);
-  const later = decaySums(slow, 15 * 30_000);
+  const later = decaySums(slow, 15 * COST_HALF_LIFE_MS);
   const m = fitCost(later, fleet);
   assert.ok(Math.abs(m.perByte - fleet.perByte) < 0.001 && Math.abs(m.fixed - fleet.fixed) < 200, JSON.stringify(m));
   assert.ok(later.n < 0.1);

@@ -161,3 +161,24 @@ export function draw(candidates: readonly BucketScore[], random: () => number = 
   }
   return candidates[candidates.length - 1];
 }
+
+/**
+ * No starvation (DESIGN §4.19): the healthy bucket — every group with statistics, room and no failing
+ * backend — that went longest without an automatic upload, when that is longer than `everyMs`; it
+ * takes the next upload whatever its predicted cost, so that cost is measured again. A failing,
+ * read-only or full bucket is never picked. `lastChoice`: when a bucket last got one (ms).
+ */
+export function starved(scores: readonly BucketScore[], lastChoice: (bucket: string) => number, everyMs: number, now: number): BucketScore | undefined {
+  if (scores.length < 2) return undefined;
+  let due: BucketScore | undefined;
+  let oldest = now - everyMs;
+  for (const s of scores) {
+    if (s.rejected !== undefined || !s.groups.every((g) => g.ok)) continue;
+    const last = lastChoice(s.bucket.name);
+    if (last < oldest) {
+      oldest = last;
+      due = s;
+    }
+  }
+  return due;
+}

@@ -4,7 +4,9 @@
 // it — recent write history, automatic-choice shares, recent errors, process gauges. `view()` is
 // what every worker receives.
 
-import { addSums, addWrites, decaySums, DEFAULT_COST, emptySums, fitCost, type CostModel, type CostSums, type MeasuredWrites } from '../buckets/cost-model.js';
+import {
+  addSums, addWrites, COST_HALF_LIFE_MS, decaySums, DEFAULT_COST, emptySums, fitCost, predictCost, type CostModel, type CostSums, type MeasuredWrites,
+} from '../buckets/cost-model.js';
 import { decayPid, feedPid, newPid, WRITE_ERROR_PAIN } from '../buckets/pid.js';
 import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import {
@@ -22,6 +24,17 @@ interface Pending {
   bytes: number;
   micros: number;
   cost: MeasuredWrites;
+}
+
+/** Writes of one tick whose mean time is this far off the prediction (either way) mean the backend changed. */
+const REGIME_FACTOR = 2;
+const REGIME_MIN_WRITES = 3;
+
+function changedRegime(model: CostModel, w: MeasuredWrites): boolean {
+  if (w.writes < REGIME_MIN_WRITES || model.weight < REGIME_MIN_WRITES) return false;
+  const observed = w.micros / w.writes;
+  const predicted = predictCost(model, w.bytes / w.writes);
+  return observed > REGIME_FACTOR * predicted || observed * REGIME_FACTOR < predicted;
 }
 
 /** A failure's pain halves every second once writes stop failing (as the PID's excess does). */
@@ -171,7 +184,12 @@ export class StatsFold {
         b.pid = feedPid(b.pid, e, now);
       } else b.pid = decayPid(b.pid, now);
       let sums = decaySums(this.costSums.get(key) ?? emptySums(), dt);
-      if (p) sums = addWrites(sums, p.cost);
+      if (p) {
+        // A backend whose writes of this second took far longer (or shorter) than predicted changed:
+        // its older writes say little now, and are mostly dropped rather than averaged in.
+        if (changedRegime(b.cost, p.cost)) sums = decaySums(sums, 3 * COST_HALF_LIFE_MS);
+        sums = addWrites(sums, p.cost);
+      }
       this.costSums.set(key, sums);
       pooled = addSums(pooled, sums);
       b.failure = p && p.errors > 0 ? WRITE_ERROR_PAIN : b.failure * 2 ** (-dt / FAILURE_HALF_LIFE_MS);

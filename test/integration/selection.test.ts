@@ -66,7 +66,7 @@ describe('automatic uploads avoid a slow backend', () => {
     await new Promise((r) => setTimeout(r, 2500));
     const slowed = await uploads(p, 1000, 'slowed', { concurrency: 4 });
     const sel = (JSON.parse((await p.request('/stat/')).body.toString()) as { Status: { Backends: Record<string, { Group: number; Pain: number; Cost: { FixedMicros: number; MicrosPerByte: number; Writes: number } }> } }).Status.Backends;
-    t.diagnostic(`before: ${JSON.stringify(healthy)}; with group 1 delayed: ${JSON.stringify(slowed)}; costs (ms + µs/B, writes): ${Object.values(sel).map((b) => `${b.Group}: ${(b.Cost.FixedMicros / 1000).toPrecision(3)} + ${b.Cost.MicrosPerByte.toPrecision(2)} (${Math.round(b.Cost.Writes)})`).join(', ')}`);
+    t.diagnostic(`before: ${JSON.stringify(healthy)}; with group 1 delayed: ${JSON.stringify(slowed)}; costs (ms + µs/B, writes): ${Object.values(sel).map((b) => `${b.Group}: ${(b.Cost.FixedMicros / 1000).toPrecision(3)} + ${b.Cost.MicrosPerByte.toPrecision(2)} (${Math.round(b.Cost.Writes)})`).join(', ')}; g1 history: ${JSON.stringify(Object.values(sel).find((b) => b.Group === 1))}`);
     assert.equal(Object.values(slowed).reduce((a, b) => a + b, 0), 1000);
     assert.ok(share(slowed, 'b1') < 0.1, `b1 (group 1 delayed): ${JSON.stringify(slowed)}`);
     assert.ok(share(slowed, 'b2') > 0.3 && share(slowed, 'b3') > 0.3, `b2 and b3 share the rest: ${JSON.stringify(slowed)}`);

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BucketMeta } from '../../src/buckets/metadata.js';
-import { draw, eligible, freeSpaceRatio, PAIN, scoreBucket, type GroupFacts, type KeyBackend, type SelectionContext } from '../../src/buckets/selection.js';
+import { draw, eligible, freeSpaceRatio, PAIN, scoreBucket, starved, type GroupFacts, type KeyBackend, type SelectionContext } from '../../src/buckets/selection.js';
 import type { BackendStats } from '../../src/elliptics/stats.js';
 
 const bucket = (name: string, groups: number[]): BucketMeta => ({ version: 1, name, acl: new Map(), groups, flags: 0n, maxSize: 0, maxKeyNum: 0 });
@@ -129,5 +129,24 @@ describe('§12.3 pain terms', () => {
     assert.equal(freeSpaceRatio({ used: 0, avail: 500, limit: 1000 }, 100), 0.4);
     assert.equal(freeSpaceRatio({ used: 0, avail: 50, limit: 1000 }, 100), 0);
     assert.equal(freeSpaceRatio({ used: 200, avail: 5000, limit: 1000 }, 100), 0.7);
+  });
+});
+
+describe('no starvation: the healthy bucket left longest without an automatic upload', () => {
+  const L = 4096;
+  const ok = (): KeyBackend => ({ routed: true, stats: statsWithRatio(0.9, L), pain: 0 });
+  const ctx = context(L, { 1: ok(), 2: ok(), 3: { ...ok(), pain: 1e6 }, 4: { routed: true, stats: statsWithRatio(0.9, L, { readOnly: true }), pain: 0 }, 5: { routed: true, stats: statsWithRatio(0.05, L), pain: 0 } });
+  const scores = [bucket('a', [1]), bucket('b', [2]), bucket('slow', [3]), bucket('ro', [4]), bucket('full', [5])].map((b) => scoreBucket(b, ctx));
+  const now = 1_000_000;
+
+  it('picks the one unchosen for longest past the interval, however costly; none when all are recent', () => {
+    const last: Record<string, number> = { a: now - 1000, b: now - 1000, slow: now - 120_000, ro: 0, full: 0 };
+    assert.equal(starved(scores, (n) => last[n]!, 60_000, now)?.bucket.name, 'slow', 'a costly but healthy bucket is probed');
+    last.slow = now - 1000;
+    assert.equal(starved(scores, (n) => last[n]!, 60_000, now), undefined, 'read-only and full buckets are never probed');
+    last.a = now - 61_000;
+    last.b = now - 90_000;
+    assert.equal(starved(scores, (n) => last[n]!, 60_000, now)?.bucket.name, 'b');
+    assert.equal(starved([scores[0]!], () => 0, 60_000, now), undefined, 'a single candidate is simply chosen');
   });
 });

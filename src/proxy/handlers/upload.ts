@@ -4,7 +4,7 @@
 
 import type { BucketMeta } from '../../buckets/metadata.js';
 import { checkAccess } from '../../buckets/acl.js';
-import { draw, eligible, PAIN, scoreBucket, type BucketScore, type SelectionContext } from '../../buckets/selection.js';
+import { draw, eligible, scoreBucket, starved, type BucketScore, type SelectionContext } from '../../buckets/selection.js';
 import { quorumNeeds, type WriteQuorum } from '../../config/proxy-config.js';
 import { EllipticsError } from '../../elliptics/errors.js';
 import { Errno } from '../../elliptics/protocol/constants.js';
@@ -81,8 +81,11 @@ function chooseBucket(req: Request, key: string, size: number): BucketMeta {
     group: (g) => ctx.groupFacts(g),
   };
   const scores = fitting.map((b) => scoreBucket(b, sel));
-  const pool = eligible(scores);
-  const chosen = probeDue(ctx, pool, now) ?? draw(pool);
+  // No starvation: a healthy bucket no automatic upload went to for a while takes this one (measured again).
+  const every = cfg.selectionProbeInterval * 1000;
+  const probe = every > 0 ? starved(scores, (name) => Math.max(ctx.live.lastChosen[name] ?? ctx.startedAt, ctx.probedAt.get(name) ?? 0), every, now) : undefined;
+  if (probe) ctx.probedAt.set(probe.bucket.name, now);
+  const chosen = probe ?? draw(eligible(scores));
   const trace = req.traceId.toString(16);
   if (!chosen) {
     ctx.log.warn({ trace, size, buckets: scores.map(describeScore) }, 'no bucket can take the upload');
@@ -92,29 +95,6 @@ function chooseBucket(req: Request, key: string, size: number): BucketMeta {
   if (ctx.log.isLevelEnabled('notice')) ctx.log.notice({ trace, size, chosen: chosen.bucket.name, buckets: scores.map(describeScore) }, 'find-bucket');
   ctx.stats.chose(chosen.bucket.name);
   return chosen.bucket;
-}
-
-/**
- * No starvation (DESIGN §4.19): a healthy candidate that no automatic upload went to for
- * `selection-probe-interval` seconds takes this one, so its cost is measured again — once per
- * interval per worker, a small and bounded share. A failing or full bucket is never a candidate here.
- */
-function probeDue(ctx: Request['ctx'], pool: readonly BucketScore[], now: number): BucketScore | undefined {
-  const every = ctx.config.selectionProbeInterval * 1000;
-  if (every <= 0 || pool.length < 2) return undefined;
-  let due: BucketScore | undefined;
-  let oldest = now - every;
-  for (const s of pool) {
-    if (s.pain >= PAIN.SOFT) continue;
-    const name = s.bucket.name;
-    const last = Math.max(ctx.live.lastChosen[name] ?? ctx.startedAt, ctx.probedAt.get(name) ?? 0);
-    if (last < oldest) {
-      oldest = last;
-      due = s;
-    }
-  }
-  if (due) ctx.probedAt.set(due.bucket.name, now);
-  return due;
 }
 
 function describeScore(s: BucketScore): Record<string, unknown> {

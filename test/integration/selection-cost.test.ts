@@ -46,7 +46,8 @@ describe('selection compares storage by predicted time, not by the sizes it happ
   let p: TestProxy;
 
   before(async () => {
-    tc = await startTestCluster({}, () => ({ 'blob-size-limit': ONE_GIB }));
+    // 16 GiB limits: the named 1 MiB uploads do not change the free-space ratios much (speed decides).
+    tc = await startTestCluster({}, () => ({ 'blob-size-limit': 16 * ONE_GIB }));
     p = await startProxy(tc, { proxy: { 'free-space-ratio-soft': 0.2, 'free-space-ratio-hard': 0.1, 'selection-probe-interval': 0 } });
   });
 

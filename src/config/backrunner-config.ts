@@ -41,6 +41,10 @@ export interface EmbeddedConfig {
    */
   defragPercentage: number | undefined;
   defragTimeout: number | undefined;
+  /** Filesystem bytes writes leave free for compaction (node config free-space-reserve); unset: the node's default. */
+  freeSpaceReserve: number | undefined;
+  /** Size at which a blob file is closed for appends (node config blob-size); unset: the node's default. */
+  blobSize: number | undefined;
   /**
    * Bucket definitions uploaded when the metadata is missing (bmeta's upload format), as written:
    * the primary reads them with the bucket layer's parser (parseEmbeddedBuckets).
@@ -126,6 +130,8 @@ function parseEmbedded(s: Section, baseDir: string): EmbeddedConfig {
     sync,
     defragPercentage: s.has('defrag-percentage') ? s.int('defrag-percentage', { min: 1, max: 100 }) : undefined,
     defragTimeout: s.has('defrag-timeout') ? s.int('defrag-timeout', { min: 0 }) : undefined,
+    freeSpaceReserve: s.has('free-space-reserve') ? s.int('free-space-reserve', { min: 0 }) : undefined,
+    blobSize: s.has('blob-size') ? s.int('blob-size', { min: 4096 }) : undefined,
     bucketDefinitions: s.raw('buckets'),
   };
 }
@@ -160,6 +166,8 @@ export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: L
       'blob-size-limit': e.blobSizeLimit,
       ...(e.defragPercentage !== undefined ? { 'defrag-percentage': e.defragPercentage } : {}),
       ...(e.defragTimeout !== undefined ? { 'defrag-timeout': e.defragTimeout } : {}),
+      ...(e.freeSpaceReserve !== undefined ? { 'free-space-reserve': e.freeSpaceReserve } : {}),
+      ...(e.blobSize !== undefined ? { 'blob-size': e.blobSize } : {}),
     })),
     sync: e.sync,
     'max-frame': maxFrame,

@@ -32,6 +32,9 @@ export function statusForErrno(code: number): number {
     case Errno.EILSEQ:
     case Errno.EBADFD:
       return 404;
+    // The storage is full (the original answered 400, as for bad input): 507 Insufficient Storage.
+    case Errno.ENOSPC:
+      return 507;
     default:
       return 400;
   }

@@ -9,7 +9,8 @@
 // %, that make it worth compacting), "defrag-timeout" (seconds between automatic checks, 0 = off),
 // "defrag-rate-limit" (bytes per second a compaction copies, 0 = no limit),
 // "index-snapshot-interval" (seconds between index snapshots, 0 = only at a clean stop),
-// "tombstone-ttl" (seconds a removal is remembered to order it against other groups' writes, 0 = for ever).
+// "tombstone-ttl" (seconds a removal is remembered to order it against other groups' writes, 0 = for ever),
+// "free-space-reserve" (filesystem bytes writes leave free for compaction and removals, 0 = none).
 
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import type { Endpoint } from '../elliptics/protocol/addr.js';
 import { embeddedNodeDocument, type EmbeddedConfig, type EmbeddedRedirect } from '../config/backrunner-config.js';
 import { readJsonFile, Section, withConfigFile } from '../config/reader.js';
 import { syncPolicy, type SyncPolicy } from '../config/sync-policy.js';
-import { DEFAULT_TOMBSTONE_TTL, DEFRAG_DEFAULTS, type BackendOptions } from './engine/backend.js';
+import { DEFAULT_FREE_SPACE_RESERVE, DEFAULT_TOMBSTONE_TTL, DEFRAG_DEFAULTS, type BackendOptions } from './engine/backend.js';
 import { LOG_LEVEL_NAMES, type LogOptions } from '../util/logger.js';
 
 export interface NodeConfig {
@@ -103,6 +104,7 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
       defragRateLimit: b.int('defrag-rate-limit', { def: 0, min: 0 }),
       snapshotInterval: b.int('index-snapshot-interval', { def: DEFRAG_DEFAULTS.snapshotInterval, min: 0 }),
       tombstoneTtl: b.int('tombstone-ttl', { def: DEFAULT_TOMBSTONE_TTL, min: 0 }),
+      freeSpaceReserve: b.int('free-space-reserve', { def: DEFAULT_FREE_SPACE_RESERVE, min: 0 }),
     });
     warnings.push(...b.unknownKeys().map((k) => `unknown key ${k} ignored`));
   }

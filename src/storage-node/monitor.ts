@@ -107,7 +107,7 @@ async function backendJson(b: Backend, commands: CommandStats, has: (c: number) 
       },
       base_stats: baseStats,
       config: configJson(b),
-      vfs: await vfsJson(b.dir),
+      vfs: await vfsJson(b.dir, b.options.freeSpaceReserve ?? 0),
       dstat: await dstatJson(b.dir),
       timestamp: timeval(now),
     };
@@ -138,18 +138,23 @@ function configJson(b: Backend): Record<string, unknown> {
   };
 }
 
-/** statvfs of the backend directory; on failure `{"timestamp", "error": -errno}` as a real node. */
-async function vfsJson(dir: string): Promise<Record<string, unknown>> {
+/**
+ * statvfs of the backend directory; on failure `{"timestamp", "error": -errno}` as a real node. The
+ * free blocks are those writes may use: the free-space reserve kept for compaction is left out, so
+ * a proxy judging free space sees the backend full where its writes are refused.
+ */
+async function vfsJson(dir: string, reserve: number): Promise<Record<string, unknown>> {
   const timestamp = timeval(Date.now());
   try {
     const st = await fs.statfs(dir);
+    const kept = Math.ceil(reserve / st.bsize);
     return {
       timestamp,
       bsize: st.bsize,
       frsize: st.bsize,
       blocks: st.blocks,
-      bfree: st.bfree,
-      bavail: st.bavail,
+      bfree: Math.max(0, st.bfree - kept),
+      bavail: Math.max(0, st.bavail - kept),
       files: st.files,
       ffree: st.ffree,
       favail: st.ffree,

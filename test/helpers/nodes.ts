@@ -29,6 +29,7 @@ export interface BackendSpec {
   'defrag-rate-limit'?: number;
   'index-snapshot-interval'?: number;
   'tombstone-ttl'?: number;
+  'free-space-reserve'?: number;
 }
 
 export interface NodeSpec {
@@ -37,6 +38,8 @@ export interface NodeSpec {
   sync?: 'always' | number;
   'max-frame'?: number;
   port?: number;
+  /** Where the node logs (a file beside its backends, `node.log`, when set to true), and at which level. */
+  log?: { level: string };
 }
 
 /** A node config object with backend dirs under `root`. */
@@ -47,7 +50,8 @@ export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown
     backends: spec.backends.map((b) => ({ ...b, dir: b.dir ?? path.join(root, `b${b.id}-g${b.group}`) })),
     sync: spec.sync ?? 1,
     'max-frame': spec['max-frame'] ?? 100 * 1024 * 1024,
-    'log-level': process.env.TEST_LOG_LEVEL ?? 'silent',
+    'log-level': spec.log?.level ?? process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(spec.log ? { 'log-file': path.join(root, 'node.log') } : {}),
   };
 }
 

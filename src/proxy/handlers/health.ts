@@ -4,7 +4,9 @@
 // holds (the snapshot's statistics, its client's node states), so it is cheap to ask every second.
 
 import type { BucketMeta } from '../../buckets/metadata.js';
+import { freeSpaceRatio } from '../../buckets/selection.js';
 import { quorumNeeds } from '../../config/proxy-config.js';
+import type { BackendStats } from '../../elliptics/stats.js';
 import type { Request } from '../request.js';
 import type { WorkerContext } from '../worker-context.js';
 
@@ -13,6 +15,13 @@ interface GroupHealth {
   writable: boolean;
   why: string;
 }
+
+/** Full: not room for one more MiB (the disk, or blob-size-limit). Reads go on; writes fail with -ENOSPC. */
+export function isFull(st: BackendStats): boolean {
+  return st.limit > 0 && st.total > 0 && freeSpaceRatio(st, FULL_MARGIN) <= 0;
+}
+
+const FULL_MARGIN = 1024 * 1024;
 
 function groupHealth(ctx: WorkerContext, group: number): GroupHealth {
   const points = ctx.cluster.routes.pointsOf(group);
@@ -28,6 +37,7 @@ function groupHealth(ctx: WorkerContext, group: number): GroupHealth {
     if (haveStats && !st) return { readable: false, writable: false, why: `group ${group}: backend ${owner} reports no statistics (disabled?)` };
     if (st?.readOnly) [writable, why] = [false, `group ${group}: backend ${owner} is read-only`];
     else if (st && st.error !== 0) [writable, why] = [false, `group ${group}: backend ${owner} reports error ${st.error}`];
+    else if (st && isFull(st)) [writable, why] = [false, `group ${group}: backend ${owner} is full (${st.avail} bytes free, ${st.used} used of ${st.limit})`];
   }
   return { readable: true, writable, why };
 }

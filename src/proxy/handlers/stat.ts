@@ -5,6 +5,7 @@ import os from 'node:os';
 import { formatEndpoint } from '../../elliptics/protocol/addr.js';
 import { backendKey, type BackendStats } from '../../elliptics/stats.js';
 import type { BackendLive, RepairStats } from '../../ipc/live.js';
+import { isFull } from './health.js';
 import { goJson, goTimeString } from '../replies.js';
 import type { Request } from '../request.js';
 import { bucketSummaries } from '../selection-view.js';
@@ -117,6 +118,8 @@ function status(req: Request, names: string[] | undefined): Record<string, unkno
       Limit: st?.limit ?? null,
       Avail: st?.avail ?? null,
       ReadOnly: st?.readOnly ?? null,
+      Full: st ? isFull(st) : null,
+      Corrupted: st?.recordsCorrupted ?? null,
       LastError: b.lastError ? { Time: b.lastError.time, Text: b.lastError.text } : null,
       History: b.history.map((h) => ({ Time: h.time, Writes: h.writes, Errors: h.errors, MeanMs: h.writes > 0 ? h.micros / h.writes / 1000 : null })),
     };

@@ -119,7 +119,9 @@ function render(stat) {
         const vfs = be.Stat.VFS;
         rows.push(el('tr', {}, el('td', {}, group), el('td', {}, key), el('td', {}, bar(vfs.BackendUsedSize, vfs.TotalSizeLimit)),
           el('td', { class: 'num' }, live.Cost ? ms(live.Cost.FixedMicros / 1000) + ' + ' + mbps(live.Cost.MicrosPerByte) : '–'), el('td', { class: 'num' }, (live.Writes || 0) + ' / ' + (live.Errors || 0)),
-          el('td', {}, be.Stat.RO ? el('span', { class: 'tag bad' }, 'read-only') : be.Stat.error.code ? el('span', { class: 'tag bad' }, 'error ' + be.Stat.error.code) : el('span', { class: 'tag ok' }, 'ok'))));
+          el('td', {}, be.Stat.RO ? el('span', { class: 'tag bad' }, 'read-only') : be.Stat.error.code ? el('span', { class: 'tag bad' }, 'error ' + be.Stat.error.code)
+            : live.Full ? el('span', { class: 'tag bad', 'data-full': key }, 'full') : el('span', { class: 'tag ok' }, 'ok'),
+            live.Corrupted ? el('span', { class: 'tag bad', title: 'records found damaged (read errors, checksum mismatches)' }, ' ' + live.Corrupted + ' damaged') : '')));
       }
     }
     const head = el('tr', {}, ...['group', 'backend', 'fill', 'write cost', 'writes / errors', 'state'].map((h) => el('th', {}, h)));

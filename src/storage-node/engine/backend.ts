@@ -64,6 +64,8 @@ export interface BackendOptions {
   snapshotInterval?: number;
   /** Seconds a removal is remembered (to order it against writes in other groups); 0: for ever. */
   tombstoneTtl?: number;
+  /** Free filesystem bytes writes leave to compaction and removals (see BlobLimits); 0: none. */
+  freeSpaceReserve?: number;
   log?: Logger;
 }
 
@@ -71,6 +73,8 @@ export interface BackendOptions {
 export const DEFRAG_DEFAULTS = { percentage: 25, timeout: 300, snapshotInterval: 300 } as const;
 /** A removal is remembered 30 days: time enough for hints and `backrunner recover` to reach every replica. */
 export const DEFAULT_TOMBSTONE_TTL = 30 * 24 * 3600;
+/** Room a full disk keeps for compaction: enough to copy the live records of a small blob. */
+export const DEFAULT_FREE_SPACE_RESERVE = 64 * 1024 * 1024;
 
 export class Backend implements DefragHost {
   readonly id: number;
@@ -100,9 +104,9 @@ export class Backend implements DefragHost {
     this.dir = path.resolve(opts.dir);
     this.readOnly = opts.readOnly;
     this.delay = opts.delay;
-    this.state = new BackendState(this.dir, { blobSize: opts.blobSize, blobSizeLimit: opts.blobSizeLimit, sync: opts.sync }, opts.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL);
+    this.state = new BackendState(this.dir, { blobSize: opts.blobSize, blobSizeLimit: opts.blobSizeLimit, sync: opts.sync, freeSpaceReserve: opts.freeSpaceReserve ?? 0 }, opts.tombstoneTtl ?? DEFAULT_TOMBSTONE_TTL);
     this.writes = new WritePath(this.state);
-    this.reads = new ReadPath(this.state, new ChunkVerifier(opts.verifyTtl), opts.buffers ?? new BufferPool());
+    this.reads = new ReadPath(this.state, new ChunkVerifier(opts.verifyTtl), opts.buffers ?? new BufferPool(), opts.log);
     this.chores = new Housekeeping(this.state, {
       sync: opts.sync,
       defragPercentage: opts.defragPercentage ?? DEFRAG_DEFAULTS.percentage,
@@ -148,6 +152,7 @@ export class Backend implements DefragHost {
       this.ids = await loadIds(this.dir);
       const loaded = await loadIndex(this.state, await takeCleanMarker(this.dir), this.log);
       this.chores.snapshotSeq = loaded.snapshotSeq;
+      await this.state.blobs.readFsAvail();
       this.startedFrom = loaded.startedFrom;
       this.chores.startTimers();
       this.enabled = true;

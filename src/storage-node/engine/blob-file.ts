@@ -64,6 +64,14 @@ export class BlobFile {
     return at;
   }
 
+  /**
+   * Gives back space handed out at `at` whose write failed (a full disk), when nothing was handed
+   * out after it; otherwise it stays a hole that the next start skips.
+   */
+  unallocate(at: number, span: number): void {
+    if (this.end === at + span) this.end = at;
+  }
+
   /** Cuts the file back to `size` after a startup scan found a torn tail. */
   resetEnd(size: number): void {
     this.end = size;

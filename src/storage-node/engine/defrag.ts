@@ -132,9 +132,19 @@ export class Defragmenter {
       await this.host.syncAll();
       log?.info({ level, blobs: targets.map((b) => b.index) }, 'defragmentation started');
       let changed = false;
+      let noRoom = 0;
       for (const blob of targets) {
         if (this.stopping) break;
-        const out = await compactBlob(this.host, blob, { shouldStop: () => this.stopping, pace });
+        let out;
+        try {
+          out = await compactBlob(this.host, blob, { shouldStop: () => this.stopping, pace });
+        } catch (err) {
+          // No room for this blob's copy (its .compact is gone again): the next, once more is free.
+          if (fromFsError(err, 'compaction').status !== Errno.ENOSPC) throw err;
+          noRoom++;
+          log?.warn({ blob: blob.index }, 'no room to copy the live records of this blob: left for later');
+          continue;
+        }
         if (out.result === 'compacted' || out.result === 'deleted') {
           changed = true;
           reclaimed += out.before - out.after;
@@ -142,7 +152,7 @@ export class Defragmenter {
         log?.info({ blob: blob.index, result: out.result, before: out.before, after: out.after }, 'blob defragmented');
       }
       if (changed) await this.host.saveSnapshot();
-      this.completionStatus = 0;
+      this.completionStatus = noRoom > 0 ? Errno.ENOSPC : 0;
       log?.info({ reclaimed, stopped: this.stopping }, 'defragmentation finished');
     } catch (err) {
       const e = fromFsError(err, 'defragmentation');

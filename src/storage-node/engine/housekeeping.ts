@@ -128,7 +128,10 @@ export class Housekeeping {
       const active = this.s.blobs.active;
       // The blob being appended to is closed when it needs the work too: new writes go to a fresh one.
       if (active.size > 0 && wanted(active)) this.s.blobs.openNext();
-      return this.s.blobs.all.slice(0, -1).filter(wanted);
+      // Blobs with nothing live first (deleted, no copy needed), then the smallest live sets: on a
+      // full disk, each one done makes room for the next.
+      const live = (b: BlobFile): number => b.size - b.removedBytes;
+      return this.s.blobs.all.slice(0, -1).filter(wanted).sort((a, b) => live(a) - live(b));
     });
   }
 

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Errno } from '../../elliptics/protocol/constants.js';
 import type { BufferPool } from '../../util/buffer-pool.js';
+import type { Logger } from '../../util/logger.js';
 import type { ChunkVerifier } from './chunk-verifier.js';
 import { dataOffset, type RecordRef } from './key-index.js';
 import { CHUNK_SIZE, decodeRecordHeader, RECORD_HEADER_SIZE, RecordFlag } from './record.js';
@@ -23,12 +24,33 @@ export interface ReadResult {
   release: () => void;
 }
 
+/** A damaged blob file is named in the log at most this often. */
+const LOG_EVERY_MS = 10_000;
+
 export class ReadPath {
+  private readonly logged = new Map<string, number>();
+
   constructor(
     private readonly s: BackendState,
     private readonly verifier: ChunkVerifier,
     private readonly buffers: BufferPool,
+    private readonly log?: Logger,
   ) {}
+
+  /**
+   * A read that the disk failed (an I/O error, a file cut short under the record) or whose bytes
+   * do not match their checksums: counted as a damaged record (MONITOR_STAT records_corrupted), the
+   * file named in the log, and answered -EIO / -EILSEQ so that the client reads another replica.
+   */
+  private damaged(file: string, err: StorageError): StorageError {
+    this.s.recordsCorrupted++;
+    const now = Date.now();
+    if ((this.logged.get(file) ?? 0) + LOG_EVERY_MS <= now) {
+      this.logged.set(file, now);
+      this.log?.error({ file, status: err.status, err: err.message }, 'a record could not be read from its blob file (damaged or cut short): clients are served from another replica');
+    }
+    return err;
+  }
 
   /** The committed record of `id`; -ENOENT when absent. */
   committed(id: Buffer): RecordRef {
@@ -57,7 +79,9 @@ export class ReadPath {
       if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from);
     } catch (err) {
       release();
-      throw fromFsError(err, `read of ${blob.path}`);
+      const e = fromFsError(err, `read of ${blob.path}`);
+      // A file shorter than its record reads short: the disk lost it, which is an I/O error.
+      throw this.damaged(blob.path, e.status === Errno.ENODATA ? new StorageError(Errno.EIO, e.message) : e);
     } finally {
       blob.unpin();
     }

@@ -58,10 +58,10 @@ async function appendTombstone(s: BackendState, id: Buffer, removal: Pick<Record
   const header: RecordHeader = { id, capacity: 0, size: 0, userFlags: 0n, ...removal };
   let at;
   try {
-    at = s.blobs.allocate(RECORD_HEADER_SIZE, 0);
+    at = s.blobs.allocate(RECORD_HEADER_SIZE, 0, true);
     await writeRecord(at.blob, [encodeRecordHeader(header)], at.offset);
   } catch (err) {
-    // A reserved slot that could not be written is a torn tail: the next start cuts it off.
+    at?.blob.unallocate(at.offset, RECORD_HEADER_SIZE);
     if (err instanceof StorageError && err.status === Errno.ENOSPC) return undefined;
     throw err;
   }

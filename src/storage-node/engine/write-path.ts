@@ -100,7 +100,7 @@ export class WritePath {
       seq: this.s.nextSeq(),
     };
     const { blob, offset } = this.s.blobs.allocate(recordSpan(capacity), capacity);
-    await writeRecord(blob, [encodeRecordHeader(header)], offset);
+    await giveBackOnFailure(blob, offset, recordSpan(capacity), () => writeRecord(blob, [encodeRecordHeader(header)], offset));
     blob.records++;
     const pending: PendingRecord = { blob, offset, header, crcs: undefined, builder: new ChunkCrcBuilder() };
     this.s.index.setPending(w.id, pending);
@@ -169,16 +169,15 @@ export class WritePath {
     const { blob, offset: at } = this.s.blobs.allocate(recordSpan(size), size);
     header.seq = this.s.nextSeq();
     const pad = Buffer.alloc(recordSpan(size) - RECORD_HEADER_SIZE - size - footerSize(size));
-    let crcs: Uint32Array;
-    if (!keepOld && offset === 0) {
+    const crcs = await giveBackOnFailure(blob, at, recordSpan(size), async () => {
+      if (keepOld || offset !== 0) return writeComposed(blob, at, header, w, offset, keepOld ? old : undefined, pad);
       // The common case: the whole object arrives in this request; one writev puts it on disk.
-      crcs = chunkCrcsOf(w.data);
+      const whole = chunkCrcsOf(w.data);
       const parts = [encodeRecordHeader(header), ...w.data];
-      if (size > 0) parts.push(encodeFooter(size, crcs), pad);
+      if (size > 0) parts.push(encodeFooter(size, whole), pad);
       await writeRecord(blob, parts, at);
-    } else {
-      crcs = await writeComposed(blob, at, header, w, offset, keepOld ? old : undefined, pad);
-    }
+      return whole;
+    });
     blob.records++;
     const ref: RecordRef = { blob, offset: at, header, crcs: nocsum ? undefined : crcs };
     this.s.index.setCommitted(w.id, ref);
@@ -187,6 +186,16 @@ export class WritePath {
     // Once the new version is durable the old one is marked: it must stay dead without a tombstone.
     if (old) await markRemoved(old);
     return { ref, pending: false };
+  }
+}
+
+/** Runs the writes of a new record; when they fail (a full disk) its space is handed back where it can be. */
+async function giveBackOnFailure<T>(blob: BlobFile, at: number, span: number, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    blob.unallocate(at, span);
+    throw err;
   }
 }
 

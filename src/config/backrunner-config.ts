@@ -21,6 +21,8 @@ export interface EllipticsConfig {
   backrunnerConfigKey: string;
   protocolVersion: ProtocolVersion;
   poolSize: number;
+  /** Transactions one process may have waiting on one node; more fail at once with -EBUSY (503). */
+  maxPendingPerNode: number;
   /** Per-transaction deadline of background and default operations. */
   waitTimeoutMs: number;
   /** Period of route-list refreshes and reconnects. */
@@ -66,6 +68,7 @@ export interface BackrunnerConfig {
 export const ELLIPTICS_DEFAULTS = {
   protocolVersion: '2.26',
   poolSize: 2,
+  maxPendingPerNode: 4096,
   waitTimeout: 60,
   checkTimeout: 30,
   maxFrame: 110 * 1024 * 1024,
@@ -109,6 +112,7 @@ function parseElliptics(s: Section, embedded: EmbeddedConfig | undefined, baseDi
     backrunnerConfigKey: s.string('backrunner-config-key', ''),
     protocolVersion,
     poolSize: s.int('pool-size', { def: ELLIPTICS_DEFAULTS.poolSize, min: 1, max: 64 }),
+    maxPendingPerNode: s.int('max-pending-per-node', { def: ELLIPTICS_DEFAULTS.maxPendingPerNode, min: 16 }),
     waitTimeoutMs: (nodeConfig?.int('wait-timeout', { def: ELLIPTICS_DEFAULTS.waitTimeout, positive: true }) ?? ELLIPTICS_DEFAULTS.waitTimeout) * 1000,
     checkIntervalMs: (nodeConfig?.int('check-timeout', { def: ELLIPTICS_DEFAULTS.checkTimeout, positive: true }) ?? ELLIPTICS_DEFAULTS.checkTimeout) * 1000,
     maxFrame: s.int('max-frame', { def: ELLIPTICS_DEFAULTS.maxFrame, min: 1024 * 1024 }),

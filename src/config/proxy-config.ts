@@ -78,6 +78,12 @@ export interface ProxyConfig {
   readRepairMaxSize: number;
   /** Seconds after which a healthy bucket no automatic upload went to gets one, to be measured again (0: never). */
   selectionProbeInterval: number;
+  /** Requests on the storage routes one worker serves at once; more get 503 + Retry-After. */
+  maxRequestsInFlight: number;
+  /** Upload body bytes one worker holds at once (each upload charged min(Content-Length, 5 MiB)). */
+  maxUploadBytesInFlight: number;
+  /** Read buffers one worker holds at once (each GET charged up to two 1 MiB read chunks). */
+  maxReadBytesInFlight: number;
 }
 
 /** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
@@ -162,6 +168,9 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     hintReplayRate: Math.round(s.number('hint-replay-rate', { def: 20, min: 0.01 }) * 1e6),
     readRepairMaxSize: s.int('read-repair-max-size', { def: 16 * 1024 * 1024, min: 0 }),
     selectionProbeInterval: s.int('selection-probe-interval', { def: 60, min: 0 }),
+    maxRequestsInFlight: s.int('max-requests-in-flight', { def: 2048, min: 1 }),
+    maxUploadBytesInFlight: s.int('max-upload-bytes-in-flight', { def: 128 * 1024 * 1024, min: 1024 * 1024 }),
+    maxReadBytesInFlight: s.int('max-read-bytes-in-flight', { def: 256 * 1024 * 1024, min: 2 * 1024 * 1024 }),
   };
 }
 

@@ -13,6 +13,8 @@ export interface ClusterOptions {
   protocolVersion: ProtocolVersion;
   /** Connections per node. */
   poolSize: number;
+  /** Transactions that may wait on one node; more fail at once with -EBUSY (default: no bound). */
+  maxPendingPerNode?: number;
   /** Default per-transaction inactivity deadline. */
   timeoutMs: number;
   /** Period of the route-list refresh that finds new nodes. */
@@ -55,6 +57,7 @@ export class Cluster {
       host,
       port,
       size: this.opts.poolSize,
+      maxPending: this.opts.maxPendingPerNode ?? Infinity,
       version: this.opts.protocolVersion,
       connection: { maxFrame: this.opts.maxFrame, timeoutMs: this.opts.timeoutMs },
       log: this.opts.log,

@@ -20,6 +20,8 @@ export interface NodePoolOptions {
   host: string;
   port: number;
   size: number;
+  /** Transactions that may be in flight to the node; more fail at once with -EBUSY (the caller sheds load). */
+  maxPending: number;
   version: ProtocolVersion;
   connection: ConnectionOptions;
   log: Logger;
@@ -146,6 +148,9 @@ export class NodePool {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.opts.maxPending !== Infinity && this.inFlight >= this.opts.maxPending) {
+      return Promise.reject(new EllipticsError(Errno.EBUSY, `node ${this.name} has ${this.inFlight} requests in flight (elliptics.max-pending-per-node)`));
+    }
     return conn.request(header, payload, opts);
   }
 
@@ -208,10 +213,14 @@ export class NodePool {
     }
   }
 
-  /** The protocol's liveness ping: BACKEND_STATUS under a short deadline. */
+  /** The protocol's liveness ping: BACKEND_STATUS under a short deadline (never refused as excess load). */
   private ping(): Promise<Packet[]> {
     const r = backendStatusRequest();
-    return this.request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
+    try {
+      return this.pick().request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private clearSuspect(): void {

@@ -63,6 +63,8 @@ export interface ProcessGauge {
 export interface WorkerGauges {
   index: number;
   inFlight: number;
+  /** Requests refused with 503 under load since the worker started. */
+  shed: number;
   pools: PoolGauge[];
 }
 

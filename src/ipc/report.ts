@@ -98,6 +98,8 @@ export interface WorkerReport {
   /** Event-loop delay p99 over the last report period, milliseconds. */
   loopLagMs: number;
   inFlight: number;
+  /** Requests refused with 503 under load since the worker started (proxy.max-*-in-flight). */
+  shed: number;
   pools: PoolGauge[];
   /** Read-repairs since the last report: rewrites made, and those that failed. */
   readRepairs: number;

@@ -10,6 +10,8 @@ export class HttpError extends Error {
     message: string,
     /** Extra reply headers (e.g. Allow on 405). */
     readonly headers: [string, string][] = [],
+    /** The connection closes after the reply (a request body was left unread). */
+    readonly close = false,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -27,6 +29,8 @@ export function statusForErrno(code: number): number {
     case Errno.EHOSTDOWN:
     // A replica that missed an acknowledged write, with its repair pending, and no other to read.
     case Errno.ESTALE:
+    // This process has as many requests waiting on the node as it may (elliptics.max-pending-per-node).
+    case Errno.EBUSY:
       return 503;
     case Errno.ENOENT:
     case Errno.EILSEQ:
@@ -45,7 +49,19 @@ export function storageHttpError(err: EllipticsError, context?: string): HttpErr
   const text = context
     ? `${context}: elliptics-code: ${err.status}, elliptics-message: ${err.message}`
     : `elliptics error: ${err.status}: ${err.message}`;
-  return new HttpError(statusForErrno(err.status), text);
+  return new HttpError(statusForErrno(err.status), text, err.status === Errno.EBUSY ? retryLater() : []);
+}
+
+/** Seconds a client shed under load is asked to wait before it tries again. */
+export const RETRY_AFTER_SECONDS = 1;
+
+export function retryLater(): [string, string][] {
+  return [['Retry-After', String(RETRY_AFTER_SECONDS)]];
+}
+
+/** 503 for a request this worker has no room for now (DESIGN §4.21); `close`: its body is not read. */
+export function overloaded(what: string, close = false): HttpError {
+  return new HttpError(503, `overloaded: ${what}; retry later`, retryLater(), close);
 }
 
 export function errorBody(uri: string, status: number, message: string): string {

@@ -3,7 +3,8 @@
 // access-log and count. Nothing a client sends can throw out of here.
 
 import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial';
-import { errorBody, HttpError, toHttpError } from './errors.js';
+import { uploadCharge, type Charge } from './admission.js';
+import { errorBody, HttpError, overloaded, toHttpError } from './errors.js';
 import { ClientGone, Exchange } from './http/exchange.js';
 import { decodePath, PathError, splitHandler, splitParams, type DecodedPath } from './http/path.js';
 import { bulkRemove, remove } from './handlers/delete.js';
@@ -27,16 +28,18 @@ interface Route {
   body?: boolean;
   /** Works without the trailing slash too (`/ping`, `/stat`, DESIGN §4.8). */
   bare?: boolean;
+  /** Talks to storage: counted against the worker's admission bounds (DESIGN §4.21). */
+  storage?: boolean;
 }
 
 const ROUTES: Readonly<Record<string, Route>> = {
-  nobucket_upload: { params: 1, methods: ['POST', 'PUT'], run: nobucketUpload, body: true },
-  upload: { params: 2, methods: ['POST', 'PUT'], run: upload, body: true },
-  get: { params: 2, methods: ['GET', 'HEAD'], run: get },
-  lookup: { params: 2, methods: ['GET'], run: lookup },
-  redirect: { params: 2, methods: ['GET'], run: redirect },
-  delete: { params: 2, methods: ['POST', 'PUT', 'DELETE'], run: remove },
-  bulk_delete: { params: 1, methods: ['POST', 'PUT'], run: bulkRemove, body: true },
+  nobucket_upload: { storage: true, params: 1, methods: ['POST', 'PUT'], run: nobucketUpload, body: true },
+  upload: { storage: true, params: 2, methods: ['POST', 'PUT'], run: upload, body: true },
+  get: { storage: true, params: 2, methods: ['GET', 'HEAD'], run: get },
+  lookup: { storage: true, params: 2, methods: ['GET'], run: lookup },
+  redirect: { storage: true, params: 2, methods: ['GET'], run: redirect },
+  delete: { storage: true, params: 2, methods: ['POST', 'PUT', 'DELETE'], run: remove },
+  bulk_delete: { storage: true, params: 1, methods: ['POST', 'PUT'], run: bulkRemove, body: true },
   ping: { params: 0, methods: ['GET'], run: stat, bare: true },
   stat: { params: 0, methods: ['GET'], run: stat, bare: true },
   proxy_stat: { params: 0, methods: ['GET'], run: proxyStat, bare: true },
@@ -48,7 +51,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   // HEAD too: a load balancer's HEAD /health/ must get the truth, not the liveness "OK".
   health: { params: 0, methods: ['GET', 'HEAD'], run: health, bare: true },
 };
-const STATIC: Route = { params: 0, methods: ['GET'], run: staticFile };
+const STATIC: Route = { storage: true, params: 0, methods: ['GET'], run: staticFile };
 
 /** Exchanges in progress, for idle-timeout and draining. */
 const active = new Set<Exchange>();
@@ -82,14 +85,45 @@ export function handleRequest(ctx: WorkerContext, res: HttpResponse, uwsReq: Htt
   if (ex.method === 'OPTIONS') return preflight(ctx, ex, route ?? STATIC);
   // HEAD is the original's liveness probe everywhere but on the routes that answer it (DESIGN §4.6).
   if (ex.method === 'HEAD' && !route?.methods.includes('HEAD')) return ex.end(200, [['Content-Type', 'text/plain; charset=utf-8']], 'OK');
-  // uWS drops body bytes that arrive before a reader is attached: attach it now.
-  if (route?.body && (ex.method === 'POST' || ex.method === 'PUT')) ex.acceptBody();
+  const withBody = route?.body === true && (ex.method === 'POST' || ex.method === 'PUT');
+  const admitted = target instanceof HttpError ? undefined : admit(ctx, ex, route ?? STATIC, withBody);
+  // uWS drops body bytes that arrive before a reader is attached: attach it now (a refused body is left unread).
+  if (withBody && !(admitted instanceof HttpError)) ex.acceptBody();
 
-  void serve(ctx, ex, target);
+  void serve(ctx, ex, admitted instanceof HttpError ? admitted : target, admitted instanceof HttpError ? undefined : admitted);
 }
 
+/** What an admitted request holds of the worker's bounds until it ends. */
+interface Admitted {
+  body: Charge | undefined;
+}
+
+/**
+ * Stage "admit": a storage request takes a slot and, with a body, room for what the body can hold
+ * in memory; without room it is refused before anything is read or sent to storage.
+ */
+function admit(ctx: WorkerContext, ex: Exchange, route: Route, withBody: boolean): Admitted | HttpError | undefined {
+  if (!route.storage) return undefined;
+  const admission = ctx.admission;
+  const limits = ctx.config;
+  // A refused body is not read: a large or chunked one closes the connection rather than crossing the wire for nothing.
+  const announced = withBody ? Number(ex.header('content-length') ?? NaN) : 0;
+  const close = withBody && !(announced <= SMALL_REFUSED_BODY);
+  if (!admission.enter()) return overloaded(`${admission.requests} requests in flight (proxy.max-requests-in-flight ${limits.maxRequestsInFlight})`, close);
+  if (!withBody) return { body: undefined };
+  const body = admission.uploads.take(uploadCharge(Number.isFinite(announced) ? announced : undefined));
+  if (!body) {
+    admission.leave();
+    return overloaded(`${admission.uploads.used} bytes of uploads in flight (proxy.max-upload-bytes-in-flight ${limits.maxUploadBytesInFlight})`, close);
+  }
+  return { body };
+}
+
+/** A refused body up to this size is skipped on a kept-alive connection; a larger one closes it. */
+const SMALL_REFUSED_BODY = 64 * 1024;
+
 /** Runs the request to its end; whatever happens, it is answered (or cut), logged and counted. */
-async function serve(ctx: WorkerContext, ex: Exchange, target: Target | HttpError): Promise<void> {
+async function serve(ctx: WorkerContext, ex: Exchange, target: Target | HttpError, admitted: Admitted | undefined): Promise<void> {
   active.add(ex);
   ctx.inFlight++;
   let req: Request | undefined;
@@ -102,6 +136,10 @@ async function serve(ctx: WorkerContext, ex: Exchange, target: Target | HttpErro
   } finally {
     active.delete(ex);
     ctx.inFlight--;
+    if (admitted) {
+      ctx.admission.leave();
+      admitted.body?.release();
+    }
     finish(ctx, ex, req);
   }
 }
@@ -139,7 +177,7 @@ function replyError(ctx: WorkerContext, ex: Exchange, req: Request | undefined, 
     ex.close();
     return;
   }
-  ex.end(e.status, [['Content-Type', 'text/plain; charset=utf-8'], ['X-Content-Type-Options', 'nosniff'], ...e.headers], errorBody(ex.uri, e.status, e.message));
+  ex.end(e.status, [['Content-Type', 'text/plain; charset=utf-8'], ['X-Content-Type-Options', 'nosniff'], ...e.headers], errorBody(ex.uri, e.status, e.message), e.close);
 }
 
 /** CORS preflight built from proxy.headers (the original answered OPTIONS with 400). */

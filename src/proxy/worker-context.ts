@@ -11,6 +11,7 @@ import type { GroupFacts, KeyBackend } from '../buckets/selection.js';
 import type { ProxyConfig } from '../config/proxy-config.js';
 import type { Logger } from '../util/logger.js';
 import { HttpError } from './errors.js';
+import { Admission } from './admission.js';
 import { emptyLive, type LiveView } from '../ipc/live.js';
 import { fromSnapshotBucket, type Snapshot } from '../ipc/snapshot.js';
 import { WorkerStats } from './worker-stats.js';
@@ -45,6 +46,8 @@ export class WorkerContext {
   readonly metadata: MetadataStore;
   /** Requests in progress (for draining). */
   inFlight = 0;
+  /** What this worker takes on at once (requests, upload bytes, read buffers). */
+  readonly admission = new Admission(() => this.config);
   readonly startedAt = Date.now();
   /** bucket → when this worker last sent it an automatic upload to measure it (see probeDue). */
   readonly probedAt = new Map<string, number>();
@@ -150,15 +153,15 @@ export class WorkerContext {
     return route && this.backendStats(group, route.node, route.backendId);
   }
 
-  /**
-   * A bucket by name: from the snapshot, else read from the metadata groups (and kept for one
-   * bucket-update interval). Unreadable → 400 naming the bucket, as the original.
-   */
   /** A bucket of the snapshot, without a storage read (the request path's fast way). */
   knownBucket(name: string): BucketMeta | undefined {
     return this.buckets.get(name);
   }
 
+  /**
+   * A bucket by name: from the snapshot, else read from the metadata groups (and kept for one
+   * bucket-update interval). Unreadable → 400 naming the bucket, as the original.
+   */
   async bucket(name: string): Promise<BucketMeta> {
     const known = this.buckets.get(name);
     if (known) return known;

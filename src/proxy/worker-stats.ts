@@ -82,7 +82,7 @@ export class WorkerStats {
   }
 
   /** Everything since the last call, with the worker's gauges. */
-  drain(gauges: { inFlight: number; pools: PoolGauge[] }): WorkerReport {
+  drain(gauges: { inFlight: number; shed: number; pools: PoolGauge[] }): WorkerReport {
     const requests: WorkerReport['requests'] = {};
     for (const [handler, byStatus] of this.requests) requests[handler] = Object.fromEntries([...byStatus].map(([status, c]) => [String(status), c]));
     const me = this.meter.read(process.pid);
@@ -97,6 +97,7 @@ export class WorkerStats {
       heapUsed: me.heapUsed,
       loopLagMs: me.loopLagMs,
       inFlight: gauges.inFlight,
+      shed: gauges.shed,
       pools: gauges.pools,
       readRepairs: this.readRepairs,
       readRepairFailures: this.readRepairFailures,

@@ -49,6 +49,7 @@ export async function runWorker(configFile: string): Promise<void> {
     remotes: snapshot.remotes,
     protocolVersion: e.protocolVersion,
     poolSize: e.poolSize,
+    maxPendingPerNode: e.maxPendingPerNode,
     timeoutMs: e.waitTimeoutMs,
     checkIntervalMs: e.checkIntervalMs,
     maxFrame: e.maxFrame,
@@ -94,7 +95,7 @@ export async function runWorker(configFile: string): Promise<void> {
 
   const report = (): void => {
     const pools = cluster.nodes().map((p) => ({ node: p.address ?? p.endpoint, connections: p.connections, inFlight: p.inFlight, state: p.state }));
-    send({ type: 'report', data: encodeReport(ctx.stats.drain({ inFlight: activeRequests(), pools })) });
+    send({ type: 'report', data: encodeReport(ctx.stats.drain({ inFlight: activeRequests(), shed: ctx.admission.refused, pools })) });
   };
   const reporter = setInterval(report, 1000);
   const sweeper = setInterval(() => sweepIdle(ctx.config.idleTimeout, log), 1000);

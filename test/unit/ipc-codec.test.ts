@@ -19,7 +19,7 @@ test('another version is detected and named, not misread', () => {
   bytes[0] = IPC_VERSION + 1;
   assert.throws(() => decodeLive(bytes), (e: unknown) => e instanceof IpcVersionError && e.got === IPC_VERSION + 1 && /live view/.test(e.message) && e.message.includes(`version ${IPC_VERSION + 1}`) && e.message.includes(`version ${IPC_VERSION}`));
   // A payload of the old, unversioned encoding (plain msgpack, first byte a map marker) is refused too.
-  const report = { worker: 0, pid: 1, requests: {}, writes: {}, choices: {}, errors: [], rss: 0, heapUsed: 0, loopLagMs: 0, inFlight: 0, pools: [], readRepairs: 0, readRepairFailures: 0 };
+  const report = { worker: 0, pid: 1, requests: {}, writes: {}, choices: {}, errors: [], rss: 0, heapUsed: 0, loopLagMs: 0, inFlight: 0, shed: 0, pools: [], readRepairs: 0, readRepairFailures: 0 };
   const unversioned = encodeReport(report).subarray(1);
   assert.throws(() => decodeReport(unversioned), IpcVersionError);
   assert.throws(() => decodeReport(new Uint8Array(0)), IpcVersionError);

@@ -10,7 +10,8 @@ import { timeToMillis } from '../../elliptics/protocol/time.js';
 import { ReadMissError, type ReadMisses, type Session } from '../../elliptics/session.js';
 import type { RepairJob } from '../read-repair.js';
 import type { BucketMeta } from '../../buckets/metadata.js';
-import { HttpError, storageHttpError } from '../errors.js';
+import { HttpError, overloaded, storageHttpError } from '../errors.js';
+import type { Charge } from '../admission.js';
 import { objectEtag } from '../http/conditional.js';
 import { byExtension, bySuffix, configuredContentType } from '../http/content-type.js';
 import { parseUint } from '../http/numbers.js';
@@ -25,12 +26,24 @@ export async function get(req: Request): Promise<void> {
   const id = keyToId(key, bucket.name);
   const session = readSession(req, bucket, id);
   const rangeHeader = effectiveRange(req);
-  const onFailover = (from: number, to: number, at: number): void =>
-    req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
   // The first READ tells the size and the timestamp. Without a range it is the object's first
   // chunk; with one it is a 1-byte probe, so no data is read twice.
   const repair = (misses: ReadMisses, served: RepairJob['served']): void => req.ctx.readRepair.enqueue({ bucket: bucket.name, groups: bucket.groups, id, misses, served });
+  // Room for the chunk being sent and the one read ahead, taken before the first read (DESIGN §4.21).
+  const buffers = req.ctx.admission.reads.take(2 * READ_CHUNK);
+  if (!buffers) throw overloaded(`${req.ctx.admission.reads.used} bytes of reads in flight (proxy.max-read-bytes-in-flight ${req.ctx.config.maxReadBytesInFlight})`);
+  try {
+    await stream(req, bucket, key, id, session, rangeHeader, repair, buffers);
+  } finally {
+    buffers.release();
+  }
+}
+
+async function stream(req: Request, bucket: BucketMeta, key: string, id: Buffer, session: Session, rangeHeader: string, repair: (misses: ReadMisses, served: RepairJob['served']) => void, buffers: Charge): Promise<void> {
+  const onFailover = (from: number, to: number, at: number): void =>
+    req.ctx.log.warn({ trace: req.traceId.toString(16), bucket: req.bucket, key: req.key, from, to, at }, 'stream failed over to another replica in the middle of the object');
   const first = await open(session, id, { offset: 0, size: rangeHeader ? 1 : 0, chunkSize: READ_CHUNK, recycle: true, onFailover }, repair);
+  if (first.complete) buffers.shrink(first.totalSize);
   // Groups that lacked it, held it damaged, or hold a copy older than its removal: repaired in the background.
   if (first.misses) repair(first.misses, { group: first.group, size: first.totalSize, timestamp: first.timestamp });
   const t = first.timestamp;

@@ -119,6 +119,8 @@ export async function metrics(req: Request): Promise<void> {
 
   m.family('backrunner_worker_in_flight_requests', 'gauge', 'Requests in progress in a worker.');
   for (const w of live.workers) m.sample('backrunner_worker_in_flight_requests', { worker: w.index }, w.inFlight);
+  m.family('backrunner_worker_shed_requests_total', 'counter', 'Requests a worker refused with 503 under load (proxy.max-*-in-flight) since it started.');
+  for (const w of live.workers) m.sample('backrunner_worker_shed_requests_total', { worker: w.index }, w.shed);
   m.family('backrunner_pool_connections', 'gauge', 'Connections of a worker to a storage node.');
   for (const w of live.workers) for (const p of w.pools) m.sample('backrunner_pool_connections', { worker: w.index, node: p.node }, p.connections);
   m.family('backrunner_pool_in_flight', 'gauge', 'Storage transactions in flight from a worker to a node.');

@@ -148,14 +148,14 @@ export class Exchange {
    * A complete reply. HEAD replies carry the headers (and the length) of `body` without it; 204 and
    * 304 carry neither a body nor a length (RFC 9110 §8.6).
    */
-  end(status: number, headers: HeaderList, body: string | Buffer = ''): void {
+  end(status: number, headers: HeaderList, body: string | Buffer = '', closeConnection = false): void {
     if (this.aborted || this.headSent) return;
     this.res.cork(() => {
       this.writeHead(status, headers);
       if (status === 204 || status === 304) this.endHead(undefined);
       else if (this.method === 'HEAD') this.endHead(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
       else {
-        this.res.end(body);
+        this.res.end(body, closeConnection);
         this.bytesOut += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       }
     });

@@ -13,6 +13,8 @@ import { decodeRouteList } from '../../src/elliptics/protocol/containers.js';
 export interface TestCluster {
   root: string;
   nodes: ChildNode[];
+  /** The address each node listens on. */
+  hosts: string[];
   /** Kills node i (SIGTERM by default) and waits for it to exit. */
   stop(i: number, signal?: NodeJS.Signals): Promise<void>;
   /** Starts node i again on the same port and directories. */
@@ -23,8 +25,8 @@ export interface TestCluster {
 }
 
 /** Waits until the node on `port` lists `count` nodes in its route list (the peers have joined). */
-async function joined(port: number, count: number): Promise<void> {
-  const client = await RawClient.connect(port);
+async function joined(port: number, count: number, host = '127.0.0.1'): Promise<void> {
+  const client = await RawClient.connect(port, { host });
   try {
     const until = Date.now() + 10_000;
     for (;;) {
@@ -38,21 +40,30 @@ async function joined(port: number, count: number): Promise<void> {
   }
 }
 
+/** Where each node runs: its address, and the command that puts it there (a network namespace). */
+export interface Placement {
+  hosts: [string, string];
+  prefix: (node: number) => string[];
+}
+
+const LOCAL: Placement = { hosts: ['127.0.0.1', '127.0.0.1'], prefix: () => [] };
+
 /** `backend(group)`: settings of the backend serving that group (e.g. a blob-size-limit). */
-export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (group: number) => Partial<BackendSpec> = () => ({})): Promise<TestCluster> {
+export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (group: number) => Partial<BackendSpec> = () => ({}), placement: Placement = LOCAL): Promise<TestCluster> {
   const tmp = tempDir('backrunner-cluster-');
   const b = (id: number, group: number): BackendSpec => ({ ...backend(group), id, group });
+  const { hosts, prefix } = placement;
   const specs: NodeSpec[] = [
-    { ...extra, backends: [b(1, 1), b(2, 3), b(3, 5)] },
-    { ...extra, backends: [b(1, 2), b(2, 4), b(3, 6)] },
+    { ...extra, host: hosts[0], backends: [b(1, 1), b(2, 3), b(3, 5)] },
+    { ...extra, host: hosts[1], backends: [b(1, 2), b(2, 4), b(3, 6)] },
   ];
   const nodes: ChildNode[] = [];
-  nodes.push(await spawnNode(path.join(tmp.dir, 'node1'), specs[0]!, 'node1'));
+  nodes.push(await spawnNode(path.join(tmp.dir, 'node1'), specs[0]!, 'node1', prefix(0)));
   specs[0]!.port = nodes[0]!.port;
-  specs[1]!.remotes = [`127.0.0.1:${nodes[0]!.port}`];
-  nodes.push(await spawnNode(path.join(tmp.dir, 'node2'), specs[1]!, 'node2'));
+  specs[1]!.remotes = [`${hosts[0]}:${nodes[0]!.port}`];
+  nodes.push(await spawnNode(path.join(tmp.dir, 'node2'), specs[1]!, 'node2', prefix(1)));
   specs[1]!.port = nodes[1]!.port;
-  await joined(nodes[0]!.port, 2);
+  await joined(nodes[0]!.port, 2, hosts[0]);
   const clients: Cluster[] = [];
   const stop = async (i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const n = nodes[i]!;
@@ -62,14 +73,15 @@ export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (
   return {
     root: tmp.dir,
     nodes,
+    hosts,
     stop,
     async restart(i: number) {
-      nodes[i] = await spawnNode(path.join(tmp.dir, `node${i + 1}`), specs[i]!, `node${i + 1}`);
-      await joined(nodes[0]!.port, 2);
+      nodes[i] = await spawnNode(path.join(tmp.dir, `node${i + 1}`), specs[i]!, `node${i + 1}`, prefix(i));
+      await joined(nodes[0]!.port, 2, hosts[0]);
     },
     async connect(opts: Partial<ClusterOptions> = {}) {
       const c = await Cluster.connect({
-        remotes: [{ host: '127.0.0.1', port: nodes[0]!.port }],
+        remotes: [{ host: hosts[0], port: nodes[0]!.port }],
         protocolVersion: VERSION_2_26,
         poolSize: 2,
         timeoutMs: 10_000,

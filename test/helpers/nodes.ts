@@ -38,6 +38,8 @@ export interface NodeSpec {
   sync?: 'always' | number;
   'max-frame'?: number;
   port?: number;
+  /** The address it listens on and announces (127.0.0.1 by default). */
+  host?: string;
   /** Where the node logs (a file beside its backends, `node.log`, when set to true), and at which level. */
   log?: { level: string };
 }
@@ -45,7 +47,7 @@ export interface NodeSpec {
 /** A node config object with backend dirs under `root`. */
 export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown> {
   return {
-    address: `127.0.0.1:${spec.port ?? 0}`,
+    address: `${spec.host ?? '127.0.0.1'}:${spec.port ?? 0}`,
     remotes: spec.remotes ?? [],
     backends: spec.backends.map((b) => ({ ...b, dir: b.dir ?? path.join(root, `b${b.id}-g${b.group}`) })),
     sync: spec.sync ?? 1,
@@ -70,13 +72,17 @@ export interface ChildNode {
 
 const NODE_ENTRY = fileURLToPath(new URL('../../workers/storage-node.js', import.meta.url));
 
-/** Runs a node as a child process; resolves when it accepts connections. */
-export function spawnNode(root: string, spec: NodeSpec, name = 'node'): Promise<ChildNode> {
+/**
+ * Runs a node as a child process; resolves when it accepts connections. `prefix` runs it through a
+ * command that execs it (`ip netns exec <ns>`): the pid, the signals and the IPC channel stay its own.
+ */
+export function spawnNode(root: string, spec: NodeSpec, name = 'node', prefix: readonly string[] = []): Promise<ChildNode> {
   mkdirSync(root, { recursive: true });
   const configFile = path.join(root, `${name}.json`);
   writeFileSync(configFile, JSON.stringify(nodeConfig(root, spec), null, 2));
   return new Promise((resolve, reject) => {
-    const proc = fork(NODE_ENTRY, [configFile], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const through = prefix.length > 0 ? { execPath: prefix[0]!, execArgv: [...prefix.slice(1), process.execPath] } : {};
+    const proc = fork(NODE_ENTRY, [configFile], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], ...through });
     const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
     proc.once('message', (m: NodeToParent) => {
       if (m.type === 'ready') resolve({ proc, port: m.port, configFile, exited });

@@ -83,7 +83,8 @@ export async function oddBuckets(store: MetadataStore): Promise<string[]> {
   return ['closed', 'nogroups', 'nowhere'];
 }
 
-export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string, unknown>; elliptics?: Record<string, unknown>; workers?: number; extraBuckets?: (store: MetadataStore) => Promise<string[]>; env?: Record<string, string> } = {}): Promise<TestProxy> {
+export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string, unknown>; elliptics?: Record<string, unknown>; workers?: number; extraBuckets?: (store: MetadataStore) => Promise<string[]>; env?: Record<string, string>; host?: string; prefix?: string[] } = {}): Promise<TestProxy> {
+  const host = opts.host ?? '127.0.0.1';
   const cluster = await tc.connect({ poolSize: 1 });
   const store = new MetadataStore(cluster, [1, 2]);
   const names: string[] = [];
@@ -97,9 +98,9 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
   const bucketsFile = path.join(tc.root, `buckets-${port}.txt`);
   writeFileSync(bucketsFile, `${names.join('\n')}\n`);
   writeFileSync(configFile, JSON.stringify({
-    elliptics: { remote: [`127.0.0.1:${tc.nodes[0]!.port}:2`], 'metadata-groups': [1, 2], 'log-level': process.env.TEST_LOG_LEVEL ?? 'info', 'node-config': { 'wait-timeout': 10, 'check-timeout': 2 }, ...opts.elliptics },
+    elliptics: { remote: [`${tc.hosts[0]}:${tc.nodes[0]!.port}:2`], 'metadata-groups': [1, 2], 'log-level': process.env.TEST_LOG_LEVEL ?? 'info', 'node-config': { 'wait-timeout': 10, 'check-timeout': 2 }, ...opts.elliptics },
     proxy: {
-      address: `127.0.0.1:${port}`,
+      address: `${host}:${port}`,
       'bucket-update-interval': 2,
       'bucket-stat-update-interval': 1,
       'free-space-ratio-hard': 0.0001,
@@ -108,7 +109,9 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
       ...opts.proxy,
     },
   }, null, 2));
-  const proc = spawn(BIN, ['proxy', '--config', configFile, '--buckets', bucketsFile, '--workers', String(opts.workers ?? 2)], {
+  const args = ['proxy', '--config', configFile, '--buckets', bucketsFile, '--workers', String(opts.workers ?? 2)];
+  const [cmd, ...cmdArgs] = [...(opts.prefix ?? []), BIN, ...args];
+  const proc = spawn(cmd!, cmdArgs, {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -118,7 +121,7 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const httpsPort = typeof opts.proxy?.https_address === 'string' ? Number((opts.proxy.https_address as string).split(':').pop()) : undefined;
 
-  const request = (target: string, o: RequestOptions = {}): Promise<Reply> => send(http, port, target, o);
+  const request = (target: string, o: RequestOptions = {}): Promise<Reply> => send(http, host, port, target, o);
   const until = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`the proxy exited with ${proc.exitCode}:\n${output}`);
@@ -138,7 +141,7 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
     configFile,
     output: () => output,
     request,
-    httpsRequest: (target, o) => send(https, httpsPort!, target, o!),
+    httpsRequest: (target, o) => send(https, host, httpsPort!, target, o!),
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       return exited;
@@ -146,12 +149,12 @@ export async function startProxy(tc: TestCluster, opts: { proxy?: Record<string,
   };
 }
 
-function send(mod: typeof http | typeof https, port: number, target: string, o: RequestOptions & { ca?: Buffer }): Promise<Reply> {
+function send(mod: typeof http | typeof https, host: string, port: number, target: string, o: RequestOptions & { ca?: Buffer }): Promise<Reply> {
   const method = o.method ?? 'GET';
   const headers: Record<string, string> = { ...o.headers };
   if (o.as) headers.Authorization = authorization(method, target, o.as.user, o.as.token, Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase().startsWith('x-ell-'))));
   return new Promise((resolve, reject) => {
-    const req = mod.request({ host: '127.0.0.1', port, method, path: target, headers, agent: false, ...(o.ca ? { ca: o.ca, servername: 'localhost' } : {}) }, (res) => {
+    const req = mod.request({ host, port, method, path: target, headers, agent: false, ...(o.ca ? { ca: o.ca, servername: 'localhost' } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));

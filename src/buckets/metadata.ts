@@ -116,8 +116,8 @@ export function decodeBucketMeta(name: string, bytes: Buffer): BucketMeta {
     acl,
     groups,
     flags: uint64(name, 'flags', value[4]),
-    maxSize: int(name, 'max-size', value[5]),
-    maxKeyNum: int(name, 'max-key-num', value[6]),
+    maxSize: size(name, 'max-size', value[5]),
+    maxKeyNum: size(name, 'max-key-num', value[6]),
   };
 }
 
@@ -125,6 +125,13 @@ function int(bucket: string, field: string, v: unknown): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
   if (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) return Number(v);
   throw new BucketMetaError(bucket, field, 'must be an integer');
+}
+
+/** An unsigned field the proxy computes with (uint64 in the original; beyond 2^53 no limit is meant). */
+function size(bucket: string, field: string, v: unknown): number {
+  const n = int(bucket, field, v);
+  if (n < 0) throw new BucketMetaError(bucket, field, `must not be negative, is ${n}`);
+  return n;
 }
 
 function uint64(bucket: string, field: string, v: unknown): bigint {

@@ -4,6 +4,7 @@
 // finds out at the first message and says so instead of misreading it.
 
 import { Packr } from 'msgpackr';
+import { IpcShapeError, type Schema } from './schema.js';
 
 /** Bump whenever a message shape in src/ipc changes incompatibly. */
 export const IPC_VERSION = 2;
@@ -20,6 +21,17 @@ export class IpcVersionError extends Error {
   }
 }
 
+/** A message of the right version that is not what it should be (damaged, or not a message at all). */
+export class IpcMessageError extends Error {
+  constructor(
+    readonly what: string,
+    problem: string,
+  ) {
+    super(`${what} could not be read: ${problem}`);
+    this.name = 'IpcMessageError';
+  }
+}
+
 export function encodeMessage(value: unknown): Buffer {
   const body = packr.pack(value);
   const out = Buffer.allocUnsafe(body.length + 1);
@@ -28,9 +40,28 @@ export function encodeMessage(value: unknown): Buffer {
   return out;
 }
 
-/** Decodes what encodeMessage made; IpcVersionError when the other side runs another version. */
-export function decodeMessage<T>(bytes: Uint8Array, what: string): T {
+/**
+ * Decodes what encodeMessage made and checks it against its shape: IpcVersionError when the other
+ * side runs another version, IpcMessageError when the bytes are not a message of that shape.
+ */
+export function decodeMessage<T>(bytes: Uint8Array, what: string, shape: Schema<T>): T {
   if (bytes.length === 0) throw new IpcVersionError(what, 0);
   if (bytes[0] !== IPC_VERSION) throw new IpcVersionError(what, bytes[0]!);
-  return packr.unpack(bytes.subarray(1)) as T;
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes.subarray(1));
+  } catch (err) {
+    throw new IpcMessageError(what, `not msgpack (${(err as Error).message})`);
+  }
+  try {
+    return shape(value, '');
+  } catch (err) {
+    if (err instanceof IpcShapeError) throw new IpcMessageError(what, err.message);
+    throw err;
+  }
+}
+
+/** Whether `err` is a message that could not be read (to log and skip, not to crash on). */
+export function isIpcError(err: unknown): err is IpcVersionError | IpcMessageError {
+  return err instanceof IpcVersionError || err instanceof IpcMessageError;
 }

@@ -7,7 +7,8 @@
 import { decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_COST, type CostModel } from '../buckets/cost-model.js';
 import type { PidState } from '../buckets/pid.js';
-import type { Histogram, PoolGauge, RecentError, RequestCell } from './report.js';
+import { histogramShape, poolGaugeShape, recentErrorShape, requestCellShape, type Histogram, type PoolGauge, type RecentError, type RequestCell } from './report.js';
+import { arr, int, num, obj, opt, record, str } from './schema.js';
 
 /** Cumulative writes to one backend since the primary started. */
 export interface WriteTotals {
@@ -122,8 +123,38 @@ export function encodeLive(v: LiveView): Buffer {
   return encodeMessage(v);
 }
 
+const costShape = obj<CostModel>({ fixed: num, perByte: num, weight: num });
+
+const backendLive = obj<BackendLive>({
+  pid: obj<PidState>({ error: num, integralError: num, errorTime: num, pain: num, decayedAt: num, floor: num }),
+  cost: costShape,
+  failure: num,
+  totals: obj<WriteTotals>({ writes: num, errors: num, bytes: num, micros: num, latency: histogramShape }),
+  history: arr(obj<WriteStep>({ time: num, writes: num, errors: num, micros: num })),
+  lastError: opt(obj<{ time: number; text: string }>({ time: num, text: str })),
+  commands: record(obj<CommandRate>({ rpsSuccess: num, rpsFailures: num, bps: num })),
+});
+
+const liveShape = obj<LiveView>({
+  seq: int,
+  time: num,
+  backends: record(backendLive),
+  requests: record(record(requestCellShape)),
+  rates: record(record(obj<RateCell>({ rps: num, bps: num }))),
+  shares: record(obj<{ chosen: number; share: number }>({ chosen: num, share: num })),
+  errors: arr(recentErrorShape),
+  processes: arr(obj<ProcessGauge>({ kind: str, index: str, pid: int, rss: num, heapUsed: num, loopLagMs: num })),
+  workers: arr(obj<WorkerGauges>({ index: int, inFlight: int, shed: int, pools: arr(poolGaugeShape) })),
+  repairs: obj<RepairStats>({
+    pendingHints: num, journalBytes: num, overflowed: num, delivered: num, deliveryFailures: num, dropped: num,
+    copiedBytes: num, lastError: str, readRepairs: num, readRepairFailures: num,
+  }),
+  fleet: costShape,
+  lastChosen: record(num),
+});
+
 export function decodeLive(b: Uint8Array): LiveView {
-  return decodeMessage<LiveView>(b, 'the live view from the primary');
+  return decodeMessage(b, 'the live view from the primary', liveShape);
 }
 
 export function emptyLive(): LiveView {

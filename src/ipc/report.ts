@@ -4,6 +4,7 @@
 
 import type { MeasuredWrites } from '../buckets/cost-model.js';
 import { decodeMessage, encodeMessage } from './codec.js';
+import { arr, count, int, IpcShapeError, num, obj, opt, record, str, type Schema } from './schema.js';
 
 /** Latency bounds (seconds) of every histogram: requests, storage writes. */
 export const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -110,6 +111,45 @@ export function encodeReport(r: WorkerReport): Buffer {
   return encodeMessage(r);
 }
 
+export const histogramShape: Schema<Histogram> = (v, at) => {
+  const h = obj<Histogram>({ le: arr(count), count, sum: count })(v, at);
+  if (h.le.length !== LATENCY_BUCKETS.length) throw new IpcShapeError(`${at}.le`, `must have ${LATENCY_BUCKETS.length} counts`);
+  return h;
+};
+
+export const requestCellShape = obj<RequestCell>({ requests: count, bytesIn: count, bytesOut: count, size: count, latency: histogramShape });
+
+export const recentErrorShape = obj<RecentError>({ time: num, method: str, remote: str, url: str, handler: str, error: str, status: int });
+
+export const poolGaugeShape = obj<PoolGauge>({ node: str, connections: int, inFlight: int, state: str });
+
+const writeCell = obj<WriteCell>({
+  writes: count,
+  errors: count,
+  bytes: count,
+  micros: count,
+  latency: histogramShape,
+  lastError: opt(str),
+  cost: obj<MeasuredWrites>({ writes: count, bytes: count, sizeSq: count, micros: count, sizeMicros: count }),
+});
+
+const reportShape = obj<WorkerReport>({
+  worker: int,
+  pid: int,
+  requests: record(record(requestCellShape)),
+  writes: record(writeCell),
+  choices: record(count),
+  errors: arr(recentErrorShape),
+  rss: count,
+  heapUsed: count,
+  loopLagMs: count,
+  inFlight: int,
+  shed: int,
+  pools: arr(poolGaugeShape),
+  readRepairs: count,
+  readRepairFailures: count,
+});
+
 export function decodeReport(b: Uint8Array): WorkerReport {
-  return decodeMessage<WorkerReport>(b, 'a worker report');
+  return decodeMessage(b, 'a worker report', reportShape);
 }

@@ -3,9 +3,10 @@
 // the latest snapshot.
 
 import { decodeMessage, encodeMessage } from './codec.js';
-import type { ProxyConfig } from '../config/proxy-config.js';
-import type { Endpoint } from '../elliptics/protocol/addr.js';
-import type { BackendStats } from '../elliptics/stats.js';
+import { arr, bool, decimal, int, num, obj, oneOf, opt, record, str, tuple, type Schema } from './schema.js';
+import type { AdminCredential, ProxyConfig } from '../config/proxy-config.js';
+import { AF_INET, AF_INET6, type Endpoint } from '../elliptics/protocol/addr.js';
+import type { BackendStats, CommandCounters } from '../elliptics/stats.js';
 import type { AclEntry, BucketMeta } from '../buckets/metadata.js';
 
 export interface SnapshotBucket {
@@ -41,8 +42,105 @@ export function encodeSnapshot(s: Snapshot): Buffer {
   return encodeMessage(s);
 }
 
+const endpoint = obj<Endpoint>({
+  host: str,
+  port: int,
+  family: opt(oneOf(AF_INET, AF_INET6)),
+});
+
+const proxyConfig = obj<ProxyConfig>({
+  address: endpoint,
+  httpsAddress: opt(endpoint),
+  certFile: str,
+  keyFile: str,
+  idleTimeout: int,
+  freeSpaceRatioSoft: num,
+  freeSpaceRatioHard: num,
+  bucketUpdateInterval: int,
+  bucketStatUpdateInterval: int,
+  redirectPort: int,
+  redirectToken: str,
+  redirectSignatureTimeout: int,
+  redirectRoot: str,
+  headers: record(str),
+  root: str,
+  contentTypes: record(str),
+  readerIoFlags: int,
+  writerIoFlags: int,
+  disableConfigUpdateForSeconds: int,
+  workers: int,
+  writeQuorum: oneOf('any', 'majority', 'all'),
+  admin: opt(obj<AdminCredential>({ user: str, token: str })),
+  maxBodySize: int,
+  maxJsonBody: int,
+  writeAttemptTimeout: int,
+  readTimeout: int,
+  readAttemptTimeout: int,
+  shutdownTimeout: int,
+  allowedIoFlags: int,
+  allowedCflags: int,
+  strictSignatures: bool,
+  signatureSkew: int,
+  hintedHandoff: bool,
+  hintsDir: str,
+  hintLimit: int,
+  hintReplayRate: num,
+  readRepairMaxSize: int,
+  selectionProbeInterval: int,
+  maxRequestsInFlight: int,
+  maxUploadBytesInFlight: int,
+  maxReadBytesInFlight: int,
+});
+
+const commandCounters = obj<CommandCounters>({ requestsSuccess: num, requestsFailures: num, bytes: num });
+
+export const backendStatsShape = obj<BackendStats>({
+  address: str,
+  backendId: int,
+  group: int,
+  readOnly: bool,
+  delay: num,
+  defragState: num,
+  defragStartTime: num,
+  defragCompletionTime: num,
+  defragCompletionStatus: num,
+  error: num,
+  total: num,
+  avail: num,
+  limit: num,
+  used: num,
+  removedSize: num,
+  recordsTotal: num,
+  recordsRemoved: num,
+  recordsCorrupted: num,
+  commands: record(commandCounters),
+});
+
+const snapshotBucket = obj<SnapshotBucket>({
+  name: str,
+  version: int,
+  acl: arr(tuple<[string, string, string, number]>(str, str, decimal, int)),
+  groups: arr(int),
+  flags: decimal,
+  maxSize: int,
+  maxKeyNum: int,
+  writable: bool,
+});
+
+const snapshotShape: Schema<Snapshot> = obj<Snapshot>({
+  seq: int,
+  proxy: proxyConfig,
+  remotes: arr(endpoint),
+  buckets: arr(snapshotBucket),
+  backends: arr(backendStatsShape),
+  routes: arr(tuple<[number, [string, number][]]>(int, arr(tuple<[string, number]>(str, int)))),
+  startTime: num,
+  configTime: num,
+  statTime: num,
+});
+
 export function decodeSnapshot(b: Uint8Array): Snapshot {
-  return decodeMessage<Snapshot>(b, 'the snapshot from the primary');
+  return decodeMessage(b, 'the snapshot from the primary', snapshotShape);
 }
 
 export function toSnapshotBucket(meta: BucketMeta, writable: boolean): SnapshotBucket {

@@ -9,7 +9,7 @@ import { setPrimaryChannel } from './handlers/control.js';
 import { loadUws } from '../util/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
 import { decodeLive } from '../ipc/live.js';
-import { IPC_VERSION, IpcVersionError } from '../ipc/codec.js';
+import { IPC_VERSION, isIpcError } from '../ipc/codec.js';
 import type { PrimaryMessage, WorkerMessage } from '../ipc/messages.js';
 import { encodeReport } from '../ipc/report.js';
 import { decodeSnapshot, type Snapshot } from '../ipc/snapshot.js';
@@ -58,16 +58,16 @@ export async function runWorker(configFile: string): Promise<void> {
   });
   const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0), send);
   setPrimaryChannel(send);
-  let versionLogged = false;
+  let lastProblem = '';
   process.on('message', (m: PrimaryMessage) => {
     try {
       if (m.type === 'live') ctx.setLive(decodeLive(m.data));
       else if (m.type === 'snapshot') ctx.setSnapshot(decodeSnapshot(m.data));
     } catch (err) {
-      // Kept on the last view it could read; said once, not once a second.
-      if (!(err instanceof IpcVersionError)) throw err;
-      if (!versionLogged) log.error({ err: err.message }, 'message from the primary ignored');
-      versionLogged = true;
+      // Kept on the last view it could read; each problem said once, not once a second.
+      if (!isIpcError(err)) throw err;
+      if (err.message !== lastProblem) log.error({ err: err.message }, 'message from the primary ignored');
+      lastProblem = err.message;
       return;
     }
     if (m.type === 'drain') void drain('primary asked');

@@ -43,7 +43,7 @@ export async function runTarget(target: Target, seed: number, seconds: number): 
       const first = made;
       const inputs = Array.from({ length: BATCH }, () => harness.make(caseRng(seed, made++)));
       if (harness.batch) {
-        cases += await harness.batch(inputs, (input, problem) => report(first + inputs.indexOf(input), input, problem));
+        cases += await harness.batch(inputs, (input, problem) => report(first + Math.max(0, inputs.indexOf(input)), input, problem));
       } else {
         for (const [i, input] of inputs.entries()) {
           const problem = await harness.check(input);

@@ -1,0 +1,36 @@
+// A READ reply must answer the window that was asked for (found by the client-replies fuzz target:
+// a reply whose io_attr was spoiled in flight made a ranged read succeed with no bytes).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Packet } from '../../src/elliptics/connection.js';
+import { EllipticsError } from '../../src/elliptics/errors.js';
+import { Command, CommandFlags, encodeIoAttr, Errno, makeHeader, makeIoAttr, Payload } from '../../src/elliptics/protocol/index.js';
+import { readReplyOf } from '../../src/elliptics/requests.js';
+
+function reply(io: { offset: number; size: number; totalSize: number }, data: Buffer): Packet[] {
+  const body = Buffer.concat([encodeIoAttr(makeIoAttr(io)), data]);
+  return [new Packet(makeHeader({ cmd: Command.READ, flags: CommandFlags.REPLY, size: body.length }), Payload.of(body))];
+}
+
+const data = Buffer.from('0123456789');
+
+test('a consistent reply is taken, as a real node sends it (offset and size echoed)', () => {
+  const r = readReplyOf(reply({ offset: 4000, size: 10, totalSize: 10000 }, data), 'read', 1, { offset: 4000, size: 200 });
+  assert.deepEqual(r.data, data);
+  assert.equal(r.io.totalSize, 10000);
+});
+
+test('a reply that does not answer what was asked is refused with -EIO, saying why', () => {
+  const cases: [{ offset: number; size: number; totalSize: number }, Buffer, { offset: number; size: number }, RegExp][] = [
+    [{ offset: 0, size: 12, totalSize: 100 }, data, { offset: 0, size: 100 }, /carries 10 data bytes, its io_attr says 12/],
+    [{ offset: 95, size: 10, totalSize: 100 }, data, { offset: 95, size: 10 }, /beyond the object's 100 bytes/],
+    [{ offset: 10, size: 10, totalSize: 100 }, data, { offset: 20, size: 10 }, /at offset 10, 20 was asked/],
+    [{ offset: 0, size: 10, totalSize: 100 }, data, { offset: 0, size: 5 }, /has 10 bytes, 5 were asked/],
+    [{ offset: 76, size: 0, totalSize: 50 }, Buffer.alloc(0), { offset: 76, size: 11 }, /beyond|empty/],
+    [{ offset: 20, size: 0, totalSize: 100 }, Buffer.alloc(0), { offset: 20, size: 11 }, /empty inside the object/],
+  ];
+  for (const [io, d, asked, why] of cases) {
+    assert.throws(() => readReplyOf(reply(io, d), 'read', 1, asked), (e: unknown) => e instanceof EllipticsError && e.status === Errno.EIO && why.test(e.message), JSON.stringify(io));
+  }
+});

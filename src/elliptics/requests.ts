@@ -177,12 +177,12 @@ export class ReadReply {
 }
 
 /**
- * The data of a READ reply. With `asked` (the offset and size requested), a reply that does not
- * answer it — another offset, more than asked, a window beyond the object, data bytes that differ
- * from the size it announces — is refused (-EIO): a node echoes the window it read, and bytes taken
- * at the wrong place would be given out as the object's.
+ * The data of a READ reply. With `asked` (the key, offset and size requested), a reply that does
+ * not answer it — another key, another offset, more than asked, a window beyond the object, data
+ * bytes that differ from the size it announces — is refused (-EIO): a node echoes the key and the
+ * window it read, and bytes taken from the wrong place would be given out as the object's.
  */
-export function readReplyOf(packets: readonly Packet[], what: string, group?: number, asked?: { offset: number; size: number }): ReadReply {
+export function readReplyOf(packets: readonly Packet[], what: string, group?: number, asked?: { id?: Buffer; offset: number; size: number }): ReadReply {
   const p = finalPacket(packets, what, group);
   if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: READ reply shorter than io_attr`);
   const io = decodeIoAttr(p.body.head(IO_ATTR_SIZE));
@@ -191,6 +191,7 @@ export function readReplyOf(packets: readonly Packet[], what: string, group?: nu
     data !== io.size ? `carries ${data} data bytes, its io_attr says ${io.size}`
     : io.offset + io.size > io.totalSize ? `window ${io.offset}+${io.size} lies beyond the object's ${io.totalSize} bytes`
     : !asked ? undefined
+    : asked.id && !io.id.equals(asked.id) ? 'is for another key'
     : io.offset !== asked.offset ? `is at offset ${io.offset}, ${asked.offset} was asked`
     : asked.size > 0 && io.size > asked.size ? `has ${io.size} bytes, ${asked.size} were asked`
     : io.size === 0 && asked.offset < io.totalSize && asked.size !== 0 ? `is empty inside the object (${io.totalSize} bytes)`

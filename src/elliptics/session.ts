@@ -225,7 +225,7 @@ export class Session {
       try {
         const { pool, backendId } = this.cluster.route(group, id);
         const r = readRequest({ id, group, backendId, cflags: this.opts.cflags ?? 0, flagsHigh, traceId: this.opts.traceId ?? 0n }, io);
-        const reply = readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group, io);
+        const reply = readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group, { id, offset: io.offset, size: io.size });
         const removedAt = misses?.removedAt;
         if (removedAt && compareTime(reply.io.timestamp, removedAt) <= 0) {
           // Deletes stay deleted: this copy is older than a removal an earlier group remembers.

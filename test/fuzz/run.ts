@@ -15,7 +15,7 @@ import { TARGETS } from './targets/index.js';
 
 const argv = await yargs(hideBin(process.argv))
   .scriptName('npm run fuzz --')
-  .option('seconds', { type: 'number', default: 120, describe: 'budget in seconds, shared by the targets (by weight)' })
+  .option('seconds', { type: 'number', default: 180, describe: 'budget in seconds, shared by the targets (by weight)' })
   .option('seed', { type: 'number', describe: 'the run\'s seed (default: from the clock, printed)' })
   .option('target', { type: 'string', describe: `comma-separated targets (${TARGETS.map((t) => t.name).join(', ')})` })
   .option('out', { type: 'string', default: 'fuzz-findings', describe: 'where findings are written' })

@@ -41,7 +41,7 @@ export async function runTarget(target: Target, seed: number, seconds: number): 
   try {
     while (performance.now() < until) {
       const first = made;
-      const inputs = Array.from({ length: BATCH }, () => harness.make(caseRng(seed, made++)));
+      const inputs = Array.from({ length: harness.batchSize ?? BATCH }, () => harness.make(caseRng(seed, made++)));
       if (harness.batch) {
         cases += await harness.batch(inputs, (input, problem) => report(first + Math.max(0, inputs.indexOf(input)), input, problem));
       } else {

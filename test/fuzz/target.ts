@@ -26,6 +26,8 @@ export interface Harness {
    * default runs them one by one. Returns the number of cases that reached the target.
    */
   batch?(inputs: readonly Buffer[], report: (input: Buffer, problem: string) => void): Promise<number>;
+  /** Cases per batch (default 256). */
+  batchSize?: number;
   /** Checks that the target is still whole after a batch (the process alive, a valid request served). */
   alive?(): Promise<string | undefined>;
   close(): Promise<void>;

@@ -8,21 +8,24 @@ import { EllipticsError } from '../../src/elliptics/errors.js';
 import { Command, CommandFlags, encodeIoAttr, Errno, makeHeader, makeIoAttr, Payload } from '../../src/elliptics/protocol/index.js';
 import { readReplyOf } from '../../src/elliptics/requests.js';
 
-function reply(io: { offset: number; size: number; totalSize: number }, data: Buffer): Packet[] {
-  const body = Buffer.concat([encodeIoAttr(makeIoAttr(io)), data]);
+const key = Buffer.alloc(64, 7);
+
+function reply(io: { offset: number; size: number; totalSize: number; id?: Buffer }, data: Buffer): Packet[] {
+  const body = Buffer.concat([encodeIoAttr(makeIoAttr({ id: key, ...io })), data]);
   return [new Packet(makeHeader({ cmd: Command.READ, flags: CommandFlags.REPLY, size: body.length }), Payload.of(body))];
 }
 
 const data = Buffer.from('0123456789');
 
 test('a consistent reply is taken, as a real node sends it (offset and size echoed)', () => {
-  const r = readReplyOf(reply({ offset: 4000, size: 10, totalSize: 10000 }, data), 'read', 1, { offset: 4000, size: 200 });
+  const r = readReplyOf(reply({ offset: 4000, size: 10, totalSize: 10000 }, data), 'read', 1, { id: key, offset: 4000, size: 200 });
   assert.deepEqual(r.data, data);
   assert.equal(r.io.totalSize, 10000);
 });
 
 test('a reply that does not answer what was asked is refused with -EIO, saying why', () => {
-  const cases: [{ offset: number; size: number; totalSize: number }, Buffer, { offset: number; size: number }, RegExp][] = [
+  const cases: [{ offset: number; size: number; totalSize: number; id?: Buffer }, Buffer, { offset: number; size: number; id?: Buffer }, RegExp][] = [
+    [{ offset: 0, size: 10, totalSize: 10, id: Buffer.alloc(64, 8) }, data, { id: key, offset: 0, size: 100 }, /is for another key/],
     [{ offset: 0, size: 12, totalSize: 100 }, data, { offset: 0, size: 100 }, /carries 10 data bytes, its io_attr says 12/],
     [{ offset: 95, size: 10, totalSize: 100 }, data, { offset: 95, size: 10 }, /beyond the object's 100 bytes/],
     [{ offset: 10, size: 10, totalSize: 100 }, data, { offset: 20, size: 10 }, /at offset 10, 20 was asked/],

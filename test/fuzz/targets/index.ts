@@ -4,6 +4,7 @@ import type { Target } from '../target.js';
 import { bucketMetaTarget } from './bucket-meta.js';
 import { clientRepliesTarget } from './client-replies.js';
 import { configTarget } from './config.js';
+import { httpDirectTarget, httpNginxTarget } from './http.js';
 import { ipcTarget } from './ipc.js';
 import { nodeFramesTarget } from './node-frames.js';
 
@@ -13,4 +14,6 @@ export const TARGETS: (Target & { weight: number })[] = [
   { ...ipcTarget, weight: 1 },
   { ...nodeFramesTarget, weight: 3 },
   { ...clientRepliesTarget, weight: 2 },
+  { ...httpDirectTarget, weight: 2 },
+  { ...httpNginxTarget, weight: 2 },
 ];

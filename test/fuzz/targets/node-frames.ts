@@ -169,11 +169,10 @@ export const nodeFramesTarget: Target = {
         };
         const framed = inputs.filter(wellFramed);
         const runs = Array.from({ length: Math.ceil(framed.length / RUN) }, (_, i) => framed.slice(i * RUN, (i + 1) * RUN));
-        let cases = (await Promise.all(runs.map(send))).reduce((a, b) => a + b, 0);
         // A broken frame leaves the node waiting for bytes that never come, or closing: one connection each.
         const broken = inputs.filter((b) => !wellFramed(b));
-        await Promise.all(broken.map((b) => deliver(node.port, b, 50)));
-        cases += broken.length;
+        const [sent] = await Promise.all([Promise.all(runs.map(send)), Promise.all(broken.map((b) => deliver(node.port, b, 50)))]);
+        const cases = sent.reduce((a, b) => a + b, 0) + broken.length;
         if (node.proc.exitCode !== null || node.proc.signalCode !== null) {
           report(Buffer.concat(inputs), 'the node exited during this batch (the input is the whole batch, as sent)');
           // Carry on with a new node so the rest of the budget still runs.
@@ -182,6 +181,7 @@ export const nodeFramesTarget: Target = {
         return cases;
       },
       alive,
+      batchSize: 1024,
       async close() {
         node.proc.kill('SIGTERM');
         await node.exited;

@@ -147,6 +147,8 @@ export async function controlGroup(cluster: Cluster, group: number, command: num
 export interface EmbeddedRig {
   port: number;
   proxy: ChildProcess;
+  /** Where the embedded storage node listens (host:port). */
+  nodeAddress: string;
   /** PID of the embedded storage node now (it changes when the node is restarted). */
   nodePid(): number | undefined;
   output: () => string;
@@ -154,11 +156,12 @@ export interface EmbeddedRig {
 }
 
 /** The proxy as `npm start` runs it (config.example.json, embedded node), moved under `dir`; its writer token becomes WRITER's. */
-export async function startEmbeddedRig(dir: string, proxy: Record<string, unknown> = {}): Promise<EmbeddedRig> {
+export async function startEmbeddedRig(dir: string, proxy: Record<string, unknown> = {}, embedded: Record<string, unknown> = {}): Promise<EmbeddedRig> {
   const config = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Record<string, Record<string, unknown>>;
   const port = await freePort();
+  const nodeAddress = `127.0.0.1:${await freePort()}`;
   Object.assign(config.proxy!, { address: `127.0.0.1:${port}`, workers: 2, ...proxy });
-  Object.assign(config.embedded!, { dir: path.join(dir, 'embedded'), address: `127.0.0.1:${await freePort()}` });
+  Object.assign(config.embedded!, { dir: path.join(dir, 'embedded'), address: nodeAddress, ...embedded });
   (config.embedded!.buckets as { generic: { acl: { user: string; token: string }[] } }).generic.acl.find((a) => a.user === WRITER.user)!.token = WRITER.token;
   delete config.elliptics!.remote;
   config.elliptics!['log-level'] = 'warn';
@@ -172,6 +175,7 @@ export async function startEmbeddedRig(dir: string, proxy: Record<string, unknow
   return {
     port,
     proxy: proc,
+    nodeAddress,
     nodePid: () => {
       try {
         return execFileSync('pgrep', ['-P', String(proc.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number)

@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Packet } from '../../src/elliptics/connection.js';
 import { backendControlRequest, backendStatusOf, backendStatusRequest, monitorStatOf, monitorStatRequest } from '../../src/elliptics/requests.js';
 import { DefragState } from '../../src/storage-node/engine/defrag.js';
-import type { RawClient } from './raw-client.js';
+import { BackendCommand, DefragLevel } from '../../src/elliptics/protocol/index.js';
+import { RawClient } from './raw-client.js';
 
 export const statusOf = (e: unknown): number | undefined => (e as { status?: number }).status;
 
@@ -33,6 +34,19 @@ export async function untilDefragDone(c: RawClient, backendId: number, timeoutMs
   while ((await defragStateOf(c, backendId)) !== DefragState.NOT_STARTED) {
     if (Date.now() > until) throw new Error(`backend ${backendId} still defragmenting after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A full defragmentation of each of `backends` of the node on `port`, one after the other, to the end. */
+export async function defragAll(port: number, backends: readonly number[]): Promise<void> {
+  const c = await RawClient.connect(port);
+  try {
+    for (const backend of backends) {
+      await control(c, backend, BackendCommand.START_DEFRAG, DefragLevel.FULL);
+      await untilDefragDone(c, backend);
+    }
+  } finally {
+    c.close();
   }
 }
 

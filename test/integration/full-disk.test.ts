@@ -12,12 +12,9 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { BackendCommand } from '../../src/elliptics/protocol/index.js';
-import { DefragLevel } from '../../src/storage-node/engine/defrag.js';
-import { control, untilDefragDone } from '../helpers/defrag.js';
+import { defragAll } from '../helpers/defrag.js';
 import { startEmbeddedProxy, type EmbeddedProxy } from '../helpers/embedded-proxy.js';
 import { authorization } from '../helpers/proxy.js';
-import { RawClient } from '../helpers/raw-client.js';
 
 const WRITER = { user: 'writer', token: 'change this writer token' };
 const SIZE = 512 * 1024;
@@ -114,15 +111,7 @@ describe('a full disk', () => {
     const gone = acked.slice(0, Math.floor((acked.length * 2) / 3));
     for (const i of gone) assert.equal((await call(proxy.port, 'POST', `/delete/b1/fill-${i}`)).status, 200, `delete fill-${i}`);
     const freeBefore = statfsSync(mnt).bavail * statfsSync(mnt).bsize;
-    const c = await RawClient.connect(nodePort);
-    try {
-      for (const backend of [1, 2]) {
-        await control(c, backend, BackendCommand.START_DEFRAG, DefragLevel.FULL);
-        await untilDefragDone(c, backend);
-      }
-    } finally {
-      c.close();
-    }
+    await defragAll(nodePort, [1, 2]);
     const freeAfter = statfsSync(mnt).bavail * statfsSync(mnt).bsize;
     assert.ok(freeAfter > freeBefore + gone.length * SIZE, `space came back: ${freeBefore} → ${freeAfter} bytes free`);
 

@@ -10,13 +10,10 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { sign } from '../../src/buckets/signature.js';
-import { BackendCommand } from '../../src/elliptics/protocol/index.js';
-import { DefragLevel } from '../../src/storage-node/engine/defrag.js';
-import { control, untilDefragDone } from '../helpers/defrag.js';
+import { defragAll } from '../helpers/defrag.js';
 import { startEmbeddedProxy, type EmbeddedProxy } from '../helpers/embedded-proxy.js';
 import { KeepAliveClient } from '../helpers/keep-alive.js';
 import { authorization, freePort } from '../helpers/proxy.js';
-import { RawClient } from '../helpers/raw-client.js';
 
 const TOKEN = 'redirect token for the test';
 const WRITER = { user: 'writer', token: 'change this writer token' };
@@ -169,15 +166,7 @@ describe('/redirect/ served by the storage node', () => {
     const before = await redirect('moving');
     // Fill the blobs' dead space and compact both groups' backends: records move.
     for (let i = 0; i < 3; i++) await upload(`filler-${i}`, Buffer.alloc(1000, i));
-    const c = await RawClient.connect(nodePort);
-    try {
-      for (const backend of [1, 2]) {
-        await control(c, backend, BackendCommand.START_DEFRAG, DefragLevel.FULL);
-        await untilDefragDone(c, backend);
-      }
-    } finally {
-      c.close();
-    }
+    await defragAll(nodePort, [1, 2]);
     const after = await redirect('moving');
     if (after.url.pathname !== before.url.pathname) assert.equal((await follow(before)).status, 404, 'moved by the compaction');
     const got = await follow(after);

@@ -84,6 +84,8 @@ export interface ProxyConfig {
   maxUploadBytesInFlight: number;
   /** Read buffers one worker holds at once (each GET charged up to two 1 MiB read chunks). */
   maxReadBytesInFlight: number;
+  /** Reads of the embedded node take the bytes from its blob files (FlagsHigh.LOCATE) instead of its socket. */
+  localReads: boolean;
 }
 
 /** NOCSUM (256) | MIX_STATES (65536) | CACHE (1024) | CACHE_ONLY (2048). */
@@ -171,6 +173,7 @@ function readProxySection(s: Section | undefined, file: string): ProxyConfig {
     maxRequestsInFlight: s.int('max-requests-in-flight', { def: 2048, min: 1 }),
     maxUploadBytesInFlight: s.int('max-upload-bytes-in-flight', { def: 128 * 1024 * 1024, min: 1024 * 1024 }),
     maxReadBytesInFlight: s.int('max-read-bytes-in-flight', { def: 256 * 1024 * 1024, min: 2 * 1024 * 1024 }),
+    localReads: s.bool('local-reads', true),
   };
 }
 

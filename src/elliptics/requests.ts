@@ -4,9 +4,9 @@
 
 import {
   Command, CommandFlags, Errno, IO_ATTR_SIZE, RecordFlags,
-  decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
+  decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeLocation, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
-  type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr,
+  type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr, type Location,
 } from './protocol/index.js';
 import type { Packet } from './connection.js';
 import type { Payload } from './protocol/frame.js';
@@ -203,6 +203,29 @@ export function readReplyOf(packets: readonly Packet[], what: string, group?: nu
   const reply = new ReadReply(io, p.body.slice(IO_ATTR_SIZE), p.body);
   if (group !== undefined) reply.group = group;
   return reply;
+}
+
+/**
+ * The answer to a READ with FlagsHigh.LOCATE: the io_attr of the window (held to what was asked,
+ * as readReplyOf holds a READ's) and where it lies.
+ */
+export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location } {
+  const p = finalPacket(packets, what, group);
+  if (p.body.length <= IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: located READ reply shorter than io_attr and a location`);
+  const body = p.payload;
+  const io = decodeIoAttr(body.subarray(0, IO_ATTR_SIZE));
+  const wrong =
+    !io.id.equals(asked.id) ? 'is for another key'
+    : io.offset !== asked.offset ? `is at offset ${io.offset}, ${asked.offset} was asked`
+    : asked.size > 0 && io.size > asked.size ? `has ${io.size} bytes, ${asked.size} were asked`
+    : io.offset + io.size > io.totalSize ? `window ${io.offset}+${io.size} lies beyond the object's ${io.totalSize} bytes`
+    : undefined;
+  if (wrong) throw new EllipticsError(Errno.EIO, `${what}: located READ reply ${wrong} (group ${group})`);
+  try {
+    return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))) };
+  } catch (err) {
+    throw new EllipticsError(Errno.EIO, `${what}: located READ reply: ${(err as Error).message} (group ${group})`);
+  }
 }
 
 /** ROUTE_LIST: one address per node (the first of each node's list; single-homed clusters). */

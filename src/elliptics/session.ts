@@ -7,13 +7,14 @@ import type { Packet } from './connection.js';
 import { EllipticsError, statusOf } from './errors.js';
 import type { NodePool } from './node-pool.js';
 import {
-  Errno, FlagsHigh, compareTime, decodeFileInfoReply, formatAddr, keyToId, timeNow,
+  Errno, FlagsHigh, Payload, compareTime, decodeFileInfoReply, formatAddr, keyToId, timeNow,
   type BackendControl, type BackendStatus, type DnetTime,
 } from './protocol/index.js';
 import {
-  backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, lookupRequest, monitorStatOf, monitorStatRequest,
-  readReplyOf, readRequest, removeRequest, routeListRequest, writeRequest, type ReadReply, type Request, type Target,
+  backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, locateReplyOf, lookupRequest, monitorStatOf, monitorStatRequest,
+  ReadReply, readReplyOf, readRequest, removeRequest, routeListRequest, writeRequest, type Request, type Target,
 } from './requests.js';
+import type { LocalFiles } from './local-files.js';
 import { decodeRouteList } from './protocol/containers.js';
 import { parseNodeStats, STATS_CATEGORIES, type NodeStats } from './stats.js';
 import type { GroupResult, KeyResults } from './group-result.js';
@@ -40,6 +41,12 @@ export interface SessionOptions {
   removalTimes?: boolean;
   /** Replicas known to hold an older state than was acknowledged (a hint is pending): never read. */
   stale?: StaleSet;
+  /**
+   * Our storage node on this host (its endpoint as dialled) and the reader of its files: reads of
+   * it take the bytes from the blob files (FlagsHigh.LOCATE) instead of the socket.
+   */
+  localNode?: string;
+  localFiles?: LocalFiles;
 }
 
 /** Replicas a read must not serve from, by (id, group). */
@@ -224,8 +231,12 @@ export class Session {
       }
       try {
         const { pool, backendId } = this.cluster.route(group, id);
-        const r = readRequest({ id, group, backendId, cflags: this.opts.cflags ?? 0, flagsHigh, traceId: this.opts.traceId ?? 0n }, io);
-        const reply = readReplyOf(await pool.request(r.header, r.payload, { timeoutMs: Math.min(this.opts.attemptTimeoutMs ?? left, left) }), what, group, { id, offset: io.offset, size: io.size });
+        const target = { id, group, backendId, cflags: this.opts.cflags ?? 0, flagsHigh, traceId: this.opts.traceId ?? 0n };
+        const timeoutMs = Math.min(this.opts.attemptTimeoutMs ?? left, left);
+        const asked = { id, offset: io.offset, size: io.size };
+        const local = this.opts.localFiles && pool.endpoint === this.opts.localNode ? this.opts.localFiles : undefined;
+        const reply = (local && (await this.readLocated(local, pool, target, io, timeoutMs, what, asked)))
+          ?? (await this.readThrough(pool, target, io, timeoutMs, what, asked));
         const removedAt = misses?.removedAt;
         if (removedAt && compareTime(reply.io.timestamp, removedAt) <= 0) {
           // Deletes stay deleted: this copy is older than a removal an earlier group remembers.
@@ -249,6 +260,26 @@ export class Session {
     }
     const failure = readFailure(failures, what);
     throw misses ? new ReadMissError(failure, misses) : failure;
+  }
+
+  private async readThrough(pool: NodePool, target: Target, io: { offset: number; size: number; ioFlags: number }, timeoutMs: number, what: string, asked: { id: Buffer; offset: number; size: number }): Promise<ReadReply> {
+    const r = readRequest(target, io);
+    return readReplyOf(await pool.request(r.header, r.payload, { timeoutMs }), what, target.group, asked);
+  }
+
+  /**
+   * A READ of our node on this host: the node checks the window and says where it lies, the bytes
+   * come from the file (local-files.ts). Undefined when the file no longer holds that record: the
+   * caller then reads through the node.
+   */
+  private async readLocated(local: LocalFiles, pool: NodePool, target: Target, io: { offset: number; size: number; ioFlags: number }, timeoutMs: number, what: string, asked: { id: Buffer; offset: number; size: number }): Promise<ReadReply | undefined> {
+    const r = readRequest({ ...target, flagsHigh: (target.flagsHigh ?? 0) | FlagsHigh.LOCATE }, io);
+    const { io: found, location } = locateReplyOf(await pool.request(r.header, r.payload, { timeoutMs }), what, target.group, asked);
+    const got = await local.read(location, found.offset, found.size);
+    if (!got) return undefined;
+    const reply = new ReadReply(found, [got.data], new Payload([got.data], got.data.length, got.release));
+    reply.group = target.group;
+    return reply;
   }
 
   /** LOOKUP in every group in parallel. */

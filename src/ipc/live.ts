@@ -66,6 +66,8 @@ export interface WorkerGauges {
   inFlight: number;
   /** Requests refused with 503 under load since the worker started. */
   shed: number;
+  localReads: number;
+  localMisses: number;
   pools: PoolGauge[];
 }
 
@@ -144,7 +146,7 @@ const liveShape = obj<LiveView>({
   shares: record(obj<{ chosen: number; share: number }>({ chosen: num, share: num })),
   errors: arr(recentErrorShape),
   processes: arr(obj<ProcessGauge>({ kind: str, index: str, pid: int, rss: num, heapUsed: num, loopLagMs: num })),
-  workers: arr(obj<WorkerGauges>({ index: int, inFlight: int, shed: int, pools: arr(poolGaugeShape) })),
+  workers: arr(obj<WorkerGauges>({ index: int, inFlight: int, shed: int, localReads: num, localMisses: num, pools: arr(poolGaugeShape) })),
   repairs: obj<RepairStats>({
     pendingHints: num, journalBytes: num, overflowed: num, delivered: num, deliveryFailures: num, dropped: num,
     copiedBytes: num, lastError: str, readRepairs: num, readRepairFailures: num,

@@ -101,6 +101,9 @@ export interface WorkerReport {
   inFlight: number;
   /** Requests refused with 503 under load since the worker started (proxy.max-*-in-flight). */
   shed: number;
+  /** Reads of the embedded node taken from its files, and those that went through the node after all, since the start. */
+  localReads: number;
+  localMisses: number;
   pools: PoolGauge[];
   /** Read-repairs since the last report: rewrites made, and those that failed. */
   readRepairs: number;
@@ -145,6 +148,8 @@ const reportShape = obj<WorkerReport>({
   loopLagMs: count,
   inFlight: int,
   shed: int,
+  localReads: count,
+  localMisses: count,
   pools: arr(poolGaugeShape),
   readRepairs: count,
   readRepairFailures: count,

@@ -32,10 +32,17 @@ export interface Snapshot {
   backends: BackendStats[];
   /** Route table entries: group → [node address, backend id][] (backends known without stats too). */
   routes: [number, [string, number][]][];
+  /** The embedded storage node (its endpoint as workers dial it, its directory): on this host, its files readable. */
+  localNode: LocalNode | undefined;
   /** Milliseconds: when the primary started, last loaded the config/buckets, last read stats. */
   startTime: number;
   configTime: number;
   statTime: number;
+}
+
+export interface LocalNode {
+  endpoint: string;
+  dir: string;
 }
 
 export function encodeSnapshot(s: Snapshot): Buffer {
@@ -90,6 +97,7 @@ const proxyConfig = obj<ProxyConfig>({
   maxRequestsInFlight: int,
   maxUploadBytesInFlight: int,
   maxReadBytesInFlight: int,
+  localReads: bool,
 });
 
 const commandCounters = obj<CommandCounters>({ requestsSuccess: num, requestsFailures: num, bytes: num });
@@ -134,6 +142,7 @@ const snapshotShape: Schema<Snapshot> = obj<Snapshot>({
   buckets: arr(snapshotBucket),
   backends: arr(backendStatsShape),
   routes: arr(tuple<[number, [string, number][]]>(int, arr(tuple<[string, number]>(str, int)))),
+  localNode: opt(obj<LocalNode>({ endpoint: str, dir: str })),
   startTime: num,
   configTime: num,
   statTime: num,

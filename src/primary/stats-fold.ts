@@ -140,7 +140,7 @@ export class StatsFold {
     }
     this.workerGauges.set(r.worker, {
       gauge: { kind: 'worker', index: String(r.worker), pid: r.pid, rss: r.rss, heapUsed: r.heapUsed, loopLagMs: r.loopLagMs },
-      workers: { index: r.worker, inFlight: r.inFlight, shed: r.shed ?? 0, pools: r.pools },
+      workers: { index: r.worker, inFlight: r.inFlight, shed: r.shed, localReads: r.localReads, localMisses: r.localMisses, pools: r.pools },
     });
   }
 

@@ -140,6 +140,8 @@ export class Request {
       // Reads never serve a replica that missed an acknowledged state, nor a copy older than a removal.
       removalTimes: true,
       stale: this.ctx.stale,
+      localNode: this.ctx.localNode,
+      localFiles: this.ctx.localFiles,
     });
   }
 

@@ -1,7 +1,9 @@
 // Everything a request handler may use in a worker: the latest snapshot (config, buckets, storage
 // statistics), the worker's own pooled Elliptics client, on-demand bucket reads, counters, the log.
 
+import path from 'node:path';
 import type { Cluster } from '../elliptics/cluster.js';
+import { LocalFiles } from '../elliptics/local-files.js';
 import { EllipticsError } from '../elliptics/errors.js';
 import { backendKey, type BackendStats } from '../elliptics/stats.js';
 import { BucketMetaError, type BucketMeta } from '../buckets/metadata.js';
@@ -48,6 +50,9 @@ export class WorkerContext {
   inFlight = 0;
   /** What this worker takes on at once (requests, upload bytes, read buffers). */
   readonly admission = new Admission(() => this.config);
+  /** The embedded node's endpoint and the reader of its blob files (reads skip its socket), when there is one. */
+  readonly localNode: string | undefined;
+  readonly localFiles: LocalFiles | undefined;
   readonly startedAt = Date.now();
   /** bucket → when this worker last sent it an automatic upload to measure it (see probeDue). */
   readonly probedAt = new Map<string, number>();
@@ -70,6 +75,10 @@ export class WorkerContext {
     this.hints = new HintReporter(sendHints, log);
     this.readRepair = new ReadRepair(cluster, this.stats, this.hints, log, () => this.config.readRepairMaxSize);
     this.metadata = new MetadataStore(cluster, metadataGroups);
+    if (snapshot.localNode && snapshot.proxy.localReads) {
+      this.localNode = snapshot.localNode.endpoint;
+      this.localFiles = new LocalFiles(snapshot.localNode.dir + path.sep);
+    }
     this.snapshot = snapshot;
     this.apply(snapshot);
   }

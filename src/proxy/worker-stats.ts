@@ -4,7 +4,7 @@
 // selection use.
 
 import { ProcessMeter } from '../util/process-meter.js';
-import { newHistogram, observe, type PoolGauge, type RecentError, type RequestCell, type WorkerReport, type WriteCell } from '../ipc/report.js';
+import { newHistogram, observe, type RecentError, type RequestCell, type WorkerReport, type WriteCell } from '../ipc/report.js';
 
 /** How long a worker keeps a backend it saw fail out of its own automatic choices (the primary's PID takes over). */
 const LOCAL_FAILURE_MS = 3000;
@@ -82,7 +82,7 @@ export class WorkerStats {
   }
 
   /** Everything since the last call, with the worker's gauges. */
-  drain(gauges: { inFlight: number; shed: number; pools: PoolGauge[] }): WorkerReport {
+  drain(gauges: Pick<WorkerReport, 'inFlight' | 'shed' | 'localReads' | 'localMisses' | 'pools'>): WorkerReport {
     const requests: WorkerReport['requests'] = {};
     for (const [handler, byStatus] of this.requests) requests[handler] = Object.fromEntries([...byStatus].map(([status, c]) => [String(status), c]));
     const me = this.meter.read(process.pid);
@@ -98,6 +98,8 @@ export class WorkerStats {
       loopLagMs: me.loopLagMs,
       inFlight: gauges.inFlight,
       shed: gauges.shed,
+      localReads: gauges.localReads,
+      localMisses: gauges.localMisses,
       pools: gauges.pools,
       readRepairs: this.readRepairs,
       readRepairFailures: this.readRepairFailures,

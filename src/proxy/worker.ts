@@ -95,7 +95,7 @@ export async function runWorker(configFile: string): Promise<void> {
 
   const report = (): void => {
     const pools = cluster.nodes().map((p) => ({ node: p.address ?? p.endpoint, connections: p.connections, inFlight: p.inFlight, state: p.state }));
-    send({ type: 'report', data: encodeReport(ctx.stats.drain({ inFlight: activeRequests(), shed: ctx.admission.refused, pools })) });
+    send({ type: 'report', data: encodeReport(ctx.stats.drain({ inFlight: activeRequests(), shed: ctx.admission.refused, localReads: ctx.localFiles?.served ?? 0, localMisses: ctx.localFiles?.missed ?? 0, pools })) });
   };
   const reporter = setInterval(report, 1000);
   const sweeper = setInterval(() => sweepIdle(ctx.config.idleTimeout, log), 1000);

@@ -64,7 +64,7 @@ it('the fold: a 17-byte named write does not make a backend the slowest for 1 Mi
     w.write('fast-b/1', true, 1_048_576, 1000 + 1_048_576 * 0.004);
   }
   w.write('odd/1', true, 17, 2300);
-  fold.addReport(w.drain({ inFlight: 0, shed: 0, pools: [] }));
+  fold.addReport(w.drain({ inFlight: 0, shed: 0, localReads: 0, localMisses: 0, pools: [] }));
   now += 1000;
   fold.tick();
   const v = fold.view([]);
@@ -73,7 +73,7 @@ it('the fold: a 17-byte named write does not make a backend the slowest for 1 Mi
   assert.ok(Math.abs(v.fleet.perByte - 0.004) < 0.001, `the fleet's throughput: ${v.fleet.perByte}`);
   const f = new WorkerStats(0);
   f.write('odd/1', false, 4096, 10_000_000, 'timeout');
-  fold.addReport(f.drain({ inFlight: 0, shed: 0, pools: [] }));
+  fold.addReport(f.drain({ inFlight: 0, shed: 0, localReads: 0, localMisses: 0, pools: [] }));
   now += 1000;
   fold.tick();
   assert.equal(fold.view([]).backends['odd/1']!.failure, WRITE_ERROR_PAIN);

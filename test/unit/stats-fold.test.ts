@@ -9,7 +9,7 @@ import type { BackendStats } from '../../src/elliptics/stats.js';
 import { commandRates, StatsFold } from '../../src/primary/stats-fold.js';
 import { WorkerStats } from '../../src/proxy/worker-stats.js';
 
-const pools = { inFlight: 0, shed: 0, pools: [] };
+const pools = { inFlight: 0, shed: 0, localReads: 0, localMisses: 0, pools: [] };
 
 it('a worker reports requests by code (bytes in and out apart), writes per backend, choices', () => {
   const w = new WorkerStats(1);

@@ -87,6 +87,12 @@ export const CommandFlags = {
  */
 export const FlagsHigh = {
   REMOVAL_TIME: 0x0001_0000,
+  /**
+   * Ours (bit 49), on READ to our node on the same host: the node checks the window as for a read
+   * (its chunks' CRCs included) but answers where the bytes lie instead of sending them — the
+   * io_attr, then a Location (location.ts) — and the reader takes them from the file itself.
+   */
+  LOCATE: 0x0002_0000,
 } as const;
 
 /** I/O flags (`dnet_io_attr.flags`, u32). */

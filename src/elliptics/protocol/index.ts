@@ -14,3 +14,4 @@ export * from './auth.js';
 export * from './key.js';
 export * from './frame.js';
 export * from './iterator.js';
+export * from './location.js';

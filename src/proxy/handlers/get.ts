@@ -4,13 +4,13 @@
 
 import { EllipticsError } from '../../elliptics/errors.js';
 import { ObjectReader, type ReadOptions } from '../../elliptics/object-reader.js';
-import { IoFlags } from '../../elliptics/protocol/constants.js';
+import { Errno, IoFlags } from '../../elliptics/protocol/constants.js';
 import { keyToId } from '../../elliptics/protocol/key.js';
 import { timeToMillis } from '../../elliptics/protocol/time.js';
 import { ReadMissError, type ReadMisses, type Session } from '../../elliptics/session.js';
 import type { RepairJob } from '../read-repair.js';
 import type { BucketMeta } from '../../buckets/metadata.js';
-import { HttpError, overloaded, storageHttpError } from '../errors.js';
+import { HttpError, overloaded, retryLater, storageHttpError } from '../errors.js';
 import type { Charge } from '../admission.js';
 import { objectEtag } from '../http/conditional.js';
 import { byExtension, bySuffix, configuredContentType } from '../http/content-type.js';
@@ -57,12 +57,34 @@ async function stream(req: Request, bucket: BucketMeta, key: string, id: Buffer,
       size: first.totalSize,
       validators,
       contentType,
-      open: async (offset, size) => (await open(session, id, { offset, size, chunkSize: READ_CHUNK, recycle: true, onFailover }))[Symbol.asyncIterator](),
+      open: async (offset, size) => (await sameVersion(first, session, id, { offset, size, chunkSize: READ_CHUNK, recycle: true, onFailover }))[Symbol.asyncIterator](),
       whole: rangeHeader ? undefined : () => first[Symbol.asyncIterator](),
     }, rangeHeader);
   } finally {
     first.close();
   }
+}
+
+/**
+ * A range is read by a reader of its own: it must read the version the first read found (whose
+ * size and validators the reply carries). Overwritten in between, the range may lie beyond the new
+ * object or in other bytes: 503, the client asks again.
+ */
+async function sameVersion(first: ObjectReader, session: Session, id: Buffer, opts: ReadOptions): Promise<ObjectReader> {
+  const changed = (): HttpError => new HttpError(503, 'stream: the object changed while it was read', retryLater());
+  let r: ObjectReader;
+  try {
+    r = await ObjectReader.open(session, id, opts);
+  } catch (err) {
+    if (err instanceof EllipticsError && err.status === Errno.E2BIG) throw changed();
+    if (err instanceof EllipticsError) throw storageHttpError(err, 'stream: could not create read-seeker');
+    throw err;
+  }
+  if (r.totalSize !== first.totalSize || r.timestamp.sec !== first.timestamp.sec || r.timestamp.nsec !== first.timestamp.nsec) {
+    r.close();
+    throw changed();
+  }
+  return r;
 }
 
 /** `?offset=` / `?size=` replace the Range header (the query wins on /get/, spec §8.2). */

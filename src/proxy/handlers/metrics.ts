@@ -121,6 +121,11 @@ export async function metrics(req: Request): Promise<void> {
   for (const w of live.workers) m.sample('backrunner_worker_in_flight_requests', { worker: w.index }, w.inFlight);
   m.family('backrunner_worker_shed_requests_total', 'counter', 'Requests a worker refused with 503 under load (proxy.max-*-in-flight) since it started.');
   for (const w of live.workers) m.sample('backrunner_worker_shed_requests_total', { worker: w.index }, w.shed);
+  m.family('backrunner_local_reads_total', 'counter', 'Reads of the embedded node taken from its blob files (served), or read through the node after all (missed: the record moved or changed).');
+  for (const w of live.workers) {
+    m.sample('backrunner_local_reads_total', { worker: w.index, result: 'served' }, w.localReads);
+    m.sample('backrunner_local_reads_total', { worker: w.index, result: 'missed' }, w.localMisses);
+  }
   m.family('backrunner_pool_connections', 'gauge', 'Connections of a worker to a storage node.');
   for (const w of live.workers) for (const p of w.pools) m.sample('backrunner_pool_connections', { worker: w.index, node: p.node }, p.connections);
   m.family('backrunner_pool_in_flight', 'gauge', 'Storage transactions in flight from a worker to a node.');

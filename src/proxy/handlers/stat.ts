@@ -134,7 +134,7 @@ function status(req: Request, names: string[] | undefined): Record<string, unkno
     Backends: backends,
     Errors: live.errors.slice(-20).map((e) => ({ Time: e.time, Method: e.method, Handler: e.handler, Status: e.status, Error: e.error })),
     Nodes: live.workers.flatMap((w) => w.pools.map((p) => ({ Worker: w.index, Node: p.node, State: p.state, Connections: p.connections, InFlight: p.inFlight }))),
-    Workers: live.workers.map((w) => ({ Worker: w.index, InFlight: w.inFlight, Shed: w.shed })),
+    Workers: live.workers.map((w) => ({ Worker: w.index, InFlight: w.inFlight, Shed: w.shed, LocalReads: w.localReads, LocalMisses: w.localMisses })),
     Repairs: repairsOf(live.repairs),
   };
 }

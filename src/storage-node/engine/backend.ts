@@ -197,6 +197,12 @@ export class Backend implements DefragHost {
     return this.reads.read(id, offset, size, verify, headroom);
   }
 
+  /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE). */
+  locate(id: Buffer, offset: number, size: number, verify: boolean): Promise<{ ref: RecordRef; length: number }> {
+    this.assertEnabled();
+    return this.reads.locate(id, offset, size, verify);
+  }
+
   /** The live record whose data starts at `dataOffset` of blob file `file`, pinned (a redirect target). */
   liveRecordAt(file: string, dataOffset: number): Promise<{ ref: RecordRef; unpin: () => void } | undefined> {
     if (!this.enabled) return Promise.resolve(undefined);

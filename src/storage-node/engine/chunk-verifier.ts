@@ -16,6 +16,16 @@ const START = Date.now();
 export class ChunkVerifier {
   constructor(private readonly ttlSeconds: number) {}
 
+  /** Whether every chunk of [from, to) was verified less than the TTL ago (then a read would not hash them). */
+  fresh(ref: RecordRef, from: number, to: number): boolean {
+    if (!ref.crcs) return true;
+    const seen = ref.verifiedAt;
+    if (!seen || this.ttlSeconds <= 0) return false;
+    const now = Math.floor((Date.now() - START) / 1000) + 1;
+    for (let c = Math.floor(from / CHUNK_SIZE); c * CHUNK_SIZE < to; c++) if (!(seen[c]! > 0 && now - seen[c]! < this.ttlSeconds)) return false;
+    return true;
+  }
+
   /** Checks `data` (record bytes starting at chunk boundary `from`); throws -EILSEQ on a mismatch. */
   verify(ref: RecordRef, data: Buffer, from: number): void {
     const crcs = ref.crcs;

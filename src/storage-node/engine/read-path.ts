@@ -89,6 +89,22 @@ export class ReadPath {
   }
 
   /**
+   * Checks a window as `read` does — its chunks verified unless they were a moment ago — without
+   * keeping the bytes (FlagsHigh.LOCATE: a reader on this host takes them from the file). Returns
+   * the record and the window's length.
+   */
+  async locate(id: Buffer, offset: number, size: number, verify: boolean): Promise<{ ref: RecordRef; length: number }> {
+    const ref = this.committed(id);
+    const total = ref.header.size;
+    if (offset !== 0 && offset >= total) throw new StorageError(Errno.E2BIG, `offset ${offset} is beyond the ${total}-byte object`);
+    const length = Math.min(size === 0 ? Infinity : size, total - offset);
+    if (!verify || this.verifier.fresh(ref, offset, offset + length)) return { ref, length };
+    const r = await this.read(id, offset, size, verify, 0);
+    r.release();
+    return { ref: r.ref, length: r.length };
+  }
+
+  /**
    * The live committed record whose data starts at `dataOffset` of the blob file `file` (what a
    * redirect names), with its blob pinned so the bytes stay readable while they are sent — or
    * undefined when there is none there now: removed, overwritten, or moved by a compaction. The

@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import {
   Command, CommandFlags, Errno, FlagsHigh, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags, RecordFlags,
-  decodeIoAttr, encodeFileInfoReply, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
+  decodeIoAttr, encodeFileInfoReply, encodeLocation, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
   type Payload,
 } from '../../elliptics/protocol/index.js';
 import { type Backend, wireRecordFlags } from '../engine/backend.js';
 import { dataOffset, type RecordRef } from '../engine/key-index.js';
 import { StorageError } from '../engine/storage-error.js';
+import { encodeRecordHeader } from '../engine/record.js';
 import type { NodeContext } from '../node-context.js';
 import type { ServerConnection } from '../server-connection.js';
 
@@ -97,15 +98,7 @@ async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number)
     throw missing(h, backend, io.id, err);
   }
   const data = r.buf.subarray(r.start, r.start + r.length);
-  const reply: IoAttr = {
-    ...io,
-    parent: io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent,
-    size: r.length,
-    totalSize: r.ref.header.size,
-    recordFlags: wireRecordFlags(r.ref, false),
-    timestamp: { sec: r.ref.header.tsec, nsec: r.ref.header.tnsec },
-    userFlags: r.ref.header.userFlags,
-  };
+  const reply = readIoAttr(io, r.ref, r.length, io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent);
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
   header.size = IO_ATTR_SIZE + r.length;
@@ -116,9 +109,40 @@ async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number)
   return { message: r.buf.subarray(head, r.start + r.length), bytes: r.length, release: r.release };
 }
 
+/** The io_attr of a READ reply: the window read, and the record's size, flags, time and user flags. */
+function readIoAttr(io: IoAttr, ref: RecordRef, length: number, parent: Buffer): IoAttr {
+  return {
+    ...io,
+    parent,
+    size: length,
+    totalSize: ref.header.size,
+    recordFlags: wireRecordFlags(ref, false),
+    timestamp: { sec: ref.header.tsec, nsec: ref.header.tnsec },
+    userFlags: ref.header.userFlags,
+  };
+}
+
+/** READ with FlagsHigh.LOCATE: the window checked, and where it lies instead of its bytes. */
+async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backend: Backend, flags: number): Promise<void> {
+  let r;
+  try {
+    r = await backend.locate(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0);
+  } catch (err) {
+    throw missing(h, backend, io.id, err);
+  }
+  const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
+  header.cmd = Command.READ;
+  const location = encodeLocation({ path: r.ref.blob.path, recordOffset: r.ref.offset, header: encodeRecordHeader(r.ref.header) });
+  conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), location);
+}
+
 export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'READ');
   const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
+  if (h.flagsHigh & FlagsHigh.LOCATE) {
+    await locateReply(conn, h, io, backend, flags);
+    return 0;
+  }
   const { message, bytes, release } = await readReply(h, io, backend, flags);
   conn.sendRaw(message, release);
   return bytes;

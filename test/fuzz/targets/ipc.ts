@@ -34,6 +34,7 @@ function sampleSnapshot(): Snapshot {
     buckets: [toSnapshotBucket({ version: 1, name: 'b1', acl: new Map([['*', { version: 2, user: '*', token: '', flags: 1n }]]), groups: [1, 2], flags: 0n, maxSize: 0, maxKeyNum: 0 }, true)],
     backends: [backend, { ...backend, backendId: 2, group: 2 }],
     routes: [[1, [['127.0.0.1:1025:2', 1]]], [2, [['127.0.0.1:1025:2', 2]]]],
+    localNode: { endpoint: '127.0.0.1:1025', dir: '/tmp/embedded' },
     startTime: 1, configTime: 2, statTime: 3,
   };
 }
@@ -47,7 +48,7 @@ function sampleReport(): WorkerReport {
     worker: 0, pid: 123, requests: { get: { '200': { requests: 3, bytesIn: 0, bytesOut: 300, size: 300, latency } } },
     writes: { '127.0.0.1:1025:2/1': { writes: 2, errors: 1, bytes: 2000, micros: 900, latency, lastError: 'x', cost: { writes: 1, bytes: 1000, sizeSq: 1e6, micros: 400, sizeMicros: 4e5 } } },
     choices: { b1: 2 }, errors: [{ time: 1, method: 'GET', remote: '', url: '/get/b1/k', handler: 'get', error: 'e', status: 404 }],
-    rss: 1e8, heapUsed: 1e7, loopLagMs: 1, inFlight: 2, shed: 0, pools: [{ node: 'n', connections: 2, inFlight: 0, state: 'up' }], readRepairs: 0, readRepairFailures: 0,
+    rss: 1e8, heapUsed: 1e7, loopLagMs: 1, inFlight: 2, shed: 0, localReads: 0, localMisses: 0, pools: [{ node: 'n', connections: 2, inFlight: 0, state: 'up' }], readRepairs: 0, readRepairFailures: 0,
   };
 }
 

@@ -1,0 +1,209 @@
+// Reads of the embedded node taken from its blob files (FlagsHigh.LOCATE, src/elliptics/local-files.ts):
+// used by GETs of `npm start`'s deployment, right byte for byte, and still right while the object is
+// overwritten, removed, or moved by a compaction under the reader — each of those races run for
+// real against a reader loop. Bytes that differ from every acknowledged version are never served;
+// a descriptor of a compacted-away file is not held.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { startEmbeddedProxy, type EmbeddedProxy } from '../helpers/embedded-proxy.js';
+import { authorization } from '../helpers/proxy.js';
+import { defragAll } from '../helpers/defrag.js';
+
+const WRITER = { user: 'writer', token: 'change this writer token' };
+const MIB = 1024 * 1024;
+
+/** Version `v` of an object: every 8-byte word says which version and where, so a mix-up shows. */
+function versionBody(v: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let at = 0; at + 8 <= size; at += 8) {
+    b.writeUInt32LE(v, at);
+    b.writeUInt32LE(at, at + 4);
+  }
+  return b;
+}
+
+interface Got {
+  status: number;
+  body: Buffer;
+  /** The stream ended short of its Content-Length (cut on purpose: the object changed under it). */
+  cut: boolean;
+}
+
+function call(port: number, method: string, target: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const auth = method === 'GET' ? {} : { Authorization: authorization(method, target, WRITER.user, WRITER.token) };
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, agent: false, headers: { ...auth, ...headers } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(parts);
+        resolve({ status: res.statusCode!, body, cut: res.headers['content-length'] !== undefined && Number(res.headers['content-length']) !== body.length });
+      });
+      res.on('aborted', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts), cut: true }));
+      res.on('error', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts), cut: true }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The version a body claims to be, if every word of it agrees (undefined: torn or foreign bytes). */
+function wholeVersion(body: Buffer, offset = 0): number | undefined {
+  if (body.length < 8) return undefined;
+  const skip = (8 - (offset % 8)) % 8;
+  const v = body.readUInt32LE(skip);
+  for (let at = skip; at + 8 <= body.length; at += 8) {
+    if (body.readUInt32LE(at) !== v || body.readUInt32LE(at + 4) !== offset + at) return undefined;
+  }
+  return v;
+}
+
+async function localStats(port: number): Promise<{ served: number; missed: number }> {
+  // Each worker reports once a second, the primary passes the sums on once a second.
+  await new Promise((r) => setTimeout(r, 2500));
+  const stat = JSON.parse((await call(port, 'GET', '/stat/')).body.toString()) as { Status: { Workers: { LocalReads: number; LocalMisses: number }[] } };
+  return stat.Status.Workers.reduce((a, w) => ({ served: a.served + w.LocalReads, missed: a.missed + w.LocalMisses }), { served: 0, missed: 0 });
+}
+
+/** Readers GET `key` until `done`; every answer must be a whole acknowledged version, a 404 where allowed, or a cut stream. */
+async function readLoop(port: number, key: string, done: () => boolean, allow404: boolean, range?: [number, number]): Promise<{ reads: number; cuts: number; misses: number; versions: Set<number> }> {
+  const seen = { reads: 0, cuts: 0, misses: 0, versions: new Set<number>() };
+  while (!done()) {
+    const r = await call(port, 'GET', `/get/b1/${key}`, undefined, range ? { Range: `bytes=${range[0]}-${range[1]}` } : {});
+    seen.reads++;
+    if (r.status === 404 && allow404) {
+      seen.misses++;
+      continue;
+    }
+    // A range is read after the object's size was learnt: overwritten in between, the client is asked to retry.
+    // A version shorter than the range: 416, as it should.
+    if (range && r.status === 416) continue;
+    if (range && r.status === 503 && r.body.includes('the object changed while it was read')) {
+      seen.cuts++;
+      continue;
+    }
+    assert.ok(r.status === 200 || r.status === 206, `GET ${key} answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
+    if (r.cut) {
+      seen.cuts++;
+      continue;
+    }
+    const v = wholeVersion(r.body, range?.[0] ?? 0);
+    assert.notEqual(v, undefined, `GET ${key} returned ${r.body.length} bytes that are no single version`);
+    seen.versions.add(v!);
+  }
+  return seen;
+}
+
+describe('reads from the embedded node\'s blob files', { timeout: 240_000 }, () => {
+  let p: EmbeddedProxy;
+
+  before(async () => {
+    p = await startEmbeddedProxy((c) => {
+      c.embedded!['defrag-timeout'] = 0;
+      c.embedded!['blob-size'] = 8 * MIB;
+    });
+  });
+
+  after(async () => {
+    await p?.stop();
+  });
+
+  it('GETs, ranged GETs and HEADs are served from the files, byte for byte', async () => {
+    const before = await localStats(p.port);
+    for (const size of [100, 100_000, 3 * MIB + 5]) {
+      const body = versionBody(size, size);
+      assert.equal((await call(p.port, 'POST', `/upload/b1/sizes-${size}`, body)).status, 200);
+      const whole = await call(p.port, 'GET', `/get/b1/sizes-${size}`);
+      assert.equal(whole.status, 200);
+      assert.ok(whole.body.equals(body), `GET of ${size} bytes`);
+      const from = Math.floor(size / 3);
+      const part = await call(p.port, 'GET', `/get/b1/sizes-${size}`, undefined, { Range: `bytes=${from}-${Math.min(size - 1, from + 70_000)}` });
+      assert.equal(part.status, 206);
+      assert.ok(part.body.equals(body.subarray(from, Math.min(size, from + 70_001))), `ranged GET of ${size} bytes`);
+    }
+    const after = await localStats(p.port);
+    assert.ok(after.served - before.served >= 6, `reads served from the files: ${after.served - before.served}`);
+    assert.equal(after.missed - before.missed, 0, 'no read needed the node after all');
+  });
+
+  it('while the object is overwritten again and again, every GET is one whole version', async () => {
+    let writing = true;
+    let version = 0;
+    const writer = (async () => {
+      while (version < 40) {
+        version++;
+        const size = (version % 3 === 0 ? 3 * MIB : version % 3 === 1 ? 700_000 : 40_000) + version * 8;
+        assert.equal((await call(p.port, 'POST', '/upload/b1/overwritten', versionBody(version, size))).status, 200);
+      }
+      writing = false;
+    })();
+    assert.equal((await call(p.port, 'POST', '/upload/b1/overwritten', versionBody(0, 1000))).status, 200);
+    const readers = await Promise.all([readLoop(p.port, 'overwritten', () => !writing, false), readLoop(p.port, 'overwritten', () => !writing, false, [600_000, 1_300_000])]);
+    await writer;
+    const versions = new Set(readers.flatMap((r) => [...r.versions]));
+    assert.ok(versions.size >= 3, `the readers saw ${versions.size} versions`);
+    const last = await call(p.port, 'GET', '/get/b1/overwritten');
+    assert.equal(wholeVersion(last.body), 40, 'after the last overwrite, its version');
+  });
+
+  it('while the object is removed and written again, every GET is a whole version or a 404', async () => {
+    let round = 0;
+    let running = true;
+    const churn = (async () => {
+      for (round = 1; round <= 30; round++) {
+        assert.equal((await call(p.port, 'POST', '/upload/b1/flicker', versionBody(round, 300_000 + round * 8))).status, 200);
+        assert.equal((await call(p.port, 'POST', '/delete/b1/flicker')).status, 200);
+      }
+      running = false;
+    })();
+    const seen = await readLoop(p.port, 'flicker', () => !running, true);
+    await churn;
+    assert.ok(seen.misses > 0 && seen.versions.size > 0, `reads: ${seen.reads}, 404s: ${seen.misses}, versions: ${seen.versions.size}`);
+    assert.equal((await call(p.port, 'GET', '/get/b1/flicker')).status, 404, 'deleted at the end');
+  });
+
+  it('while compactions move the records, every GET is right; the old files are not held open', async () => {
+    // Records to move: half of them removed, so every blob has dead space.
+    const keep = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 2 === 0);
+    for (let i = 0; i < 24; i++) assert.equal((await call(p.port, 'POST', `/upload/b1/moving-${i}`, versionBody(1000 + i, 400_000 + i * 8))).status, 200);
+    for (let i = 1; i < 24; i += 2) assert.equal((await call(p.port, 'POST', `/delete/b1/moving-${i}`)).status, 200);
+    let compacting = true;
+    const nodePort = Number(String(JSON.parse((await import('node:fs')).readFileSync(p.configFile, 'utf8')).embedded.address).split(':')[1]);
+    const compactions = (async () => {
+      for (let r = 0; r < 3; r++) {
+        await defragAll(nodePort, [1, 2, 3, 4, 5, 6]);
+        // New dead space for the next round: rewrite some of the kept ones.
+        for (const i of keep.slice(0, 4)) assert.equal((await call(p.port, 'POST', `/upload/b1/moving-${i}`, versionBody(1000 + i, 400_000 + i * 8))).status, 200);
+      }
+      compacting = false;
+    })();
+    let reads = 0;
+    while (compacting) {
+      for (const i of keep) {
+        const r = await call(p.port, 'GET', `/get/b1/moving-${i}`);
+        assert.equal(r.status, 200, `GET moving-${i}`);
+        if (r.cut) continue;
+        assert.ok(r.body.equals(versionBody(1000 + i, 400_000 + i * 8)), `GET moving-${i} during a compaction returned other bytes`);
+        reads++;
+      }
+    }
+    await compactions;
+    assert.ok(reads > 0);
+    // Blob files removed or replaced by the compactions are let go within the sweep (5 s).
+    await new Promise((r) => setTimeout(r, 7000));
+    for (const pid of p.children('http-worker')) {
+      const held = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      const deleted = held.filter((f) => f.includes(p.dir) && f.endsWith('(deleted)'));
+      assert.deepEqual(deleted, [], `worker ${pid} still holds deleted blob files`);
+    }
+  });
+});

@@ -11,7 +11,7 @@
 // killed worker.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { BackendCommand, DefragLevel, parseEndpoint, VERSION_2_26 } from '../src
 import { createLogger } from '../src/util/logger.js';
 import { startEmbeddedRig } from './lib/rig.js';
 import { SoakLoad, type Outcome } from './lib/soak-load.js';
-import { writeChart } from './lib/svg.js';
+import { resultsDir, writeChart } from './lib/svg.js';
 import { printTable, say } from './lib/table.js';
 
 const args = await yargs(hideBin(process.argv))
@@ -34,6 +34,7 @@ const args = await yargs(hideBin(process.argv))
   .option('compact-every', { type: 'number', default: 600, describe: 'seconds between compactions of every backend' })
   .option('clients', { type: 'number', default: 8, describe: 'concurrent clients' })
   .option('warmup-samples', { type: 'number', default: 2, describe: 'samples left out of the growth check' })
+  .option('dir', { type: 'string', describe: 'where the deployment keeps its data (default: a new folder in the system temp dir)' })
   .strict()
   .help()
   .parseAsync();
@@ -148,9 +149,17 @@ function keepsGrowing(values: number[], floor: number): boolean {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-soak-'));
-  // Compaction only when the soak asks for it; everything else as `npm start` has it.
-  const rig = await startEmbeddedRig(dir, {}, { 'defrag-timeout': 0 });
+  const dir = mkdtempSync(path.join(args.dir ?? os.tmpdir(), 'backrunner-soak-'));
+  const rig = await startEmbeddedRig(dir);
+  // Stopped early (Ctrl-C, a test's timeout): the deployment and its data go too.
+  const abort = (): void => {
+    void rig.close().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
   const primary = rig.proxy.pid!;
   const load = new SoakLoad(rig.port);
   const samples: Sample[] = [];
@@ -210,6 +219,8 @@ async function main(): Promise<void> {
   } finally {
     load.close();
     await rig.close();
+    // What the deployment logged (warnings and errors): the first place to look when the soak fails.
+    writeFileSync(path.join(resultsDir(), 'soak-proxy.log'), rig.output());
     rmSync(dir, { recursive: true, force: true });
   }
 

@@ -57,7 +57,10 @@ export class EmbeddedNode {
     mkdirSync(e.dir, { recursive: true });
     const file = path.join(e.dir, 'node.json');
     writeFileSync(file, `${JSON.stringify(embeddedNodeDocument(e, this.maxFrame, this.logs, this.port || e.address.port, this.redirect), null, 2)}\n`);
-    const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' } });
+    // BACKRUNNER_CPU_PROFILE_DIR: the node writes a V8 CPU profile there too when it exits (bench/proxy --profile).
+    const cpuDir = process.env.BACKRUNNER_CPU_PROFILE_DIR;
+    const execArgv = [...process.execArgv, ...(cpuDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuDir}`, '--cpu-prof-name=storage-node.cpuprofile'] : [])];
+    const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' }, execArgv });
     const ready = await new Promise<NodeToParent>((resolve, reject) => {
       const timer = setTimeout(() => {
         proc.kill('SIGKILL');

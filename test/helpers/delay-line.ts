@@ -39,20 +39,25 @@ function pipeDelayed(from: net.Socket, to: net.Socket, delayMs: number): void {
   });
 }
 
-const [host, portText, target, delayText] = process.argv.slice(2);
-const port = Number(portText);
-const delayMs = Number(delayText);
-const server = net.createServer((client) => {
-  const upstream = net.connect(port, target!);
-  const close = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on('error', close);
-  upstream.on('error', close);
-  client.on('close', close);
-  upstream.on('close', close);
-  pipeDelayed(client, upstream, delayMs);
-  pipeDelayed(upstream, client, delayMs);
-});
-server.listen(port, host, () => process.send?.('ready'));
+// `node --test dist/test/` runs every file below it, this one included: without its arguments it
+// has nothing to relay and leaves at once.
+const args = process.argv.slice(2);
+if (args.length === 4) {
+  const [host, portText, target, delayText] = args;
+  const port = Number(portText);
+  const delayMs = Number(delayText);
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, target!);
+    const close = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+    client.on('close', close);
+    upstream.on('close', close);
+    pipeDelayed(client, upstream, delayMs);
+    pipeDelayed(upstream, client, delayMs);
+  });
+  server.listen(port, host, () => process.send?.('ready'));
+}

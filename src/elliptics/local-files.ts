@@ -9,8 +9,8 @@
 // Superseded, removed or moved meanwhile, and the headers differ: the caller reads through the node.
 //
 // Descriptors are kept open per path (one open per file, not per read) and dropped when their file
-// was replaced or deleted — checked when a header does not match, and by a sweep every few seconds,
-// so a compacted-away blob's space is not held by this process. A descriptor is closed only once
+// was replaced or deleted — checked when a header does not match, and by a sweep every second, so the
+// space of a compacted-away blob comes back about when the compaction ends (a full disk needs it). A descriptor is closed only once
 // no read uses it (its number could otherwise be reused by another file mid-read).
 
 import fs from 'node:fs';
@@ -50,7 +50,7 @@ export class LocalFiles {
   constructor(
     /** Only files below this directory are opened (the node's own). */
     private readonly root: string,
-    sweepMs = 5000,
+    sweepMs = 1000,
   ) {
     this.timer = setInterval(() => void this.sweep(), sweepMs);
     this.timer.unref();

@@ -5,6 +5,7 @@
 // runs before a process exits.
 
 import pino, { type Logger as PinoLogger } from 'pino';
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SonicBoom as SonicBoomType } from 'sonic-boom';
 
@@ -49,6 +50,27 @@ export interface LogOptions {
 // process exits before its log file finished opening; flushLogs below tolerates that.
 const destinations: SonicBoomType[] = [];
 
+/**
+ * A log that cannot be written (a full disk, a closed pipe) must not take the process down with it:
+ * lines wait, up to this many bytes (later ones are dropped), and go out once writes work again.
+ */
+const MAX_UNWRITTEN = 16 * 1024 * 1024;
+const reported = new Set<string>();
+/** Destinations whose last write failed: sonic-boom's flushSync would retry them forever. */
+const failing = new Set<SonicBoomType>();
+
+/** Says once per destination and error code, on standard error, that the log is not being written. */
+function logWriteFailed(name: string, file: string | undefined, err: NodeJS.ErrnoException): void {
+  const key = `${file ?? 'stdout'} ${err.code ?? err.message}`;
+  if (reported.has(key)) return;
+  reported.add(key);
+  try {
+    writeSync(2, `${name}: cannot write the log to ${file ?? 'standard output'} (${err.code ?? err.message}); lines wait (up to 16 MiB) until it works again\n`);
+  } catch {
+    // standard error is gone as well: nothing left to tell
+  }
+}
+
 /** `log-prefix` as the start of every message: the original glued it on; a space keeps words apart. */
 function messagePrefix(prefix: string | undefined): string | undefined {
   if (!prefix) return undefined;
@@ -57,7 +79,12 @@ function messagePrefix(prefix: string | undefined): string | undefined {
 
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const level = logLevel(opts.level ?? process.env.BACKRUNNER_LOG_LEVEL ?? 'info') ?? 'info';
-  const dest = new SonicBoom({ dest: opts.file ?? 1, sync: false, minLength: 4096, mkdir: opts.file !== undefined, append: true });
+  const dest = new SonicBoom({ dest: opts.file ?? 1, sync: false, minLength: 4096, maxLength: MAX_UNWRITTEN, mkdir: opts.file !== undefined, append: true });
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    failing.add(dest);
+    logWriteFailed(name, opts.file, err);
+  });
+  dest.on('write', () => failing.delete(dest));
   destinations.push(dest);
   const msgPrefix = messagePrefix(opts.prefix);
   return pino(
@@ -78,6 +105,7 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
 /** Writes out buffered log lines (call before process.exit). */
 export function flushLogs(): void {
   for (const d of destinations) {
+    if (failing.has(d)) continue;
     try {
       d.flushSync();
     } catch {

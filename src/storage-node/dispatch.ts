@@ -82,6 +82,9 @@ async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, pay
     if (payload) conn.send(replyHeader(h, { status, backendId }), payload);
     else conn.send(replyHeader(h, { status, backendId }));
     count(ctx, conn, backend, h.cmd, false, 0, started);
+  } finally {
+    // Handlers are done with the request's bytes once they resolve (what the index keeps is copied).
+    payload.release();
   }
 }
 

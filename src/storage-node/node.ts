@@ -18,6 +18,9 @@ import { RedirectServer } from './redirect-server.js';
 import { PeerLinks } from './peers.js';
 import { ServerConnection } from './server-connection.js';
 
+/** Memory kept for the payloads of large frames between commands (a few 1 MiB uploads in flight per client). */
+const FRAME_POOL_BYTES = 32 * 1024 * 1024;
+
 export class StorageNode implements NodeContext {
   readonly iterators = new Map<bigint, WalkControl>();
   /** The HTTP listener serving redirect targets, when the config has a `redirect` section. */
@@ -29,6 +32,8 @@ export class StorageNode implements NodeContext {
   readonly connections = new Set<ServerConnection>();
   private readonly perBackend = new Map<Backend, CommandStats>();
   private readonly server: net.Server;
+  /** Payloads of large frames, shared by every connection. */
+  private readonly frames: BufferPool;
   private readonly peers: PeerLinks;
 
   private constructor(
@@ -37,9 +42,10 @@ export class StorageNode implements NodeContext {
   ) {
     this.self = makeAddr(config.address.host, config.address.port);
     const buffers = new BufferPool();
+    this.frames = new BufferPool(FRAME_POOL_BYTES);
     this.backends = config.backends.map((b) => new Backend({ ...b, buffers, log: log.child({ backend: b.id }) }));
     const dispatch = createDispatcher(this);
-    this.server = net.createServer((socket) => this.accept(socket, dispatch));
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket, dispatch));
     this.peers = new PeerLinks({
       self: () => this.self,
       identity: () => ({ addrs: [this.self], backends: announcedBackends(this) }),
@@ -101,26 +107,25 @@ export class StorageNode implements NodeContext {
   }
 
   private accept(socket: net.Socket, dispatch: ReturnType<typeof createDispatcher>): void {
-    const conn = new ServerConnection(socket, this.config.maxFrame, dispatch);
-    this.connections.add(conn);
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        conn.push(chunk);
-      } catch (err) {
+    const conn = new ServerConnection(socket, {
+      maxFrame: this.config.maxFrame,
+      frames: this.frames,
+      onFrame: dispatch,
+      onBadInput: (c, err) => {
         if (err instanceof FrameTooLargeError) {
           // The payload cannot be skipped safely without reading it all: answer and hang up.
-          this.log.warn({ client: conn.remote, size: err.header.size, maxFrame: this.config.maxFrame }, 'frame above max-frame, closing connection');
-          conn.send(replyHeader(err.header, { status: Errno.EMSGSIZE, backendId: err.header.backendId }));
-          conn.end();
+          this.log.warn({ client: c.remote, size: err.header.size, maxFrame: this.config.maxFrame }, 'frame above max-frame, closing connection');
+          c.send(replyHeader(err.header, { status: Errno.EMSGSIZE, backendId: err.header.backendId }));
+          c.end();
         } else {
-          this.log.warn({ client: conn.remote, err: (err as Error).message }, 'undecodable input, closing connection');
-          conn.destroy();
+          this.log.warn({ client: c.remote, err: (err as Error).message }, 'undecodable input, closing connection');
+          c.destroy();
         }
-        socket.pause();
-      }
+      },
     });
-    socket.on('error', (err) => this.log.debug({ client: conn.remote, err: err.message }, 'connection error'));
-    socket.on('close', () => {
+    this.connections.add(conn);
+    conn.socket.on('error', (err) => this.log.debug({ client: conn.remote, err: err.message }, 'connection error'));
+    conn.socket.on('close', () => {
       this.connections.delete(conn);
       conn.closed = true;
       if (conn.midFrame) this.log.debug({ client: conn.remote }, 'client disconnected in the middle of a frame');

@@ -5,7 +5,7 @@
 // A sink may also offer a buffer of its own for the next read (a large frame's pooled buffer):
 // the bytes then land there directly, with no slab and no copy.
 
-import type { OnReadOpts } from 'node:net';
+import net, { type OnReadOpts } from 'node:net';
 
 const SLAB = 1024 * 1024;
 /** Below this much room the next read gets a fresh slab. */
@@ -49,4 +49,23 @@ export function slabReader(sink: ReadSink): OnReadOpts {
       return true;
     },
   };
+}
+
+/**
+ * An accepted connection made to read through `onread`, which net.createServer does not offer: the
+ * server accepts with `pauseOnConnect` (so nothing was read yet), and a new Socket takes over the
+ * handle and the server's count of its connections, exactly as net.connect's `onread` would set it
+ * up. The accepted object is dropped unused. Relies on two fields of node:net (`_handle`, `_server`);
+ * when they are not there it returns the socket as accepted and the caller reads its 'data' events.
+ */
+export function readAcceptedWith(accepted: net.Socket, onread: OnReadOpts): net.Socket | undefined {
+  const inner = accepted as unknown as { _handle: object | null; _server: net.Server | null; server: net.Server | null };
+  const handle = inner._handle;
+  if (!handle || !('_server' in inner) || !accepted.isPaused()) return undefined;
+  inner._handle = null;
+  const socket = new net.Socket({ handle, onread, readable: true, writable: true } as net.SocketConstructorOpts);
+  const server = inner._server;
+  inner._server = inner.server = null;
+  Object.assign(socket, { server, _server: server });
+  return socket;
 }

@@ -82,6 +82,31 @@ describe('storage node', () => {
     await assert.rejects(conn.handshake([2, 25, 0, 0]), (e: Error & { status?: number }) => e.status === Errno.EPROTO && /does not accept protocol version/.test(e.message));
   });
 
+  it('large WRITEs from several connections at once, some refused: every stored object has its own bytes', async () => {
+    // Large payloads are read into pooled buffers reused once a command is done: a buffer handed back
+    // too early, or to two frames, shows up here as another object's bytes.
+    const clients = [client, await RawClient.connect(node.port), await RawClient.connect(node.port)];
+    const body = (i: number): Buffer => {
+      const b = Buffer.alloc(300 * 1024 + i * 4099);
+      for (let at = 0; at + 4 <= b.length; at += 4) b.writeUInt32LE((i * 2654435761 + at) >>> 0, at);
+      return b.subarray(0, b.length - (i % 3));
+    };
+    const n = 36;
+    const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => {
+      const c = clients[i % clients.length]!;
+      // Group 3 has a 256 KiB limit: those writes fail with -ENOSPC after their payload was read.
+      const group = i % 4 === 3 ? 3 : 1 + (i % 2);
+      return c.write(group, `pooled-${i}`, body(i)).then(() => 0, (e: { status: number }) => e.status);
+    }));
+    outcomes.forEach((status, i) => assert.equal(status, i % 4 === 3 ? Errno.ENOSPC : 0, `write ${i}`));
+    for (let i = 0; i < n; i++) {
+      if (i % 4 === 3) continue;
+      const r = await clients[(i + 1) % clients.length]!.read(1 + (i % 2), `pooled-${i}`);
+      assert.ok(r.data.equals(body(i)), `pooled-${i} has its own bytes`);
+    }
+    for (const c of clients.slice(1)) c.close();
+  });
+
   it('writes, reads, looks up and deletes; LOOKUP names the blob file and the data offset', async () => {
     const body = Buffer.from('golden payload for wire capture\n');
     const w = await client.write(1, 'golden-key', body, { timestamp: { sec: 1577836800, nsec: 0 } });

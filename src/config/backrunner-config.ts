@@ -152,6 +152,15 @@ export interface EmbeddedRedirect {
   root: string;
 }
 
+/** The embedded node's Unix socket, in its directory: the workers reach it there instead of over TCP. */
+const EMBEDDED_SOCKET = 'node.sock';
+
+/** Where the embedded node listens locally; undefined when the path is too long for a socket (TCP only then). */
+export function embeddedSocket(e: EmbeddedConfig): string | undefined {
+  const file = path.join(path.resolve(e.dir), EMBEDDED_SOCKET);
+  return Buffer.byteLength(file) <= 107 ? file : undefined;
+}
+
 /**
  * The node config document (the file format of `backrunner node`) the `embedded` section stands
  * for: one node, one backend per group, in `b<id>-g<group>` under embedded.dir. The primary writes
@@ -162,6 +171,7 @@ export function embeddedNodeDocument(e: EmbeddedConfig, maxFrame: number, log: L
     // The proxy's redirect-port (with its token and root): the node serves what /redirect/ points at.
     ...(redirect && redirect.port > 0 && redirect.token !== '' ? { redirect: { address: formatEndpoint({ host: e.address.host, port: redirect.port }), token: redirect.token, root: redirect.root } } : {}),
     address: formatEndpoint({ host: e.address.host, port }),
+    ...(embeddedSocket(e) ? { 'unix-socket': EMBEDDED_SOCKET } : {}),
     remotes: [],
     backends: e.groups.map((group, i) => ({
       id: i + 1,

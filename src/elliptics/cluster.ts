@@ -22,6 +22,8 @@ export interface ClusterOptions {
   /** Largest reply frame accepted. */
   maxFrame: number;
   log: Logger;
+  /** Nodes on this host reachable through a Unix-domain socket: `host:port` → socket path. */
+  localSockets?: ReadonlyMap<string, string>;
   /** A node this process found unresponsive (its address), to tell the other processes that share it. */
   onNodeSuspect?: (node: string, why: string) => void;
 }
@@ -59,7 +61,7 @@ export class Cluster {
       size: this.opts.poolSize,
       maxPending: this.opts.maxPendingPerNode ?? Infinity,
       version: this.opts.protocolVersion,
-      connection: { maxFrame: this.opts.maxFrame, timeoutMs: this.opts.timeoutMs },
+      connection: { maxFrame: this.opts.maxFrame, timeoutMs: this.opts.timeoutMs, socketPath: this.opts.localSockets?.get(formatEndpoint({ host, port })) },
       log: this.opts.log,
       onIdentity: (p, hs) => {
         // Two pools reaching the same node (a hostname remote and its discovered address) would

@@ -39,6 +39,11 @@ export interface ConnectionOptions {
   /** Default inactivity deadline of a transaction, re-armed by every packet of it. */
   timeoutMs: number;
   connectTimeoutMs?: number;
+  /**
+   * Reach the node through this Unix-domain socket instead of host:port (our embedded node, on this
+   * host): the same protocol, a third less CPU per byte each way than TCP over loopback (bench/node).
+   */
+  socketPath?: string;
 }
 
 export interface RequestOptions {
@@ -92,14 +97,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private constructor(
     private readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
+    remote: string,
+    /** The node's address this connection reaches (the one it must list in the handshake). */
+    private readonly dialled: { host: string; port: number },
   ) {
     super();
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.remote = remote;
     socket.on('error', (err: NodeJS.ErrnoException) => this.destroy(socketError(err, this.remote)));
     socket.on('close', () => this.destroy(new EllipticsError(Errno.ECONNRESET, `${this.remote}: connection closed`)));
   }
 
-  /** Opens a TCP connection (keepalive on, Nagle off), without the handshake. */
+  /** Opens a TCP connection (keepalive on, Nagle off), or one to opts.socketPath; without the handshake. */
   static open(host: string, port: number, opts: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
       // The decoder exists before the connection object (onread is set at connect); bytes can only arrive after 'connect'.
@@ -119,20 +127,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         readCap: () => decoder.readCap(),
         pushDirect: (n) => guarded(() => decoder.pushDirect(n)),
       });
-      const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000, onread });
+      const remote = `${host}:${port}`;
+      const where = opts.socketPath ? `${remote} (unix socket ${opts.socketPath})` : remote;
+      const socket = opts.socketPath
+        ? net.connect({ path: opts.socketPath, onread })
+        : net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 10_000, onread });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new EllipticsError(Errno.ETIMEDOUT, `connect to ${host}:${port} timed out`));
+        reject(new EllipticsError(Errno.ETIMEDOUT, `connect to ${where} timed out`));
       }, opts.connectTimeoutMs ?? 5000);
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        conn = new Connection(socket, opts);
+        // Over TCP the address actually connected to (a hostname resolved); over the Unix socket the one it stands for.
+        const dialled = opts.socketPath ? { host, port } : { host: socket.remoteAddress!.replace(/^::ffff:/, ''), port: socket.remotePort! };
+        conn = new Connection(socket, opts, remote, dialled);
         resolve(conn);
       });
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(socketError(err, `${host}:${port}`));
+        reject(socketError(err, where));
       });
     });
   }
@@ -181,7 +195,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } catch (err) {
       throw new EllipticsError(Errno.EPROTO, `${this.remote}: bad handshake payload: ${(err as Error).message}`);
     }
-    const dialled = makeAddr(this.socket.remoteAddress!.replace(/^::ffff:/, ''), this.socket.remotePort!);
+    const dialled = makeAddr(this.dialled.host, this.dialled.port);
     const addrIndex = identity.addrs.findIndex((a) => addrEquals(a, dialled));
     if (addrIndex < 0) {
       throw new EllipticsError(Errno.EPROTO, `${this.remote} does not list the address we dialled among its addresses (${identity.addrs.map((a) => `${a.host}:${a.port}`).join(', ')})`);

@@ -7,7 +7,7 @@ import { Packr } from 'msgpackr';
 import { IpcShapeError, type Schema } from './schema.js';
 
 /** Bump whenever a message shape in src/ipc changes incompatibly. */
-export const IPC_VERSION = 3;
+export const IPC_VERSION = 4;
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 

@@ -43,6 +43,8 @@ export interface Snapshot {
 export interface LocalNode {
   endpoint: string;
   dir: string;
+  /** Its Unix socket, where workers connect instead of the endpoint (none when the path was too long). */
+  socket?: string | undefined;
 }
 
 export function encodeSnapshot(s: Snapshot): Buffer {
@@ -142,7 +144,7 @@ const snapshotShape: Schema<Snapshot> = obj<Snapshot>({
   buckets: arr(snapshotBucket),
   backends: arr(backendStatsShape),
   routes: arr(tuple<[number, [string, number][]]>(int, arr(tuple<[string, number]>(str, int)))),
-  localNode: opt(obj<LocalNode>({ endpoint: str, dir: str })),
+  localNode: opt(obj<LocalNode>({ endpoint: str, dir: str, socket: opt(str) })),
   startTime: num,
   configTime: num,
   statTime: num,

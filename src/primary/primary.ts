@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { formatEndpoint, type Endpoint } from '../elliptics/protocol/addr.js';
-import { loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
+import { embeddedSocket, loadBackrunnerConfig, logOptions, type BackrunnerConfig } from '../config/backrunner-config.js';
 import { parseProxyConfig, parseProxyConfigText, type ProxyConfig } from '../config/proxy-config.js';
 import { withConfigFile } from '../config/reader.js';
 import { parseDefinitionsAt } from '../buckets/definitions.js';
@@ -307,7 +307,7 @@ export class Primary {
       buckets: this.buckets.map((b) => toSnapshotBucket(b, true)),
       backends: this.backends,
       routes,
-      localNode: this.embedded && this.config.embedded ? { endpoint: formatEndpoint(this.remotes[0]!), dir: this.config.embedded.dir } : undefined,
+      localNode: this.embedded && this.config.embedded ? { endpoint: formatEndpoint(this.remotes[0]!), dir: this.config.embedded.dir, socket: embeddedSocket(this.config.embedded) } : undefined,
       startTime: this.startTime,
       configTime: this.configTime,
       statTime: this.statTime,

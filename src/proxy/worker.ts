@@ -55,6 +55,7 @@ export async function runWorker(configFile: string): Promise<void> {
     maxFrame: e.maxFrame,
     log,
     onNodeSuspect: (node, why) => send({ type: 'node-suspect', node, why }),
+    localSockets: snapshot.localNode?.socket ? new Map([[snapshot.localNode.endpoint, snapshot.localNode.socket]]) : undefined,
   });
   const ctx = new WorkerContext(snapshot, cluster, e.metadataGroups, log, Number(process.env.BACKRUNNER_WORKER_INDEX ?? 0), send);
   setPrimaryChannel(send);

@@ -26,6 +26,8 @@ export interface NodeConfig {
   address: Endpoint;
   /** Where to bind, when it differs from `address` (e.g. 0.0.0.0 behind NAT). */
   listen: Endpoint;
+  /** Also listens on this Unix-domain socket (clients on the same host: the proxy's workers). */
+  unixSocket: string | undefined;
   remotes: Endpoint[];
   backends: BackendOptions[];
   sync: SyncPolicy;
@@ -51,6 +53,9 @@ export interface RedirectTargetConfig {
   /** The proxy's redirect-root: what the proxy strips off blob paths, put back here ("" = none). */
   root: string;
 }
+
+/** sun_path is 108 bytes on Linux, the terminating zero included. */
+export const MAX_SOCKET_PATH = 107;
 
 export const NODE_DEFAULTS = {
   blobSize: 1024 * 1024 * 1024,
@@ -111,6 +116,7 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
   const config: NodeConfig = {
     address,
     listen,
+    unixSocket: unixSocketIn(root, baseDir),
     remotes,
     backends,
     sync,
@@ -124,6 +130,14 @@ export function parseNodeConfig(value: unknown, baseDir: string): NodeConfig {
   };
   warnings.unshift(...root.unknownKeys().map((k) => `unknown key ${k} ignored`));
   return config;
+}
+
+/** `"unix-socket": "node.sock"` (relative to the config file's folder); the kernel allows ~107 bytes of path. */
+function unixSocketIn(root: Section, baseDir: string): string | undefined {
+  if (!root.has('unix-socket')) return undefined;
+  const file = path.resolve(baseDir, root.string('unix-socket'));
+  if (Buffer.byteLength(file) > MAX_SOCKET_PATH) root.fail('unix-socket', `the path ${file} is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket may have: choose a shorter one`);
+  return file;
 }
 
 /** `"redirect": {"address": "0.0.0.0:8080", "token": "…", "root": "/srv"}`: the redirect target listener. */

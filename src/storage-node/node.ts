@@ -1,6 +1,7 @@
 // The embedded storage node: backends, a TCP server speaking the Elliptics protocol, and links to
 // its peers. `StorageNode.start()` returns once it accepts connections.
 
+import { rmSync } from 'node:fs';
 import net from 'node:net';
 import {
   Command, CommandFlags, Errno, encodeIdContainer, FrameTooLargeError, idContainerSize, makeAddr, makeHeader, replyHeader,
@@ -21,6 +22,18 @@ import { ServerConnection } from './server-connection.js';
 /** Memory kept for the payloads of large frames between commands (a few 1 MiB uploads in flight per client). */
 const FRAME_POOL_BYTES = 32 * 1024 * 1024;
 
+/** Whether something accepts connections on the Unix socket `file` (a file left by a dead node does not). */
+function socketInUse(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect({ path: file });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
 export class StorageNode implements NodeContext {
   readonly iterators = new Map<bigint, WalkControl>();
   /** The HTTP listener serving redirect targets, when the config has a `redirect` section. */
@@ -32,6 +45,8 @@ export class StorageNode implements NodeContext {
   readonly connections = new Set<ServerConnection>();
   private readonly perBackend = new Map<Backend, CommandStats>();
   private readonly server: net.Server;
+  /** The same, on config.unixSocket. */
+  private readonly local: net.Server | undefined;
   /** Payloads of large frames, shared by every connection. */
   private readonly frames: BufferPool;
   private readonly peers: PeerLinks;
@@ -46,6 +61,7 @@ export class StorageNode implements NodeContext {
     this.backends = config.backends.map((b) => new Backend({ ...b, buffers, log: log.child({ backend: b.id }) }));
     const dispatch = createDispatcher(this);
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket, dispatch));
+    if (config.unixSocket) this.local = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket, dispatch));
     this.peers = new PeerLinks({
       self: () => this.self,
       identity: () => ({ addrs: [this.self], backends: announcedBackends(this) }),
@@ -60,6 +76,7 @@ export class StorageNode implements NodeContext {
     const node = new StorageNode(config, log);
     await node.startBackends();
     await node.listen();
+    await node.listenLocally();
     if (config.redirect) node.redirect = await RedirectServer.start(config.redirect, node.backends, log);
     node.peers.start(config.remotes);
     return node;
@@ -96,6 +113,22 @@ export class StorageNode implements NodeContext {
         if (this.config.address.port === 0) this.self = makeAddr(this.config.address.host, this.port);
         this.server.on('error', (err) => this.log.error({ err }, 'server error'));
         this.log.info({ address: formatEndpoint(this.self), groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
+        resolve();
+      });
+    });
+  }
+
+  /** Listens on config.unixSocket; a socket file left by a node that is gone is replaced. */
+  private async listenLocally(): Promise<void> {
+    const file = this.config.unixSocket;
+    if (!file || !this.local) return;
+    if (await socketInUse(file)) throw new Error(`another process listens on ${file} (config field "unix-socket"): is a second node running on this directory?`);
+    rmSync(file, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.local!.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${file} (config field "unix-socket"): ${err.code ?? err.message}`)));
+      this.local!.listen({ path: file, backlog: 1024 }, () => {
+        this.local!.removeAllListeners('error');
+        this.local!.on('error', (err) => this.log.error({ err }, 'unix socket server error'));
         resolve();
       });
     });
@@ -163,10 +196,10 @@ export class StorageNode implements NodeContext {
   async stop(): Promise<void> {
     this.peers.stop();
     await this.redirect?.close();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+    await Promise.all([this.server, ...(this.local ? [this.local] : [])].map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve());
       for (const c of this.connections) c.destroy();
-    });
+    })));
     await Promise.all(this.backends.map((b) => b.stop().catch((err: unknown) => this.log.error({ backend: b.id, err }, 'backend stop failed'))));
     this.log.info('storage node stopped');
   }

@@ -41,7 +41,8 @@ export class ServerConnection {
 
   /** `accepted` comes from a server listening with pauseOnConnect. */
   constructor(accepted: net.Socket, opts: ServerConnectionOptions) {
-    this.remote = `${(accepted.remoteAddress ?? '?').replace(/^::ffff:/, '')}:${accepted.remotePort ?? 0}`;
+    // A client on the Unix socket has no address: it is a process of this host.
+    this.remote = accepted.remoteAddress ? `${accepted.remoteAddress.replace(/^::ffff:/, '')}:${accepted.remotePort ?? 0}` : 'local';
     const decoder = (this.decoder = new FrameDecoder((h, p) => opts.onFrame(this, h, p), opts.maxFrame, { pool: opts.frames, above: LARGE_FRAME }));
     const guarded = (feed: () => void): void => {
       if (this.failed) return;

@@ -75,8 +75,13 @@ export class StorageNode implements NodeContext {
   static async start(config: NodeConfig, log: Logger): Promise<StorageNode> {
     const node = new StorageNode(config, log);
     await node.startBackends();
-    await node.listen();
-    await node.listenLocally();
+    try {
+      await node.listen();
+      await node.listenLocally();
+    } catch (err) {
+      await node.stop(); // what did start must not keep the process (or the port) busy
+      throw err;
+    }
     if (config.redirect) node.redirect = await RedirectServer.start(config.redirect, node.backends, log);
     node.peers.start(config.remotes);
     return node;

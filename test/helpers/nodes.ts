@@ -40,6 +40,8 @@ export interface NodeSpec {
   port?: number;
   /** The address it listens on and announces (127.0.0.1 by default). */
   host?: string;
+  /** Its Unix socket (node config `unix-socket`). */
+  'unix-socket'?: string;
   /** Where the node logs (a file beside its backends, `node.log`, when set to true), and at which level. */
   log?: { level: string };
 }
@@ -54,6 +56,7 @@ export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown
     'max-frame': spec['max-frame'] ?? 100 * 1024 * 1024,
     'log-level': spec.log?.level ?? process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(spec.log ? { 'log-file': path.join(root, 'node.log') } : {}),
+    ...(spec['unix-socket'] ? { 'unix-socket': spec['unix-socket'] } : {}),
   };
 }
 

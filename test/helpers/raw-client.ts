@@ -9,8 +9,8 @@ import {
 export class RawClient {
   private constructor(readonly conn: Connection) {}
 
-  static async connect(port: number, opts: { version?: ProtocolVersion; timeoutMs?: number; maxFrame?: number; host?: string } = {}): Promise<RawClient> {
-    const conn = await Connection.open(opts.host ?? '127.0.0.1', port, { maxFrame: opts.maxFrame ?? 200 * 1024 * 1024, timeoutMs: opts.timeoutMs ?? 10_000 });
+  static async connect(port: number, opts: { version?: ProtocolVersion; timeoutMs?: number; maxFrame?: number; host?: string; socketPath?: string } = {}): Promise<RawClient> {
+    const conn = await Connection.open(opts.host ?? '127.0.0.1', port, { maxFrame: opts.maxFrame ?? 200 * 1024 * 1024, timeoutMs: opts.timeoutMs ?? 10_000, socketPath: opts.socketPath });
     await conn.handshake(opts.version ?? VERSION_2_26);
     return new RawClient(conn);
   }

@@ -87,6 +87,10 @@ describe('npm start: the proxy on the embedded storage node', () => {
     const token = readFileSync(path.join(dir, 'embedded', 'tokens', 'writer.token'), 'utf8').trim();
     assert.ok(token.length >= 16);
     assert.ok(!running.output().includes(token));
+    // The workers reach the node through its Unix socket, the primary over TCP.
+    const sock = path.join(dir, 'embedded', 'node.sock');
+    const unix = execFileSync('ss', ['-xH'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(sock));
+    assert.ok(unix.length >= 2, `connections on ${sock}: ${unix.length}`);
   });
 
   it('SIGTERM to the process group: an upload in flight completes, every process exits, data stays', async () => {

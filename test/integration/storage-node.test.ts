@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Connection } from '../../src/elliptics/connection.js';
 import {
@@ -366,3 +367,29 @@ async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5000)
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('storage node on a Unix socket', () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it('serves the protocol on unix-socket as on TCP; a stale socket file is replaced, a live one refused', async () => {
+    const file = path.join(tmp.dir, 'node.sock');
+    // A socket file nobody listens on any more, as a node killed with SIGKILL leaves it.
+    const leave = "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))";
+    spawnSync(process.execPath, ['-e', leave, file]);
+    assert.ok(fs.existsSync(file), 'a stale socket file is there');
+    const node = await startNode(tmp.dir, { backends: [{ id: 1, group: 1 }], 'unix-socket': 'node.sock' });
+    try {
+      const local = await RawClient.connect(node.port, { socketPath: file });
+      const body = Buffer.alloc(700 * 1024, 'unix');
+      await local.write(1, 'over-the-socket', body);
+      const tcp = await RawClient.connect(node.port);
+      assert.ok((await tcp.read(1, 'over-the-socket')).data.equals(body), 'written over the socket, read over TCP');
+      tcp.close();
+      local.close();
+      await assert.rejects(startNode(path.join(tmp.dir, 'second'), { backends: [{ id: 1, group: 1 }], 'unix-socket': file }), /another process listens on .*node\.sock \(config field "unix-socket"\)/);
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // tests and benchmarks.
 
 import {
-  Command, CommandFlags, Errno, IO_ATTR_SIZE, RecordFlags,
+  Command, CommandFlags, Errno, FlagsHigh, IO_ATTR_SIZE, RecordFlags,
   decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeLocation, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
   type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr, type Location,
@@ -209,6 +209,12 @@ export function readReplyOf(packets: readonly Packet[], what: string, group?: nu
  * The answer to a READ with FlagsHigh.LOCATE: the io_attr of the window (held to what was asked,
  * as readReplyOf holds a READ's) and where it lies.
  */
+/** Whether a reply to a located READ says where the bytes lie (else it carries them, as a plain READ's). */
+export function isLocated(packets: readonly Packet[]): boolean {
+  const last = packets[packets.length - 1];
+  return last !== undefined && (last.header.flagsHigh & FlagsHigh.LOCATE) !== 0;
+}
+
 export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location } {
   const p = finalPacket(packets, what, group);
   if (p.body.length <= IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: located READ reply shorter than io_attr and a location`);

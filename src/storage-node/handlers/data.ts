@@ -101,6 +101,7 @@ async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number)
   const reply = readIoAttr(io, r.ref, r.length, io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent);
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
+  header.flagsHigh &= ~FlagsHigh.LOCATE; // the bytes themselves, not where they lie
   header.size = IO_ATTR_SIZE + r.length;
   // The data was read READ_REPLY_HEAD bytes into the buffer: the reply head goes in front of it, no copy.
   const head = r.start - READ_REPLY_HEAD;
@@ -122,6 +123,24 @@ function readIoAttr(io: IoAttr, ref: RecordRef, length: number, parent: Buffer):
   };
 }
 
+/**
+ * Up to this many bytes, a located READ is answered with the bytes, as a plain READ (LOCATE cleared
+ * in the reply): sending them costs the node no more than locating them, and spares the client a
+ * file read (bench/proxy: GET 4 KiB located cost the worker ~20 µs more).
+ */
+const LOCATE_INLINE_MAX = 64 * 1024;
+
+function smallWindow(io: IoAttr, backend: Backend): boolean {
+  let size: number;
+  try {
+    size = backend.committed(io.id).header.size;
+  } catch {
+    return true; // the plain read path answers the miss
+  }
+  const left = Math.max(0, size - io.offset);
+  return (io.size > 0 ? Math.min(io.size, left) : left) <= LOCATE_INLINE_MAX;
+}
+
 /** READ with FlagsHigh.LOCATE: the window checked, and where it lies instead of its bytes. */
 async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backend: Backend, flags: number): Promise<void> {
   let r;
@@ -139,7 +158,7 @@ async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backen
 export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'READ');
   const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
-  if (h.flagsHigh & FlagsHigh.LOCATE) {
+  if (h.flagsHigh & FlagsHigh.LOCATE && !smallWindow(io, backend)) {
     await locateReply(conn, h, io, backend, flags);
     return 0;
   }

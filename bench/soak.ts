@@ -5,13 +5,14 @@
 // overwrites, automatic uploads, lookups, deletes, each answer checked), with a SIGHUP to the
 // primary every minute, a worker killed (SIGKILL) every five minutes and a compaction of every
 // backend every ten. Per sample (a minute by default) it records requests, errors by status, p99
-// latency, RSS and open file descriptors per process, and event-loop lag; it writes a table
+// latency, RSS and open file descriptors per process (those of blob files apart: they follow the
+// number of blob files, which follows the data), and event-loop lag; it writes a table
 // (bench-results/soak.txt) and charts (soak-memory.svg, soak-traffic.svg), and exits 1 when RSS or
-// fds keep growing after warm-up, or when a request failed other than one in flight on the
-// killed worker.
+// the other fds keep growing after warm-up, when a process holds a deleted file for more than a
+// sample, or when a request failed other than one in flight on the killed worker.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,11 @@ interface Sample {
   errors: Record<string, number>;
   p99: number;
   rss: Record<string, number>;
+  /** Descriptors other than of blob files. */
   fds: Record<string, number>;
+  /** Descriptors of blob files, and of deleted files (a compacted-away blob still held). */
+  blobFds: Record<string, number>;
+  deletedFds: Record<string, number>;
   pids: Record<string, number>;
   lagMs: Record<string, number>;
   events: string[];
@@ -94,12 +99,33 @@ function rssOf(pid: number): number {
   }
 }
 
-function fdsOf(pid: number): number {
+interface FdCount {
+  other: number;
+  blobs: number;
+  deleted: number;
+}
+
+/** A process's descriptors: of blob files (`data-0.<n>`), of deleted files, and the rest. */
+function fdsOf(pid: number): FdCount {
+  const count: FdCount = { other: 0, blobs: 0, deleted: 0 };
+  let names: string[];
   try {
-    return readdirSync(`/proc/${pid}/fd`).length;
+    names = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return 0;
+    return count;
   }
+  for (const n of names) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${n}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target.endsWith(' (deleted)')) count.deleted++;
+    else if (/\/data-\d+\.\d+$/.test(target)) count.blobs++;
+    else count.other++;
+  }
+  return count;
 }
 
 /** p99 event-loop delay per process, from /metrics (primary and workers measure their own). */
@@ -148,6 +174,15 @@ async function compactAll(nodeAddress: string): Promise<number> {
 }
 
 /** Whether a series keeps growing: mostly rising step to step, and well above where it started. */
+function fdSample(procs: readonly Proc[]): Pick<Sample, 'fds' | 'blobFds' | 'deletedFds'> {
+  const counts = procs.map((p) => [p.role, fdsOf(p.pid)] as const);
+  return {
+    fds: Object.fromEntries(counts.map(([r, c]) => [r, c.other])),
+    blobFds: Object.fromEntries(counts.map(([r, c]) => [r, c.blobs])),
+    deletedFds: Object.fromEntries(counts.map(([r, c]) => [r, c.deleted])),
+  };
+}
+
 function keepsGrowing(values: number[], floor: number): boolean {
   if (values.length < 3) return false;
   let rises = 0;
@@ -214,7 +249,7 @@ async function main(): Promise<void> {
         errors,
         p99: p99(window.map((o) => o.end - o.start)),
         rss: Object.fromEntries(procs.map((p) => [p.role, rssOf(p.pid)])),
-        fds: Object.fromEntries(procs.map((p) => [p.role, fdsOf(p.pid)])),
+        ...fdSample(procs),
         pids: Object.fromEntries(procs.map((p) => [p.role, p.pid])),
         lagMs: await loopLag(rig.port),
         events: pending,
@@ -253,7 +288,7 @@ async function main(): Promise<void> {
     samples.map((s, i) => {
       const span = s.t - (i > 0 ? samples[i - 1]!.t : 0);
       return [(s.t / 60).toFixed(1), s.requests, Math.round(s.requests / span), Object.entries(s.errors).map(([k, v]) => `${k}:${v}`).join(' ') || '0', Math.round(s.p99),
-        ...roles.map((r) => (s.rss[r] ? `${(s.rss[r]! / MIB).toFixed(0)} MiB` : '-')), ...roles.map((r) => s.fds[r] ?? '-'),
+        ...roles.map((r) => (s.rss[r] ? `${(s.rss[r]! / MIB).toFixed(0)} MiB` : '-')), ...roles.map((r) => (s.fds[r] === undefined ? '-' : `${s.fds[r]}+${s.blobFds[r]} blob${s.deletedFds[r] ? `+${s.deletedFds[r]} deleted` : ''}`)),
         Math.max(0, ...Object.values(s.lagMs)).toFixed(1), s.events.join(', ')];
     }));
   const markers = samples.flatMap((s) => s.events.filter((e) => !e.startsWith('SIGHUP')).map((e) => ({ x: s.t / 60, label: e })));
@@ -277,7 +312,9 @@ async function main(): Promise<void> {
     const rss = mine.map((s) => s.rss[r]!);
     const fds = mine.map((s) => s.fds[r]!);
     if (keepsGrowing(rss, 64 * MIB)) failures.push(`${r}: RSS keeps growing after warm-up (${rss.map((v) => (v / MIB).toFixed(0)).join(' → ')} MiB)`);
-    if (keepsGrowing(fds, 20)) failures.push(`${r}: open file descriptors keep growing after warm-up (${fds.join(' → ')})`);
+    if (keepsGrowing(fds, 20)) failures.push(`${r}: open file descriptors (other than blob files) keep growing after warm-up (${fds.join(' → ')})`);
+    const held = mine.map((s) => s.deletedFds[r] ?? 0);
+    if (held.some((n, i) => n > 0 && (held[i - 1] ?? 0) > 0)) failures.push(`${r}: holds deleted files for more than a sample (${held.join(' → ')})`);
   }
   const total = load.outcomes.length;
   say(`\n${total} requests, ${load.outcomes.filter((o) => o.wrong).length} failed (${load.outcomes.filter((o) => o.wrong && excused(o)).length} of them in flight on a killed worker), ${kills.length} worker kills, ${load.forgotten} keys no longer checked (a change to them got no answer)`);

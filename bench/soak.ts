@@ -189,7 +189,9 @@ function keepsGrowing(values: number[], floor: number): boolean {
   for (let i = 1; i < values.length; i++) if (values[i]! > values[i - 1]!) rises++;
   const first = values[0]!;
   const last = values[values.length - 1]!;
-  return rises >= 0.8 * (values.length - 1) && last - first > Math.max(floor, first * 0.5);
+  // ...and still rising in the second half: one step up (a compaction's buffers) followed by a plateau is not growth.
+  const middle = values[Math.floor(values.length / 2)]!;
+  return rises >= 0.8 * (values.length - 1) && last - first > Math.max(floor, first * 0.5) && last - middle > Math.max(floor, first * 0.5) / 2;
 }
 
 async function main(): Promise<void> {

@@ -140,7 +140,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         // Over TCP the address actually connected to (a hostname resolved); over the Unix socket the one it stands for.
-        const dialled = opts.socketPath ? { host, port } : { host: socket.remoteAddress!.replace(/^::ffff:/, ''), port: socket.remotePort! };
+        // (A socket the node already hung up on has no address left: the handshake will fail on it.)
+        const address = socket.remoteAddress;
+        const dialled = opts.socketPath || !address ? { host, port } : { host: address.replace(/^::ffff:/, ''), port: socket.remotePort ?? port };
         conn = new Connection(socket, opts, remote, dialled);
         resolve(conn);
       });

@@ -125,6 +125,9 @@ describe('process faults', () => {
   it('workers that die before they listen, again and again: the primary stops with the reason', async () => {
     const p = await startEmbeddedProxy();
     try {
+      // Once start-up is over (every worker listening): a worker failing during start-up stops the primary at once instead.
+      for (let n = 0; n < 200 && !/listening on /.test(p.output()); n++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(p.output(), /listening on /, 'the primary finished starting');
       // The next worker reads a broken config and cannot start; neither can any after it.
       writeFileSync(p.configFile, '{ this is not json');
       process.kill(p.children('http-worker')[0]!, 'SIGKILL');

@@ -212,6 +212,7 @@ async function main(): Promise<void> {
   const kills: number[] = [];
   const failures: string[] = [];
   let pending: string[] = [];
+  const compactions: Promise<void>[] = [];
   let t0 = performance.now();
   try {
     await load.preload(40);
@@ -232,9 +233,9 @@ async function main(): Promise<void> {
         pending.push(`kill ${victim.role}`);
       }, args['kill-every'] * 1000),
       setInterval(() => {
-        compactAll(rig.nodeAddress).then((n) => pending.push(n > 0 ? `compact ${n}` : "compact (the node's own was running)"), (err: unknown) => {
+        compactions.push(compactAll(rig.nodeAddress).then((n) => void pending.push(n > 0 ? `compact ${n}` : "compact (the node's own was running)"), (err: unknown) => {
           failures.push(`compaction could not be started: ${(err as Error).message}`);
-        });
+        }));
       }, args['compact-every'] * 1000),
     ];
     let seen = 0;
@@ -261,6 +262,8 @@ async function main(): Promise<void> {
       say(`${(s.t / 60).toFixed(1)} min: ${s.requests} requests, errors ${JSON.stringify(s.errors)}, p99 ${s.p99.toFixed(0)} ms, RSS ${Object.entries(s.rss).map(([k, v]) => `${k} ${(v / MIB).toFixed(0)}`).join(' ')} MiB ${s.events.join(', ')}`);
     }
     for (const t of timers) clearInterval(t);
+    // A compaction asked for right at the end finishes its request before the deployment goes.
+    await Promise.all(compactions);
     load.stop();
     await running;
   } finally {

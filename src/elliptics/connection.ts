@@ -6,12 +6,11 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import {
   Command, CommandFlags, Errno, HEADER_SIZE, type ProtocolVersion,
-  decodeIdContainer, decodeNodeIdentity, decodeVersion, encodeHeader, encodeVersion, formatVersion, FrameDecoder,
+  decodeIdContainer, decodeNodeIdentity, decodeVersion, encodeHeader, encodeVersion, formatVersion, FrameDecoder, frameReader,
   isReply, Payload, isSupportedVersion, makeAddr, makeHeader, addrEquals, replyHeader, replyTrans,
   type BackendIds, type Header, type NodeIdentity, ProtocolError,
 } from './protocol/index.js';
 import { EllipticsError } from './errors.js';
-import { slabReader } from '../util/slab-reader.js';
 import { BufferPool } from '../util/buffer-pool.js';
 
 /**
@@ -113,19 +112,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // The decoder exists before the connection object (onread is set at connect); bytes can only arrive after 'connect'.
       let conn: Connection | undefined;
       const decoder = new FrameDecoder((h, p) => conn!.onFrame(h, p), opts.maxFrame, { pool: replyBuffers, above: LARGE_REPLY });
-      const guarded = (feed: () => void): void => {
-        try {
-          feed();
-        } catch (err) {
-          const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
-          conn?.destroy(new EllipticsError(status, `${conn.remote}: ${(err as Error).message}`));
-        }
-      };
-      const onread = slabReader({
-        push: (chunk) => guarded(() => decoder.push(chunk)),
-        directTarget: () => decoder.directTarget(),
-        readCap: () => decoder.readCap(),
-        pushDirect: (n) => guarded(() => decoder.pushDirect(n)),
+      const onread = frameReader(decoder, (err: unknown) => {
+        const status = err instanceof ProtocolError ? err.status : Errno.EPROTO;
+        conn?.destroy(new EllipticsError(status, `${conn.remote}: ${(err as Error).message}`));
       });
       const remote = `${host}:${port}`;
       const where = opts.socketPath ? `${remote} (unix socket ${opts.socketPath})` : remote;

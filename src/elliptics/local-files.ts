@@ -10,8 +10,9 @@
 //
 // Descriptors are kept open per path (one open per file, not per read) and dropped when their file
 // was replaced or deleted — checked when a header does not match, and by a sweep every second, so the
-// space of a compacted-away blob comes back about when the compaction ends (a full disk needs it). A descriptor is closed only once
-// no read uses it (its number could otherwise be reused by another file mid-read).
+// space of a compacted-away blob comes back about when the compaction ends (a full disk needs it).
+// A descriptor is closed only once no read uses it (its number could otherwise be reused by another
+// file mid-read).
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
@@ -171,11 +172,6 @@ export class LocalFiles {
         this.closeIfUnused(d);
       }
     }
-  }
-
-  /** Descriptors held now (tests: a deleted blob is not held for long). */
-  get held(): number {
-    return this.open.size;
   }
 
   close(): void {

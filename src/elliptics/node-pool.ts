@@ -142,13 +142,18 @@ export class NodePool {
   }
 
   request(header: Header, payload: readonly Buffer[] = [], opts: RequestOptions = {}): Promise<Packet[]> {
+    return this.send(header, payload, opts, true);
+  }
+
+  /** `bounded`: refused with -EBUSY when maxPending transactions wait already (pings never are). */
+  private send(header: Header, payload: readonly Buffer[], opts: RequestOptions, bounded: boolean): Promise<Packet[]> {
     let conn: Connection;
     try {
       conn = this.pick();
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.opts.maxPending !== Infinity && this.inFlight >= this.opts.maxPending) {
+    if (bounded && this.opts.maxPending !== Infinity && this.inFlight >= this.opts.maxPending) {
       return Promise.reject(new EllipticsError(Errno.EBUSY, `node ${this.name} has ${this.inFlight} requests in flight (elliptics.max-pending-per-node)`));
     }
     return conn.request(header, payload, opts);
@@ -216,11 +221,7 @@ export class NodePool {
   /** The protocol's liveness ping: BACKEND_STATUS under a short deadline (never refused as excess load). */
   private ping(): Promise<Packet[]> {
     const r = backendStatusRequest();
-    try {
-      return this.pick().request(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return this.send(r.header, r.payload, { timeoutMs: PROBE_TIMEOUT_MS }, false);
   }
 
   private clearSuspect(): void {

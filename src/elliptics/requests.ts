@@ -189,13 +189,8 @@ export function readReplyOf(packets: readonly Packet[], what: string, group?: nu
   const data = p.body.length - IO_ATTR_SIZE;
   const wrong =
     data !== io.size ? `carries ${data} data bytes, its io_attr says ${io.size}`
-    : io.offset + io.size > io.totalSize ? `window ${io.offset}+${io.size} lies beyond the object's ${io.totalSize} bytes`
-    : !asked ? undefined
-    : asked.id && !io.id.equals(asked.id) ? 'is for another key'
-    : io.offset !== asked.offset ? `is at offset ${io.offset}, ${asked.offset} was asked`
-    : asked.size > 0 && io.size > asked.size ? `has ${io.size} bytes, ${asked.size} were asked`
-    : io.size === 0 && asked.offset < io.totalSize && asked.size !== 0 ? `is empty inside the object (${io.totalSize} bytes)`
-    : undefined;
+    : windowProblem(io, asked)
+    ?? (asked && io.size === 0 && asked.offset < io.totalSize && asked.size !== 0 ? `is empty inside the object (${io.totalSize} bytes)` : undefined);
   if (wrong) {
     p.body.release();
     throw new EllipticsError(Errno.EIO, `${what}: READ reply ${wrong}${group !== undefined ? ` (group ${group})` : ''}`);
@@ -205,27 +200,32 @@ export function readReplyOf(packets: readonly Packet[], what: string, group?: nu
   return reply;
 }
 
-/**
- * The answer to a READ with FlagsHigh.LOCATE: the io_attr of the window (held to what was asked,
- * as readReplyOf holds a READ's) and where it lies.
- */
+/** What is wrong with the window a reply's io_attr describes, against the object and what was asked. */
+function windowProblem(io: IoAttr, asked: { id?: Buffer; offset: number; size: number } | undefined): string | undefined {
+  if (io.offset + io.size > io.totalSize) return `window ${io.offset}+${io.size} lies beyond the object's ${io.totalSize} bytes`;
+  if (!asked) return undefined;
+  if (asked.id && !io.id.equals(asked.id)) return 'is for another key';
+  if (io.offset !== asked.offset) return `is at offset ${io.offset}, ${asked.offset} was asked`;
+  if (asked.size > 0 && io.size > asked.size) return `has ${io.size} bytes, ${asked.size} were asked`;
+  return undefined;
+}
+
 /** Whether a reply to a located READ says where the bytes lie (else it carries them, as a plain READ's). */
 export function isLocated(packets: readonly Packet[]): boolean {
   const last = packets[packets.length - 1];
   return last !== undefined && (last.header.flagsHigh & FlagsHigh.LOCATE) !== 0;
 }
 
+/**
+ * The answer to a READ with FlagsHigh.LOCATE: the io_attr of the window (held to what was asked,
+ * as readReplyOf holds a READ's) and where it lies.
+ */
 export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location } {
   const p = finalPacket(packets, what, group);
   if (p.body.length <= IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: located READ reply shorter than io_attr and a location`);
   const body = p.payload;
   const io = decodeIoAttr(body.subarray(0, IO_ATTR_SIZE));
-  const wrong =
-    !io.id.equals(asked.id) ? 'is for another key'
-    : io.offset !== asked.offset ? `is at offset ${io.offset}, ${asked.offset} was asked`
-    : asked.size > 0 && io.size > asked.size ? `has ${io.size} bytes, ${asked.size} were asked`
-    : io.offset + io.size > io.totalSize ? `window ${io.offset}+${io.size} lies beyond the object's ${io.totalSize} bytes`
-    : undefined;
+  const wrong = windowProblem(io, asked);
   if (wrong) throw new EllipticsError(Errno.EIO, `${what}: located READ reply ${wrong} (group ${group})`);
   try {
     return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))) };

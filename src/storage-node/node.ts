@@ -22,6 +22,18 @@ import { ServerConnection } from './server-connection.js';
 /** Memory kept for the payloads of large frames between commands (a few 1 MiB uploads in flight per client). */
 const FRAME_POOL_BYTES = 32 * 1024 * 1024;
 
+/** Starts `server` listening; a failure names `where` (the address and the config field to fix). */
+function listenOn(server: net.Server, options: net.ListenOptions, where: string, log: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${where}: ${err.code ?? err.message}`)));
+    server.listen(options, () => {
+      server.removeAllListeners('error');
+      server.on('error', (err) => log.error({ err, where }, 'server error'));
+      resolve();
+    });
+  });
+}
+
 /** Whether something accepts connections on the Unix socket `file` (a file left by a dead node does not). */
 function socketInUse(file: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -107,20 +119,11 @@ export class StorageNode implements NodeContext {
     }
   }
 
-  private listen(): Promise<void> {
+  private async listen(): Promise<void> {
     const { host, port } = this.config.listen;
-    return new Promise((resolve, reject) => {
-      this.server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(new Error(`cannot listen on ${formatEndpoint(this.config.listen)} (config field "listen"/"address"): ${err.code ?? err.message}`));
-      });
-      this.server.listen({ host, port, backlog: 1024 }, () => {
-        this.server.removeAllListeners('error');
-        if (this.config.address.port === 0) this.self = makeAddr(this.config.address.host, this.port);
-        this.server.on('error', (err) => this.log.error({ err }, 'server error'));
-        this.log.info({ address: formatEndpoint(this.self), groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
-        resolve();
-      });
-    });
+    await listenOn(this.server, { host, port, backlog: 1024 }, `${formatEndpoint(this.config.listen)} (config field "listen"/"address")`, this.log);
+    if (this.config.address.port === 0) this.self = makeAddr(this.config.address.host, this.port);
+    this.log.info({ address: formatEndpoint(this.self), groups: this.backends.filter((b) => b.enabled).map((b) => b.group) }, 'storage node listening');
   }
 
   /** Listens on config.unixSocket; a socket file left by a node that is gone is replaced. */
@@ -129,14 +132,7 @@ export class StorageNode implements NodeContext {
     if (!file || !this.local) return;
     if (await socketInUse(file)) throw new Error(`another process listens on ${file} (config field "unix-socket"): is a second node running on this directory?`);
     rmSync(file, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.local!.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${file} (config field "unix-socket"): ${err.code ?? err.message}`)));
-      this.local!.listen({ path: file, backlog: 1024 }, () => {
-        this.local!.removeAllListeners('error');
-        this.local!.on('error', (err) => this.log.error({ err }, 'unix socket server error'));
-        resolve();
-      });
-    });
+    await listenOn(this.local, { path: file, backlog: 1024 }, `${file} (config field "unix-socket")`, this.log);
   }
 
   /** The TCP port actually bound (useful with port 0 in tests). */
@@ -201,10 +197,9 @@ export class StorageNode implements NodeContext {
   async stop(): Promise<void> {
     this.peers.stop();
     await this.redirect?.close();
-    await Promise.all([this.server, ...(this.local ? [this.local] : [])].map((server) => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const c of this.connections) c.destroy();
-    })));
+    const closed = [this.server, ...(this.local ? [this.local] : [])].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const c of this.connections) c.destroy();
+    await Promise.all(closed);
     await Promise.all(this.backends.map((b) => b.stop().catch((err: unknown) => this.log.error({ backend: b.id, err }, 'backend stop failed'))));
     this.log.info('storage node stopped');
   }

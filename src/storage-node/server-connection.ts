@@ -6,9 +6,9 @@
 // the fresh 64 KiB chunks of a 'data' event cost twice the CPU per byte, most of it collecting them.
 
 import net from 'node:net';
-import { type DnetAddr, encodeHeader, FrameDecoder, HEADER_SIZE, type Header, type Payload } from '../elliptics/protocol/index.js';
+import { type DnetAddr, encodeHeader, FrameDecoder, frameReader, HEADER_SIZE, type Header, type Payload } from '../elliptics/protocol/index.js';
 import type { BufferPool } from '../util/buffer-pool.js';
-import { readAcceptedWith, slabReader } from '../util/slab-reader.js';
+import { readAcceptedWith } from '../util/slab-reader.js';
 import { CommandStats } from './command-stats.js';
 
 /** Stop reading requests while this many reply bytes wait in the socket. */
@@ -36,7 +36,6 @@ export class ServerConnection {
   readonly stats = new CommandStats();
   private readonly decoder: FrameDecoder;
   private paused = false;
-  private failed = false;
   closed = false;
 
   /** `accepted` comes from a server listening with pauseOnConnect. */
@@ -44,29 +43,10 @@ export class ServerConnection {
     // A client on the Unix socket has no address: it is a process of this host.
     this.remote = accepted.remoteAddress ? `${accepted.remoteAddress.replace(/^::ffff:/, '')}:${accepted.remotePort ?? 0}` : 'local';
     const decoder = (this.decoder = new FrameDecoder((h, p) => opts.onFrame(this, h, p), opts.maxFrame, { pool: opts.frames, above: LARGE_FRAME }));
-    const guarded = (feed: () => void): void => {
-      if (this.failed) return;
-      try {
-        feed();
-      } catch (err) {
-        this.failed = true;
-        this.socket.pause();
-        opts.onBadInput(this, err);
-      }
-    };
-    const onread = slabReader({
-      push: (chunk) => guarded(() => decoder.push(chunk)),
-      directTarget: () => decoder.directTarget(),
-      readCap: () => decoder.readCap(),
-      pushDirect: (n) => guarded(() => decoder.pushDirect(n)),
-    });
-    const socket = readAcceptedWith(accepted, onread);
-    if (socket) this.socket = socket;
-    else {
-      this.socket = accepted;
-      accepted.on('data', (chunk: Buffer) => guarded(() => decoder.push(chunk)));
-      accepted.resume();
-    }
+    this.socket = readAcceptedWith(accepted, frameReader(decoder, (err) => {
+      this.socket.pause();
+      opts.onBadInput(this, err);
+    }));
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 10_000);
     this.socket.on('close', () => (this.closed = true));

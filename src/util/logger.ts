@@ -65,7 +65,7 @@ function logWriteFailed(name: string, file: string | undefined, err: NodeJS.Errn
   if (reported.has(key)) return;
   reported.add(key);
   try {
-    writeSync(2, `${name}: cannot write the log to ${file ?? 'standard output'} (${err.code ?? err.message}); lines wait (up to 16 MiB) until it works again\n`);
+    writeSync(2, `${name}: cannot write the log to ${file ?? 'standard output'} (${err.code ?? err.message}); lines wait (up to ${MAX_UNWRITTEN / 1024 / 1024} MiB) until it works again\n`);
   } catch {
     // standard error is gone as well: nothing left to tell
   }

@@ -55,13 +55,15 @@ export function slabReader(sink: ReadSink): OnReadOpts {
  * An accepted connection made to read through `onread`, which net.createServer does not offer: the
  * server accepts with `pauseOnConnect` (so nothing was read yet), and a new Socket takes over the
  * handle and the server's count of its connections, exactly as net.connect's `onread` would set it
- * up. The accepted object is dropped unused. Relies on two fields of node:net (`_handle`, `_server`);
- * when they are not there it returns the socket as accepted and the caller reads its 'data' events.
+ * up. The accepted object is dropped unused. Relies on two fields of node:net (`_handle`, `_server`)
+ * as Node 20 has them (package.json pins it); without them it throws rather than read another way.
  */
-export function readAcceptedWith(accepted: net.Socket, onread: OnReadOpts): net.Socket | undefined {
+export function readAcceptedWith(accepted: net.Socket, onread: OnReadOpts): net.Socket {
   const inner = accepted as unknown as { _handle: object | null; _server: net.Server | null; server: net.Server | null };
   const handle = inner._handle;
-  if (!handle || !('_server' in inner) || !accepted.isPaused()) return undefined;
+  if (!handle || !('_server' in inner) || !accepted.isPaused()) {
+    throw new Error(`node:net of Node ${process.version} does not let an accepted socket be re-made around its handle (Node 20 is required)`);
+  }
   inner._handle = null;
   const socket = new net.Socket({ handle, onread, readable: true, writable: true } as net.SocketConstructorOpts);
   const server = inner._server;

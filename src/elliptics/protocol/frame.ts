@@ -5,6 +5,8 @@ import { Errno, HEADER_SIZE } from './constants.js';
 import { ProtocolError } from './codec-error.js';
 import { decodeHeader, encodeHeader, type Header } from './header.js';
 import type { BufferPool } from '../../util/buffer-pool.js';
+import { slabReader } from '../../util/slab-reader.js';
+import type { OnReadOpts } from 'node:net';
 
 /** A header announced more payload than the receiver accepts (`max-frame`). */
 export class FrameTooLargeError extends ProtocolError {
@@ -236,6 +238,30 @@ export class FrameDecoder {
     this.buffered -= n;
     return out;
   }
+}
+
+/**
+ * The `onread` of a socket whose bytes go to `decoder`: read into slabs, and a large frame's payload
+ * straight into its own buffer. What the decoder throws (a bad or oversized frame) goes to `onError`,
+ * once: the stream cannot be trusted after it, and nothing more is decoded.
+ */
+export function frameReader(decoder: FrameDecoder, onError: (err: unknown) => void): OnReadOpts {
+  let failed = false;
+  const guarded = (feed: () => void): void => {
+    if (failed) return;
+    try {
+      feed();
+    } catch (err) {
+      failed = true;
+      onError(err);
+    }
+  };
+  return slabReader({
+    push: (chunk) => guarded(() => decoder.push(chunk)),
+    directTarget: () => decoder.directTarget(),
+    readCap: () => decoder.readCap(),
+    pushDirect: (n) => guarded(() => decoder.pushDirect(n)),
+  });
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -197,10 +197,10 @@ export class Backend implements DefragHost {
     return this.reads.read(id, offset, size, verify, headroom);
   }
 
-  /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE). */
-  locate(id: Buffer, offset: number, size: number, verify: boolean): Promise<{ ref: RecordRef; length: number }> {
+  /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE); undefined when small (see ReadPath.locate). */
+  locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number): Promise<{ ref: RecordRef; length: number } | undefined> {
     this.assertEnabled();
-    return this.reads.locate(id, offset, size, verify);
+    return this.reads.locate(id, offset, size, verify, inlineMax);
   }
 
   /** The live record whose data starts at `dataOffset` of blob file `file`, pinned (a redirect target). */

@@ -63,10 +63,7 @@ export class ReadPath {
   async read(id: Buffer, offset: number, size: number, verify: boolean, headroom: number): Promise<ReadResult> {
     const ref = this.committed(id);
     const total = ref.header.size;
-    if (offset !== 0 && offset >= total) {
-      throw new StorageError(Errno.E2BIG, `offset ${offset} is beyond the ${total}-byte object`);
-    }
-    const length = Math.min(size === 0 ? Infinity : size, total - offset);
+    const length = windowLength(total, offset, size);
     const crcs = verify ? ref.crcs : undefined;
     const from = crcs ? Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE : offset;
     const to = crcs ? Math.min(total, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
@@ -91,13 +88,13 @@ export class ReadPath {
   /**
    * Checks a window as `read` does — its chunks verified unless they were a moment ago — without
    * keeping the bytes (FlagsHigh.LOCATE: a reader on this host takes them from the file). Returns
-   * the record and the window's length.
+   * the record and the window's length; undefined, unchecked, for a window of at most `inlineMax`
+   * bytes (cheaper read and sent than located).
    */
-  async locate(id: Buffer, offset: number, size: number, verify: boolean): Promise<{ ref: RecordRef; length: number }> {
+  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number): Promise<{ ref: RecordRef; length: number } | undefined> {
     const ref = this.committed(id);
-    const total = ref.header.size;
-    if (offset !== 0 && offset >= total) throw new StorageError(Errno.E2BIG, `offset ${offset} is beyond the ${total}-byte object`);
-    const length = Math.min(size === 0 ? Infinity : size, total - offset);
+    const length = windowLength(ref.header.size, offset, size);
+    if (length <= inlineMax) return undefined;
     if (!verify || this.verifier.fresh(ref, offset, offset + length)) return { ref, length };
     const r = await this.read(id, offset, size, verify, 0);
     r.release();
@@ -152,4 +149,10 @@ export class ReadPath {
     }
     return hash.digest();
   }
+}
+
+/** The bytes a read of `size` (0: to the end) at `offset` gets of a `total`-byte object; -E2BIG past its end. */
+function windowLength(total: number, offset: number, size: number): number {
+  if (offset !== 0 && offset >= total) throw new StorageError(Errno.E2BIG, `offset ${offset} is beyond the ${total}-byte object`);
+  return Math.min(size === 0 ? Infinity : size, total - offset);
 }

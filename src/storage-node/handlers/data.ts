@@ -130,38 +130,29 @@ function readIoAttr(io: IoAttr, ref: RecordRef, length: number, parent: Buffer):
  */
 const LOCATE_INLINE_MAX = 64 * 1024;
 
-function smallWindow(io: IoAttr, backend: Backend): boolean {
-  let size: number;
-  try {
-    size = backend.committed(io.id).header.size;
-  } catch {
-    return true; // the plain read path answers the miss
-  }
-  const left = Math.max(0, size - io.offset);
-  return (io.size > 0 ? Math.min(io.size, left) : left) <= LOCATE_INLINE_MAX;
-}
-
-/** READ with FlagsHigh.LOCATE: the window checked, and where it lies instead of its bytes. */
-async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backend: Backend, flags: number): Promise<void> {
+/**
+ * READ with FlagsHigh.LOCATE: the window checked, and where it lies instead of its bytes. False
+ * (nothing sent) for a small window: the caller answers with the bytes.
+ */
+async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backend: Backend, flags: number): Promise<boolean> {
   let r;
   try {
-    r = await backend.locate(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0);
+    r = await backend.locate(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, LOCATE_INLINE_MAX);
   } catch (err) {
     throw missing(h, backend, io.id, err);
   }
+  if (!r) return false;
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
   const location = encodeLocation({ path: r.ref.blob.path, recordOffset: r.ref.offset, header: encodeRecordHeader(r.ref.header) });
   conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), location);
+  return true;
 }
 
 export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'READ');
   const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
-  if (h.flagsHigh & FlagsHigh.LOCATE && !smallWindow(io, backend)) {
-    await locateReply(conn, h, io, backend, flags);
-    return 0;
-  }
+  if (h.flagsHigh & FlagsHigh.LOCATE && (await locateReply(conn, h, io, backend, flags))) return 0;
   const { message, bytes, release } = await readReply(h, io, backend, flags);
   conn.sendRaw(message, release);
   return bytes;

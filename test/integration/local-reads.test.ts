@@ -11,6 +11,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { startEmbeddedProxy, type EmbeddedProxy } from '../helpers/embedded-proxy.js';
 import { authorization } from '../helpers/proxy.js';
 import { defragAll } from '../helpers/defrag.js';
+import { KeepAliveClient } from '../helpers/keep-alive.js';
 
 const WRITER = { user: 'writer', token: 'change this writer token' };
 const MIB = 1024 * 1024;
@@ -113,16 +114,29 @@ describe('reads from the embedded node\'s blob files', { timeout: 240_000 }, () 
 
   it('GETs, ranged GETs and HEADs are served from the files, byte for byte', async () => {
     const before = await localStats(p.port);
-    for (const size of [100, 100_000, 3 * MIB + 5]) {
-      const body = versionBody(size, size);
-      assert.equal((await call(p.port, 'POST', `/upload/b1/sizes-${size}`, body)).status, 200);
-      const whole = await call(p.port, 'GET', `/get/b1/sizes-${size}`);
-      assert.equal(whole.status, 200);
-      assert.ok(whole.body.equals(body), `GET of ${size} bytes`);
-      const from = Math.floor(size / 3);
-      const part = await call(p.port, 'GET', `/get/b1/sizes-${size}`, undefined, { Range: `bytes=${from}-${Math.min(size - 1, from + 70_000)}` });
-      assert.equal(part.status, 206);
-      assert.ok(part.body.equals(body.subarray(from, Math.min(size, from + 70_001))), `ranged GET of ${size} bytes`);
+    // As clients do: every request of every size on ONE kept-alive connection, a HEAD, a 304 and a
+    // 404 among them, so that a reply with a stray or missing byte breaks the next exchange.
+    const c = await KeepAliveClient.connect(p.port);
+    try {
+      for (const size of [100, 100_000, 3 * MIB + 5]) {
+        const body = versionBody(size, size);
+        assert.equal((await call(p.port, 'POST', `/upload/b1/sizes-${size}`, body)).status, 200);
+        const target = `/get/b1/sizes-${size}`;
+        const head = await c.request({ method: 'HEAD', target });
+        assert.deepEqual([head.status, head.headers['content-length'], head.body.length], [200, String(size), 0], `HEAD of ${size} bytes`);
+        const whole = await c.request({ target });
+        assert.equal(whole.status, 200);
+        assert.ok(whole.body.equals(body), `GET of ${size} bytes`);
+        const again = await c.request({ target, headers: { 'If-None-Match': whole.headers.etag! } });
+        assert.deepEqual([again.status, again.body.length], [304, 0], `conditional GET of ${size} bytes`);
+        const from = Math.floor(size / 3);
+        const part = await c.request({ target, headers: { Range: `bytes=${from}-${Math.min(size - 1, from + 70_000)}` } });
+        assert.equal(part.status, 206);
+        assert.ok(part.body.equals(body.subarray(from, Math.min(size, from + 70_001))), `ranged GET of ${size} bytes`);
+        assert.equal((await c.request({ target: `${target}-missing` })).status, 404);
+      }
+    } finally {
+      c.close();
     }
     const after = await localStats(p.port);
     assert.ok(after.served - before.served >= 6, `reads served from the files: ${after.served - before.served}`);

@@ -25,7 +25,7 @@ import type { MovedRecord } from './compaction.js';
 import { Defragmenter, type DefragHost } from './defrag.js';
 import { Housekeeping, type BackendSummary } from './housekeeping.js';
 import { loadIndex } from './index-loader.js';
-import { KeyIndex, recordTime, type RecordRef } from './key-index.js';
+import { recordTime, type RecordRef } from './key-index.js';
 import type { MutationGate } from './mutation-gate.js';
 import { ReadPath, type ReadResult } from './read-path.js';
 import { RecordFlag, type RecordHeader } from './record.js';
@@ -172,7 +172,7 @@ export class Backend implements DefragHost {
     // reads it instead of every record.
     await this.chores.stop();
     await this.state.blobs.closeAll();
-    this.state.index = new KeyIndex();
+    this.state.index = this.state.newIndex();
     await leaveCleanly(this.dir);
   }
 
@@ -284,9 +284,7 @@ export class Backend implements DefragHost {
         if (ref && ref.blob === old && ref.offset === m.from) this.state.index.setRemoved(m.id, { blob: next!, offset: m.to, header: m.removal, crcs: undefined });
         continue;
       }
-      const ref = this.state.index.committed(m.id);
-      if (!ref || ref.blob !== old || ref.offset !== m.from) continue;
-      this.state.index.setCommitted(m.id, { blob: next!, offset: m.to, header: ref.header, crcs: ref.crcs });
+      this.state.index.relocate(m.id, old, m.from, next!, m.to);
     }
   }
 

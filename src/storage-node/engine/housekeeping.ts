@@ -14,6 +14,8 @@ import type { BackendState } from './state.js';
 const AUTO_DEFRAG_MIN_BYTES = 1024 * 1024;
 /** How often removals past tombstone-ttl are looked for. */
 const FORGET_EVERY_MS = 60_000;
+/** How often keys left alone are packed (KeyIndex.settle): a key stays an object 1–2 rounds after its last use. */
+const SETTLE_EVERY_MS = 1_000;
 
 export interface HousekeepingSettings {
   sync: SyncPolicy;
@@ -43,6 +45,7 @@ export class Housekeeping {
   private syncTimer: NodeJS.Timeout | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
   private forgetTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly s: BackendState,
@@ -52,6 +55,9 @@ export class Housekeeping {
 
   startTimers(): void {
     const { sync, snapshotInterval } = this.settings;
+    this.s.index.settle(true); // what start-up read is at rest until asked for
+    this.settleTimer = setInterval(() => this.s.index.settle(), SETTLE_EVERY_MS);
+    this.settleTimer.unref();
     if (typeof sync === 'number' && sync > 0) {
       this.syncTimer = setInterval(() => void this.s.blobs.syncAll().catch(() => undefined), sync * 1000);
       this.syncTimer.unref();
@@ -71,6 +77,8 @@ export class Housekeeping {
 
   /** A clean stop leaves a snapshot (none when the one on disk is still current), then stops the fsync timer. */
   async stop(): Promise<void> {
+    if (this.settleTimer) clearInterval(this.settleTimer);
+    this.settleTimer = undefined;
     if (this.forgetTimer) clearInterval(this.forgetTimer);
     this.forgetTimer = undefined;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);

@@ -62,7 +62,7 @@ export async function loadIndex(s: BackendState, clean: boolean, log: Logger | u
         else preparedByBlob.set(blobIndex, [n]);
       }
     }
-    s.index.adoptPacked(new SnapshotKeys(snap.entries, committed), (i) => s.blobs.byIndex(i));
+    s.index.adoptPacked(new SnapshotKeys(snap.entries, committed));
   }
 
   const pendingSeen: PendingRecord[] = [];

@@ -8,6 +8,7 @@ import type { BlobFile } from './blob-file.js';
 import type { ChunkCrcBuilder } from './chunk-crc.js';
 import type { SnapshotEntry } from './index-snapshot.js';
 import type { SnapshotKeys } from './snapshot-keys.js';
+import { PackedRecords } from './packed-records.js';
 import { RECORD_HEADER_SIZE, type RecordHeader } from './record.js';
 
 export interface RecordRef {
@@ -47,22 +48,30 @@ export function indexKey(id: Buffer): string {
   return id.toString('latin1', 0, 64);
 }
 
+/** A key's state in the map, with the settle round in which it was last asked for. */
+interface HeldState extends KeyState {
+  touched: number;
+}
+
 /**
- * key → state. Besides its map, the index may hold the committed records an index snapshot named,
- * still packed (SnapshotKeys): a key is taken out of them into the map the first time it is asked
- * for, so everything else sees one index.
+ * key → state, in three places that everything else sees as one index: the map of objects (keys in
+ * use: asked for lately, being written, prepared, removed); the committed records of keys left alone
+ * for a settle round, packed (PackedRecords); and the committed records an index snapshot named,
+ * still in its bytes (SnapshotKeys). A packed key is taken out into the map the moment it is asked
+ * for; `settle()` packs again what nobody asked for since the round before.
  */
 export class KeyIndex {
-  private readonly map = new Map<string, KeyState>();
+  private readonly map = new Map<string, HeldState>();
+  private readonly settled = new PackedRecords();
+  /** The settle round: a map entry not touched during the last one is packed at the next. */
+  private round = 0;
   private packed: SnapshotKeys | undefined;
-  private blobOf: (index: number) => BlobFile = () => {
-    throw new Error('no blobs');
-  };
+  /** `blobOf`: the blob file a packed record names by number. */
+  constructor(private readonly blobOf: (index: number) => BlobFile) {}
 
-  /** Hands the index a snapshot's committed records; `blobOf` finds the blob a record names when it is taken out. */
-  adoptPacked(keys: SnapshotKeys, blobOf: (index: number) => BlobFile): void {
+  /** Hands the index a snapshot's committed records. */
+  adoptPacked(keys: SnapshotKeys): void {
     this.packed = keys.live > 0 ? keys : undefined;
-    this.blobOf = blobOf;
   }
 
   get(id: Buffer): KeyState | undefined {
@@ -70,7 +79,20 @@ export class KeyIndex {
   }
 
   private stateOf(id: Buffer, key: string): KeyState | undefined {
-    return this.map.get(key) ?? (this.packed ? this.unpack(id, key) : undefined);
+    const st = this.map.get(key);
+    if (st) {
+      st.touched = this.round;
+      return st;
+    }
+    if (this.settled.live > 0) {
+      const n = this.settled.find(id);
+      if (n >= 0) {
+        const e = this.settled.record(n);
+        this.settled.remove(n);
+        return this.hold(key, e);
+      }
+    }
+    return this.packed ? this.unpack(id, key) : undefined;
   }
 
   private unpack(id: Buffer, key: string): KeyState | undefined {
@@ -78,10 +100,64 @@ export class KeyIndex {
     const n = packed.take(id);
     if (n < 0) return undefined;
     if (packed.live === 0) this.packed = undefined;
-    const e = packed.entry(n);
-    const st: KeyState = { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+    return this.hold(key, packed.entry(n));
+  }
+
+  /** A packed committed record made an object in the map. */
+  private hold(key: string, e: SnapshotEntry): KeyState {
+    const st: HeldState = { committed: this.refOf(e), pending: undefined, touched: this.round };
     this.map.set(key, st);
     return st;
+  }
+
+  private refOf(e: SnapshotEntry): RecordRef {
+    return { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs };
+  }
+
+  /**
+   * Packs the committed records of keys nobody asked for since the last round (`all`: every key with
+   * only a committed record, e.g. right after start-up). Keys with a prepared record or a remembered
+   * removal stay objects. Returns how many were packed.
+   */
+  settle(all = false): number {
+    let n = 0;
+    for (const [key, st] of this.map) {
+      if ((all || st.touched < this.round) && st.committed && !st.pending && !st.removed) {
+        const c = st.committed;
+        this.settled.add({ blobIndex: c.blob.index, offset: c.offset, header: c.header, crcs: c.crcs });
+        this.map.delete(key);
+        n++;
+      }
+    }
+    this.round++;
+    return n;
+  }
+
+  /**
+   * A compaction moved `id`'s committed record from (`old`, `from`) to (`next`, `to`): the index
+   * follows unless the key changed meanwhile. Packed records name blobs by number (a compacted file
+   * keeps its predecessor's), so they are matched by number and offset.
+   */
+  relocate(id: Buffer, old: BlobFile, from: number, next: BlobFile, to: number): void {
+    const st = this.map.get(indexKey(id));
+    if (st) {
+      const ref = st.committed;
+      if (ref && ref.blob === old && ref.offset === from) st.committed = { blob: next, offset: to, header: ref.header, crcs: ref.crcs };
+      return;
+    }
+    const n = this.settled.live > 0 ? this.settled.find(id) : -1;
+    if (n >= 0) {
+      if (this.settled.blobIndexOf(n) === old.index && this.settled.offsetOf(n) === from) this.settled.relocate(n, next.index, to);
+      return;
+    }
+    const packed = this.packed;
+    if (!packed) return;
+    const m = packed.find(id);
+    if (m < 0) return;
+    const e = packed.entry(m);
+    if (e.blobIndex !== old.index || e.offset !== from) return;
+    this.unpack(id, indexKey(id));
+    this.map.get(indexKey(id))!.committed = { blob: next, offset: to, header: e.header, crcs: e.crcs };
   }
 
   committed(id: Buffer): RecordRef | undefined {
@@ -131,19 +207,24 @@ export class KeyIndex {
     let st = this.stateOf(id, key);
     if (!st) {
       if (!ref) return;
-      this.map.set(key, (st = { committed: undefined, pending: undefined }));
+      this.map.set(key, (st = { committed: undefined, pending: undefined, touched: this.round } as HeldState));
     }
     st[side] = ref;
     if (!st.committed && !st.pending && !st.removed) this.map.delete(key);
   }
 
   get size(): number {
-    return this.map.size + (this.packed?.live ?? 0);
+    return this.map.size + this.settled.live + (this.packed?.live ?? 0);
+  }
+
+  /** Where the keys are: objects in the map, packed after settling, still in the snapshot's bytes. */
+  holding(): { objects: number; packed: number; packedBytes: number; snapshot: number } {
+    return { objects: this.map.size, packed: this.settled.live, packedBytes: this.settled.bytes, snapshot: this.packed?.live ?? 0 };
   }
 
   /** Keys with a committed record, with a prepared one, and removals remembered. */
   counts(): { committed: number; pending: number; removed: number } {
-    let committed = this.packed?.live ?? 0;
+    let committed = this.settled.live + (this.packed?.live ?? 0);
     let pending = 0;
     for (const st of this.map.values()) {
       if (st.committed) committed++;
@@ -154,7 +235,7 @@ export class KeyIndex {
 
   /** Keys with a committed record. */
   committedCount(): number {
-    let n = this.packed?.live ?? 0;
+    let n = this.settled.live + (this.packed?.live ?? 0);
     for (const st of this.map.values()) if (st.committed) n++;
     return n;
   }
@@ -179,38 +260,50 @@ export class KeyIndex {
       // A remembered removal: its TOMBSTONE flag tells the next start what it is.
       if (st.removed) add(st.removed, true);
     }
+    const settled = this.settled.freeze();
     const packed = this.packed?.freeze();
     function* entries(): IterableIterator<SnapshotEntry> {
       for (let i = 0; i < refs.length; i++) {
         const r = refs[i]!;
         yield { blobIndex: r.blob.index, offset: r.offset, header: headers[i]!, crcs: prepared[i] ? undefined : r.crcs };
       }
+      yield* settled.entries;
       if (packed) yield* packed.entries;
     }
-    return { count: refs.length + (packed?.count ?? 0), entries: entries() };
+    return { count: refs.length + settled.count + (packed?.count ?? 0), entries: entries() };
   }
 
 
   /**
-   * The keys as of now, for a walk (ITERATOR): map keys, and the snapshot's entries still packed.
-   * Looked up one by one later (`walkState`), so what changed meanwhile is seen as it is then.
+   * The keys as of now, for a walk (ITERATOR): map keys, the settled records' ids (copied into one
+   * buffer), and the snapshot's entries still packed. Looked up one by one later (`walkState`), so
+   * what changed meanwhile is seen as it is then.
    */
-  walkKeys(): { keys: string[]; packed: number[] } {
-    return { keys: [...this.map.keys()], packed: this.packed?.remaining() ?? [] };
+  walkKeys(): { keys: string[]; ids: Buffer; packed: number[] } {
+    return { keys: [...this.map.keys()], ids: this.settled.ids(), packed: this.packed?.remaining() ?? [] };
   }
 
   /**
-   * The state of a key captured by walkKeys, without taking a packed entry out (a walk of a million
-   * keys must not turn them into a million objects): a packed entry still untouched is read in place.
+   * The state of a key captured by walkKeys, wherever it is now, without taking anything out of a
+   * packed form (a walk of a million keys must not turn them into a million objects).
    */
-  walkState(item: { key: string } | { packed: number }): KeyState | undefined {
-    if ('key' in item) return this.map.get(item.key);
-    const packed = this.packed;
-    if (packed && packed.isLive(item.packed)) {
-      const e = packed.entry(item.packed);
-      return { committed: { blob: this.blobOf(e.blobIndex), offset: e.offset, header: e.header, crcs: e.crcs }, pending: undefined };
+  walkState(item: { key: string } | { id: Buffer } | { packed: number }): KeyState | undefined {
+    if ('packed' in item) {
+      const packed = this.packed;
+      if (packed && packed.isLive(item.packed)) return { committed: this.refOf(packed.entry(item.packed)), pending: undefined };
+      // Taken out since: it is an ordinary entry now (or gone).
+      return packed ? this.peek(packed.entry(item.packed).header.id) : undefined;
     }
-    // Taken out since: it is an ordinary entry now (or gone).
-    return packed ? this.map.get(indexKey(packed.entry(item.packed).header.id)) : undefined;
+    return 'key' in item ? this.peek(Buffer.from(item.key, 'latin1'), item.key) : this.peek(item.id);
+  }
+
+  /** `id`'s state wherever it is, leaving it there. */
+  private peek(id: Buffer, key = indexKey(id)): KeyState | undefined {
+    const st = this.map.get(key);
+    if (st) return st;
+    const n = this.settled.live > 0 ? this.settled.find(id) : -1;
+    if (n >= 0) return { committed: this.refOf(this.settled.record(n)), pending: undefined };
+    const m = this.packed ? this.packed.find(id) : -1;
+    return m >= 0 ? { committed: this.refOf(this.packed!.entry(m)), pending: undefined } : undefined;
   }
 }

@@ -48,16 +48,22 @@ export class SnapshotKeys {
 
   /** Takes out the entry of `id`: its number, or -1 when the snapshot has none left for it. */
   take(id: Buffer): number {
+    const m = this.find(id);
+    if (m >= 0) {
+      this.taken[m] = 1;
+      this.live--;
+    }
+    return m;
+  }
+
+  /** The entry of `id` not taken out yet, left in place: its number, or -1. */
+  find(id: Buffer): number {
     const h = idHash(id);
     const slots = this.slots;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
       const m = slots[2 * i]! - 1;
       if (m < 0) return -1;
-      if (slots[2 * i + 1] === h && this.taken[m] === 0 && this.entries.idEquals(m, id)) {
-        this.taken[m] = 1;
-        this.live--;
-        return m;
-      }
+      if (slots[2 * i + 1] === h && this.taken[m] === 0 && this.entries.idEquals(m, id)) return m;
     }
   }
 

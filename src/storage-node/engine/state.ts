@@ -9,7 +9,7 @@ import { MutationGate } from './mutation-gate.js';
 
 export class BackendState {
   readonly blobs: BlobSet;
-  index = new KeyIndex();
+  index: KeyIndex;
   readonly locks = new KeyLock();
   readonly gate = new MutationGate();
   /** Records found damaged (at start-up, or by a read). */
@@ -29,6 +29,12 @@ export class BackendState {
     readonly tombstoneTtl = 0,
   ) {
     this.blobs = new BlobSet(dir, limits);
+    this.index = this.newIndex();
+  }
+
+  /** An empty index whose packed records name blobs of this backend by number. */
+  newIndex(): KeyIndex {
+    return new KeyIndex((i) => this.blobs.byIndex(i));
   }
 
   get seq(): number {

@@ -28,6 +28,8 @@ export class KeyWalk {
   /** Keys passed so far (reported or not). */
   passed = 0;
   private readonly keys: string[];
+  /** Settled keys' ids, 64 bytes each. */
+  private readonly ids: Buffer;
   private readonly packed: number[];
   private at = 0;
 
@@ -37,24 +39,33 @@ export class KeyWalk {
   ) {
     const captured = index.walkKeys();
     this.keys = captured.keys;
+    this.ids = captured.ids;
     this.packed = captured.packed;
     const counts = index.counts();
     this.total = counts.committed + counts.pending + (opts.removed ? counts.removed : 0);
   }
 
+  private get length(): number {
+    return this.keys.length + this.ids.length / 64 + this.packed.length;
+  }
+
   get done(): boolean {
-    return this.at >= this.keys.length + this.packed.length;
+    return this.at >= this.length;
   }
 
   /** The records of the next `maxKeys` keys (fewer at the end); [] once done. */
   next(maxKeys: number): WalkedRecord[] {
     const out: WalkedRecord[] = [];
-    const end = Math.min(this.at + maxKeys, this.keys.length + this.packed.length);
+    const end = Math.min(this.at + maxKeys, this.length);
+    const settled = this.ids.length / 64;
     for (; this.at < end; this.at++) {
       const i = this.at;
-      const st: KeyState | undefined = i < this.keys.length
+      const j = i - this.keys.length;
+      const st: KeyState | undefined = j < 0
         ? this.index.walkState({ key: this.keys[i]! })
-        : this.index.walkState({ packed: this.packed[i - this.keys.length]! });
+        : j < settled
+          ? this.index.walkState({ id: this.ids.subarray(64 * j, 64 * j + 64) })
+          : this.index.walkState({ packed: this.packed[j - settled]! });
       this.passed++;
       if (!st) continue;
       const id = (st.committed ?? st.pending ?? st.removed)?.header.id;

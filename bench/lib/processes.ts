@@ -38,7 +38,7 @@ export async function startBenchNode(dir: string, groups: number[], extra: Recor
   return { proc, port: message.port };
 }
 
-export { rssOf } from '../../src/util/process-meter.js';
+export { pssOf, rssOf } from '../../src/util/process-meter.js';
 
 export function stop(proc: ChildProcess): Promise<void> {
   return new Promise((resolve) => {

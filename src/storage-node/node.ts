@@ -21,6 +21,12 @@ import { ServerConnection } from './server-connection.js';
 
 /** Memory kept for the payloads of large frames between commands (a few 1 MiB uploads in flight per client). */
 const FRAME_POOL_BYTES = 32 * 1024 * 1024;
+/**
+ * Memory kept for read replies between reads: a few dozen large ones in flight. Readers on this host
+ * take large windows from the blob files themselves (LOCATE), so most of what goes through here is
+ * small (pooled from 4 KiB, in size classes).
+ */
+const READ_POOL_BYTES = 24 * 1024 * 1024;
 
 /** Starts `server` listening; a failure names `where` (the address and the config field to fix). */
 function listenOn(server: net.Server, options: net.ListenOptions, where: string, log: Logger): Promise<void> {
@@ -68,7 +74,7 @@ export class StorageNode implements NodeContext {
     readonly log: Logger,
   ) {
     this.self = makeAddr(config.address.host, config.address.port);
-    const buffers = new BufferPool();
+    const buffers = new BufferPool(READ_POOL_BYTES, 4 * 1024);
     this.frames = new BufferPool(FRAME_POOL_BYTES);
     this.backends = config.backends.map((b) => new Backend({ ...b, buffers, log: log.child({ backend: b.id }) }));
     const dispatch = createDispatcher(this);

@@ -4,21 +4,39 @@
 // a worker's upload blocks once every group acknowledged them) a small pool keeps the same memory
 // hot and the process's size flat (see bench/node and bench/proxy).
 
-/** Up to this size ordinary allocations do better (V8's pool and the young generation handle them well). */
+/** By default, up to this size ordinary allocations do better (V8's pool and the young generation handle them well). */
 const POOLED_ABOVE = 128 * 1024;
 /** Sizes are rounded up to a multiple of this: a 1 MiB read reply with its headers fits 1 MiB + 64 KiB. */
 const CLASS = 64 * 1024;
+/** Below CLASS, sizes are rounded up to a power of two from this. */
+const SMALLEST = 8 * 1024;
+
+/** The size class `size` is served from. */
+function classOf(size: number): number {
+  if (size >= CLASS) return Math.ceil(size / CLASS) * CLASS;
+  let c = SMALLEST;
+  while (c < size) c *= 2;
+  return c;
+}
 
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
   private held = 0;
 
-  constructor(private readonly maxBytes: number = 64 * 1024 * 1024) {}
+  /**
+   * `pooledAbove`: smaller buffers are ordinary allocations. The storage node pools from 4 KiB: every
+   * small read fills a buffer the socket then holds, and as garbage they pile up outside V8's heap
+   * (tens of MiB between collections) where a pool of them stays a few MiB.
+   */
+  constructor(
+    private readonly maxBytes: number = 64 * 1024 * 1024,
+    private readonly pooledAbove = POOLED_ABOVE,
+  ) {}
 
   /** A buffer of at least `size` bytes. Give it back with `release` once nothing refers to it. */
   acquire(size: number): Buffer {
-    if (size <= POOLED_ABOVE) return Buffer.allocUnsafe(size);
-    const cls = Math.ceil(size / CLASS) * CLASS;
+    if (size <= this.pooledAbove) return Buffer.allocUnsafe(size);
+    const cls = classOf(size);
     const list = this.free.get(cls);
     const buf = list?.pop();
     if (buf) {
@@ -29,7 +47,7 @@ export class BufferPool {
   }
 
   release(buf: Buffer): void {
-    if (buf.length <= POOLED_ABOVE || buf.length % CLASS !== 0 || this.held + buf.length > this.maxBytes) return;
+    if (buf.length <= this.pooledAbove || buf.length !== classOf(buf.length) || this.held + buf.length > this.maxBytes) return;
     let list = this.free.get(buf.length);
     if (!list) this.free.set(buf.length, (list = []));
     list.push(buf);

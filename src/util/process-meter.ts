@@ -22,6 +22,20 @@ export function rssOf(pid: number): number {
   }
 }
 
+/**
+ * Proportional set size in bytes (Linux /proc smaps_rollup): pages shared with other processes — the
+ * node binary's code, which every process of the tree maps — counted in shares. The sum over a
+ * process tree is the memory the tree uses; a sum of RSS counts the shared pages once per process.
+ */
+export function pssOf(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export class ProcessMeter {
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
 

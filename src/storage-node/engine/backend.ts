@@ -264,7 +264,7 @@ export class Backend implements DefragHost {
   }
 
   liveAt(id: Buffer, blob: BlobFile, offset: number): 'committed' | 'pending' | 'removed' | undefined {
-    const st = this.state.index.get(id);
+    const st = this.state.index.peek(id);
     const at = (ref: RecordRef | undefined): boolean => ref !== undefined && ref.blob === blob && ref.offset === offset;
     if (at(st?.committed)) return 'committed';
     if (at(st?.pending)) return 'pending';

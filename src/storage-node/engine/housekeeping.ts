@@ -14,8 +14,8 @@ import type { BackendState } from './state.js';
 const AUTO_DEFRAG_MIN_BYTES = 1024 * 1024;
 /** How often removals past tombstone-ttl are looked for. */
 const FORGET_EVERY_MS = 60_000;
-/** How often keys left alone are packed (KeyIndex.settle): a key stays an object 1–2 rounds after its last use. */
-const SETTLE_EVERY_MS = 1_000;
+/** How often keys left alone are packed (KeyIndex.settle): a key stays an object 1–2 rounds (≤ 0.5 s) after its last use. */
+const SETTLE_EVERY_MS = 250;
 
 export interface HousekeepingSettings {
   sync: SyncPolicy;

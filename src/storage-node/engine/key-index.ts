@@ -297,8 +297,8 @@ export class KeyIndex {
     return 'key' in item ? this.peek(Buffer.from(item.key, 'latin1'), item.key) : this.peek(item.id);
   }
 
-  /** `id`'s state wherever it is, leaving it there. */
-  private peek(id: Buffer, key = indexKey(id)): KeyState | undefined {
+  /** `id`'s state wherever it is, leaving it there (a compaction asks this of every record it meets). */
+  peek(id: Buffer, key = indexKey(id)): KeyState | undefined {
     const st = this.map.get(key);
     if (st) return st;
     const n = this.settled.live > 0 ? this.settled.find(id) : -1;

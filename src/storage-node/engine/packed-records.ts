@@ -152,10 +152,10 @@ export class PackedRecords {
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.place(old[i]! - 1, old[i + 1]!);
   }
 
-  /** A new entry at the top, the arena doubled when full. */
+  /** A new entry at the top, the arena grown by half when full (less slack than doubling; copies are rare). */
   private grow(): number {
     if (this.top === this.capacity) {
-      this.capacity = Math.max(1024, this.capacity * 2);
+      this.capacity = Math.max(1024, Math.ceil(this.capacity * 1.5));
       const arena = Buffer.alloc(this.capacity * STRIDE);
       this.arena.copy(arena);
       this.arena = arena;

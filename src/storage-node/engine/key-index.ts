@@ -120,6 +120,7 @@ export class KeyIndex {
    * removal stay objects. Returns how many were packed.
    */
   settle(all = false): number {
+    if (all) this.settled.reserve(this.settled.live + this.map.size);
     let n = 0;
     for (const [key, st] of this.map) {
       if ((all || st.touched < this.round) && st.committed && !st.pending && !st.removed) {

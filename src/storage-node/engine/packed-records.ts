@@ -152,18 +152,32 @@ export class PackedRecords {
     for (let i = 0; i < old.length; i += 2) if (old[i] !== 0) this.place(old[i]! - 1, old[i + 1]!);
   }
 
+  /**
+   * Room for `count` records in all, made at once: packing a million keys after a full scan grows the
+   * arena and the table once instead of some thirty times (each a large allocation that makes V8
+   * collect a heap still holding the million objects).
+   */
+  reserve(count: number): void {
+    if (count > this.capacity) this.resize(count);
+    let size = this.mask + 1;
+    while (count * 2 > size) size *= 2;
+    if (size !== this.mask + 1) this.rehash(size);
+  }
+
   /** A new entry at the top, the arena grown by half when full (less slack than doubling; copies are rare). */
   private grow(): number {
-    if (this.top === this.capacity) {
-      this.capacity = Math.max(1024, Math.ceil(this.capacity * 1.5));
-      const arena = Buffer.alloc(this.capacity * STRIDE);
-      this.arena.copy(arena);
-      this.arena = arena;
-      const inUse = new Uint8Array(this.capacity);
-      inUse.set(this.inUse);
-      this.inUse = inUse;
-    }
+    if (this.top === this.capacity) this.resize(Math.max(1024, Math.ceil(this.capacity * 1.5)));
     return this.top++;
+  }
+
+  private resize(capacity: number): void {
+    this.capacity = capacity;
+    const arena = Buffer.alloc(capacity * STRIDE);
+    this.arena.copy(arena);
+    this.arena = arena;
+    const inUse = new Uint8Array(capacity);
+    inUse.set(this.inUse);
+    this.inUse = inUse;
   }
 }
 

@@ -92,6 +92,20 @@ describe('key index: objects and packed records', () => {
     assert.equal(index.committedCount(), 100);
   });
 
+  it('a key whose chunks a read verified stays an object for the verified rounds, then is packed too', () => {
+    const { index, ids } = indexWith(3);
+    index.settle();
+    index.committed(ids[0]!)!.verifiedAt = new Uint32Array(1);
+    index.committed(ids[1]!);
+    index.committed(ids[2]!);
+    index.settle(false, 3); // rounds go on; nobody asks for the keys any more
+    assert.equal(index.settle(false, 3), 2, 'the two unverified keys are packed after one idle round');
+    assert.equal(index.settle(false, 3), 0);
+    assert.equal(index.settle(false, 3), 0, 'the verified key: still an object, 2 rounds later');
+    assert.equal(index.settle(false, 3), 1, 'and packed 3 rounds after the others');
+    assert.equal(index.committed(ids[0]!)?.verifiedAt, undefined, 'taken out again: verified anew by the next read');
+  });
+
   it('a prepared record or a removal keeps its key an object; a write over a packed key replaces it', () => {
     const { index, ids } = indexWith(10);
     index.setPending(ids[0]!, { ...ref(ids[0]!, 50), builder: undefined });

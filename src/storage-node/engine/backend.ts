@@ -113,6 +113,7 @@ export class Backend implements DefragHost {
       defragTimeout: opts.defragTimeout ?? DEFRAG_DEFAULTS.timeout,
       defragRateLimit: opts.defragRateLimit ?? 0,
       snapshotInterval: opts.snapshotInterval ?? DEFRAG_DEFAULTS.snapshotInterval,
+      verifyTtl: opts.verifyTtl,
     }, opts.log);
     this.state.invalidateSnapshot = () => this.chores.dropSnapshot();
     this.defrag = new Defragmenter(this, { timeoutSeconds: this.chores.settings.defragTimeout, rateLimit: this.chores.settings.defragRateLimit, log: opts.log });

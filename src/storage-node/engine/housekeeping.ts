@@ -23,6 +23,8 @@ export interface HousekeepingSettings {
   defragTimeout: number;
   defragRateLimit: number;
   snapshotInterval: number;
+  /** Seconds a read's verification of a chunk holds (verify-ttl): a verified key stays unpacked that long. */
+  verifyTtl: number;
 }
 
 export interface BackendSummary {
@@ -56,7 +58,8 @@ export class Housekeeping {
   startTimers(): void {
     const { sync, snapshotInterval } = this.settings;
     this.s.index.settle(true); // what start-up read is at rest until asked for
-    this.settleTimer = setInterval(() => this.s.index.settle(), SETTLE_EVERY_MS);
+    const verifiedRounds = Math.ceil((this.settings.verifyTtl * 1000) / SETTLE_EVERY_MS);
+    this.settleTimer = setInterval(() => this.s.index.settle(false, verifiedRounds), SETTLE_EVERY_MS);
     this.settleTimer.unref();
     if (typeof sync === 'number' && sync > 0) {
       this.syncTimer = setInterval(() => void this.s.blobs.syncAll().catch(() => undefined), sync * 1000);

@@ -117,13 +117,16 @@ export class KeyIndex {
   /**
    * Packs the committed records of keys nobody asked for since the last round (`all`: every key with
    * only a committed record, e.g. right after start-up). Keys with a prepared record or a remembered
-   * removal stay objects. Returns how many were packed.
+   * removal stay objects; so does a key whose chunks a read verified, for `verifiedRounds` more rounds
+   * (verify-ttl: packing would forget the verification and the next read would repeat it). Returns
+   * how many were packed.
    */
-  settle(all = false): number {
+  settle(all = false, verifiedRounds = 0): number {
     if (all) this.settled.reserve(this.settled.live + this.map.size);
     let n = 0;
     for (const [key, st] of this.map) {
-      if ((all || st.touched < this.round) && st.committed && !st.pending && !st.removed) {
+      const idle = st.touched < this.round - (st.committed?.verifiedAt ? verifiedRounds : 0);
+      if ((all || idle) && st.committed && !st.pending && !st.removed) {
         const c = st.committed;
         this.settled.add({ blobIndex: c.blob.index, offset: c.offset, header: c.header, crcs: c.crcs });
         this.map.delete(key);

@@ -65,13 +65,14 @@ export class KeyIndex {
   private readonly settled = new PackedRecords();
   /** The settle round: a map entry not touched during the last one is packed at the next. */
   private round = 0;
-  private packed: SnapshotKeys | undefined;
+  /** The committed records the index snapshot named, still in its bytes. */
+  private snapshot: SnapshotKeys | undefined;
   /** `blobOf`: the blob file a packed record names by number. */
   constructor(private readonly blobOf: (index: number) => BlobFile) {}
 
   /** Hands the index a snapshot's committed records. */
   adoptPacked(keys: SnapshotKeys): void {
-    this.packed = keys.live > 0 ? keys : undefined;
+    this.snapshot = keys.live > 0 ? keys : undefined;
   }
 
   get(id: Buffer): KeyState | undefined {
@@ -92,14 +93,15 @@ export class KeyIndex {
         return this.hold(key, e);
       }
     }
-    return this.packed ? this.unpack(id, key) : undefined;
+    return this.snapshot ? this.unpack(id, key) : undefined;
   }
 
+  /** Takes `id`'s record out of the snapshot's bytes into the map. */
   private unpack(id: Buffer, key: string): KeyState | undefined {
-    const packed = this.packed!;
+    const packed = this.snapshot!;
     const n = packed.take(id);
     if (n < 0) return undefined;
-    if (packed.live === 0) this.packed = undefined;
+    if (packed.live === 0) this.snapshot = undefined;
     return this.hold(key, packed.entry(n));
   }
 
@@ -154,7 +156,7 @@ export class KeyIndex {
       if (this.settled.blobIndexOf(n) === old.index && this.settled.offsetOf(n) === from) this.settled.relocate(n, next.index, to);
       return;
     }
-    const packed = this.packed;
+    const packed = this.snapshot;
     if (!packed) return;
     const m = packed.find(id);
     if (m < 0) return;
@@ -218,17 +220,17 @@ export class KeyIndex {
   }
 
   get size(): number {
-    return this.map.size + this.settled.live + (this.packed?.live ?? 0);
+    return this.map.size + this.settled.live + (this.snapshot?.live ?? 0);
   }
 
   /** Where the keys are: objects in the map, packed after settling, still in the snapshot's bytes. */
   holding(): { objects: number; packed: number; packedBytes: number; snapshot: number } {
-    return { objects: this.map.size, packed: this.settled.live, packedBytes: this.settled.bytes, snapshot: this.packed?.live ?? 0 };
+    return { objects: this.map.size, packed: this.settled.live, packedBytes: this.settled.bytes, snapshot: this.snapshot?.live ?? 0 };
   }
 
   /** Keys with a committed record, with a prepared one, and removals remembered. */
   counts(): { committed: number; pending: number; removed: number } {
-    let committed = this.settled.live + (this.packed?.live ?? 0);
+    let committed = this.settled.live + (this.snapshot?.live ?? 0);
     let pending = 0;
     for (const st of this.map.values()) {
       if (st.committed) committed++;
@@ -239,7 +241,7 @@ export class KeyIndex {
 
   /** Keys with a committed record. */
   committedCount(): number {
-    let n = this.settled.live + (this.packed?.live ?? 0);
+    let n = this.settled.live + (this.snapshot?.live ?? 0);
     for (const st of this.map.values()) if (st.committed) n++;
     return n;
   }
@@ -265,7 +267,7 @@ export class KeyIndex {
       if (st.removed) add(st.removed, true);
     }
     const settled = this.settled.freeze();
-    const packed = this.packed?.freeze();
+    const packed = this.snapshot?.freeze();
     function* entries(): IterableIterator<SnapshotEntry> {
       for (let i = 0; i < refs.length; i++) {
         const r = refs[i]!;
@@ -284,7 +286,7 @@ export class KeyIndex {
    * what changed meanwhile is seen as it is then.
    */
   walkKeys(): { keys: string[]; ids: Buffer; packed: number[] } {
-    return { keys: [...this.map.keys()], ids: this.settled.ids(), packed: this.packed?.remaining() ?? [] };
+    return { keys: [...this.map.keys()], ids: this.settled.ids(), packed: this.snapshot?.remaining() ?? [] };
   }
 
   /**
@@ -293,7 +295,7 @@ export class KeyIndex {
    */
   walkState(item: { key: string } | { id: Buffer } | { packed: number }): KeyState | undefined {
     if ('packed' in item) {
-      const packed = this.packed;
+      const packed = this.snapshot;
       if (packed && packed.isLive(item.packed)) return { committed: this.refOf(packed.entry(item.packed)), pending: undefined };
       // Taken out since: it is an ordinary entry now (or gone).
       return packed ? this.peek(packed.entry(item.packed).header.id) : undefined;
@@ -307,7 +309,7 @@ export class KeyIndex {
     if (st) return st;
     const n = this.settled.live > 0 ? this.settled.find(id) : -1;
     if (n >= 0) return { committed: this.refOf(this.settled.record(n)), pending: undefined };
-    const m = this.packed ? this.packed.find(id) : -1;
-    return m >= 0 ? { committed: this.refOf(this.packed!.entry(m)), pending: undefined } : undefined;
+    const m = this.snapshot ? this.snapshot.find(id) : -1;
+    return m >= 0 ? { committed: this.refOf(this.snapshot!.entry(m)), pending: undefined } : undefined;
   }
 }

@@ -198,10 +198,10 @@ export class Backend implements DefragHost {
     return this.reads.read(id, offset, size, verify, headroom);
   }
 
-  /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE); undefined when small (see ReadPath.locate). */
-  locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number): Promise<{ ref: RecordRef; length: number } | undefined> {
+  /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE); a small one read (see ReadPath.locate). */
+  locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<{ ref: RecordRef; length: number } | { read: ReadResult }> {
     this.assertEnabled();
-    return this.reads.locate(id, offset, size, verify, inlineMax);
+    return this.reads.locate(id, offset, size, verify, inlineMax, headroom);
   }
 
   /** The live record whose data starts at `dataOffset` of blob file `file`, pinned (a redirect target). */

@@ -60,13 +60,16 @@ export class ReadPath {
   }
 
   /** `size` bytes (0: to the end) from `offset`, with `headroom` bytes free in front for a reply header. */
-  async read(id: Buffer, offset: number, size: number, verify: boolean, headroom: number): Promise<ReadResult> {
+  read(id: Buffer, offset: number, size: number, verify: boolean, headroom: number): Promise<ReadResult> {
     const ref = this.committed(id);
-    const total = ref.header.size;
-    const length = windowLength(total, offset, size);
+    return this.readWindow(ref, offset, windowLength(ref.header.size, offset, size), verify, headroom);
+  }
+
+  /** `length` bytes of `ref`'s data from `offset` (a window already checked against its size). */
+  private async readWindow(ref: RecordRef, offset: number, length: number, verify: boolean, headroom: number): Promise<ReadResult> {
     const crcs = verify ? ref.crcs : undefined;
     const from = crcs ? Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE : offset;
-    const to = crcs ? Math.min(total, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
+    const to = crcs ? Math.min(ref.header.size, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
     const buf = this.buffers.acquire(headroom + (to - from));
     const release = (): void => this.buffers.release(buf);
     const blob = ref.blob;
@@ -87,18 +90,16 @@ export class ReadPath {
 
   /**
    * Checks a window as `read` does — its chunks verified unless they were a moment ago — without
-   * keeping the bytes (FlagsHigh.LOCATE: a reader on this host takes them from the file). Returns
-   * the record and the window's length; undefined, unchecked, for a window of at most `inlineMax`
-   * bytes (cheaper read and sent than located).
+   * keeping the bytes (FlagsHigh.LOCATE: a reader on this host takes them from the file): the record
+   * and the window's length. A window of at most `inlineMax` bytes is cheaper read and sent than
+   * located: it is read, as `read` would (`headroom` in front), with the one index lookup.
    */
-  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number): Promise<{ ref: RecordRef; length: number } | undefined> {
+  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<{ ref: RecordRef; length: number } | { read: ReadResult }> {
     const ref = this.committed(id);
     const length = windowLength(ref.header.size, offset, size);
-    if (length <= inlineMax) return undefined;
-    if (!verify || this.verifier.fresh(ref, offset, offset + length)) return { ref, length };
-    const r = await this.read(id, offset, size, verify, 0);
-    r.release();
-    return { ref: r.ref, length: r.length };
+    if (length <= inlineMax) return { read: await this.readWindow(ref, offset, length, verify, headroom) };
+    if (verify && !this.verifier.fresh(ref, offset, offset + length)) (await this.readWindow(ref, offset, length, verify, 0)).release();
+    return { ref, length };
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   decodeIoAttr, encodeFileInfoReply, encodeLocation, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
   type Payload,
 } from '../../elliptics/protocol/index.js';
-import { type Backend, wireRecordFlags } from '../engine/backend.js';
+import { type Backend, type ReadResult, wireRecordFlags } from '../engine/backend.js';
 import { dataOffset, type RecordRef } from '../engine/key-index.js';
 import { StorageError } from '../engine/storage-error.js';
 import { encodeRecordHeader } from '../engine/record.js';
@@ -87,16 +87,10 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
 };
 
 /**
- * Reads one key and returns the whole encoded reply (header + io_attr + data) in one buffer, with
+ * The whole encoded READ reply (header + io_attr + data) in the buffer the data was read into, with
  * the function that returns that buffer to the pool once the socket has taken it.
  */
-async function readReply(h: Header, io: IoAttr, backend: Backend, flags: number): Promise<{ message: Buffer; bytes: number; release: () => void }> {
-  let r;
-  try {
-    r = await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD);
-  } catch (err) {
-    throw missing(h, backend, io.id, err);
-  }
+function readReply(h: Header, io: IoAttr, backend: Backend, flags: number, r: ReadResult): { message: Buffer; bytes: number; release: () => void } {
   const data = r.buf.subarray(r.start, r.start + r.length);
   const reply = readIoAttr(io, r.ref, r.length, io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent);
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
@@ -131,31 +125,31 @@ function readIoAttr(io: IoAttr, ref: RecordRef, length: number, parent: Buffer):
 const LOCATE_INLINE_MAX = 64 * 1024;
 
 /**
- * READ with FlagsHigh.LOCATE: the window checked, and where it lies instead of its bytes. False
- * (nothing sent) for a small window: the caller answers with the bytes.
+ * READ; with FlagsHigh.LOCATE the window is checked and the reply says where it lies instead of
+ * carrying its bytes — unless it is small (LOCATE_INLINE_MAX), when the bytes come as for a READ.
  */
-async function locateReply(conn: ServerConnection, h: Header, io: IoAttr, backend: Backend, flags: number): Promise<boolean> {
+export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
+  const io = ioAttrOf(payload, 'READ');
+  const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
+  const verify = (io.flags & IoFlags.NOCSUM) === 0;
   let r;
   try {
-    r = await backend.locate(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, LOCATE_INLINE_MAX);
+    r = h.flagsHigh & FlagsHigh.LOCATE
+      ? await backend.locate(io.id, io.offset, io.size, verify, LOCATE_INLINE_MAX, READ_REPLY_HEAD)
+      : { read: await backend.read(io.id, io.offset, io.size, verify, READ_REPLY_HEAD) };
   } catch (err) {
     throw missing(h, backend, io.id, err);
   }
-  if (!r) return false;
+  if ('read' in r) {
+    const { message, bytes, release } = readReply(h, io, backend, flags, r.read);
+    conn.sendRaw(message, release);
+    return bytes;
+  }
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
   const location = encodeLocation({ path: r.ref.blob.path, recordOffset: r.ref.offset, header: encodeRecordHeader(r.ref.header) });
   conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), location);
-  return true;
-}
-
-export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
-  const io = ioAttrOf(payload, 'READ');
-  const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
-  if (h.flagsHigh & FlagsHigh.LOCATE && (await locateReply(conn, h, io, backend, flags))) return 0;
-  const { message, bytes, release } = await readReply(h, io, backend, flags);
-  conn.sendRaw(message, release);
-  return bytes;
+  return 0;
 };
 
 export const remove: DataHandler = async (_ctx, conn, h, payload, backend) => {
@@ -183,7 +177,7 @@ export const bulkRead: DataHandler = async (_ctx, conn, h, payload, backend) => 
   for (let i = 1; i <= count; i++) {
     const io = decodeIoAttr(attrs, i * IO_ATTR_SIZE);
     try {
-      const r = await readReply(h, io, backend, more);
+      const r = readReply(h, io, backend, more, await backend.read(io.id, io.offset, io.size, (io.flags & IoFlags.NOCSUM) === 0, READ_REPLY_HEAD));
       conn.sendRaw(r.message, r.release);
       bytes += r.bytes;
     } catch (err) {

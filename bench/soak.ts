@@ -21,6 +21,7 @@ import { hideBin } from 'yargs/helpers';
 import { Cluster, EllipticsError, Session } from '../src/elliptics/index.js';
 import { BackendCommand, DefragLevel, Errno, parseEndpoint, VERSION_2_26 } from '../src/elliptics/protocol/index.js';
 import { createLogger } from '../src/util/logger.js';
+import { rssOf } from './lib/processes.js';
 import { startEmbeddedRig } from './lib/rig.js';
 import { SoakLoad, type Outcome } from './lib/soak-load.js';
 import { resultsDir, writeChart } from './lib/svg.js';
@@ -89,14 +90,6 @@ function processes(primary: number): Proc[] {
     }
   }
   return out;
-}
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-  } catch {
-    return 0;
-  }
 }
 
 interface FdCount {
@@ -173,7 +166,7 @@ async function compactAll(nodeAddress: string): Promise<number> {
   }
 }
 
-/** Whether a series keeps growing: mostly rising step to step, and well above where it started. */
+/** Descriptor counts of each process: other, of blob files, of deleted files. */
 function fdSample(procs: readonly Proc[]): Pick<Sample, 'fds' | 'blobFds' | 'deletedFds'> {
   const counts = procs.map((p) => [p.role, fdsOf(p.pid)] as const);
   return {
@@ -183,6 +176,7 @@ function fdSample(procs: readonly Proc[]): Pick<Sample, 'fds' | 'blobFds' | 'del
   };
 }
 
+/** Whether a series keeps growing: mostly rising step to step, and well above where it started. */
 function keepsGrowing(values: number[], floor: number): boolean {
   if (values.length < 3) return false;
   let rises = 0;

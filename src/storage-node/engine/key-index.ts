@@ -162,8 +162,7 @@ export class KeyIndex {
     if (m < 0) return;
     const e = packed.entry(m);
     if (e.blobIndex !== old.index || e.offset !== from) return;
-    this.unpack(id, indexKey(id));
-    this.map.get(indexKey(id))!.committed = { blob: next, offset: to, header: e.header, crcs: e.crcs };
+    this.unpack(id, indexKey(id))!.committed = { blob: next, offset: to, header: e.header, crcs: e.crcs };
   }
 
   committed(id: Buffer): RecordRef | undefined {
@@ -224,8 +223,8 @@ export class KeyIndex {
   }
 
   /** Where the keys are: objects in the map, packed after settling, still in the snapshot's bytes. */
-  holding(): { objects: number; packed: number; packedBytes: number; snapshot: number } {
-    return { objects: this.map.size, packed: this.settled.live, packedBytes: this.settled.bytes, snapshot: this.snapshot?.live ?? 0 };
+  holding(): { objects: number; packed: number; snapshot: number } {
+    return { objects: this.map.size, packed: this.settled.live, snapshot: this.snapshot?.live ?? 0 };
   }
 
   /** Keys with a committed record, with a prepared one, and removals remembered. */

@@ -121,11 +121,6 @@ export class PackedRecords {
     return { count: this.live, entries: entries() };
   }
 
-  /** Bytes held (arena and table), for the node's statistics. */
-  get bytes(): number {
-    return this.arena.length + this.slots.byteLength + this.inUse.byteLength;
-  }
-
   private slotOf(id: Buffer, h: number): number {
     const s = this.slots;
     const mask = this.mask;

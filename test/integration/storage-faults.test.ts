@@ -182,7 +182,9 @@ describe('a hung node found by one worker is known to the others', () => {
     tc.nodes[1]!.proc.kill('SIGSTOP');
     for (let i = 0; i < 4; i++) assert.equal((await p.request(`/get/b1/told/${i}`)).status, 200);
     // Both lines: each process writes its log in batches, so the finder's line may come after the told one's.
-    await waitFor('a worker told by another', async () => /suspect \(reported by another worker\)/.test(p.output().slice(before)) && /storage node suspect: it did not answer in time/.test(p.output().slice(before)), 10_000);
+    const nodeLines = (): string => p.output().slice(before).split('\n').filter((l) => /storage node|suspect/.test(l)).join('\n');
+    await waitFor('a worker told by another', async () => /suspect \(reported by another worker\)/.test(p.output().slice(before)) && /storage node suspect: it did not answer in time/.test(p.output().slice(before)), 10_000)
+      .catch((err: Error) => assert.fail(`${err.message}; what the workers logged about nodes:\n${nodeLines()}`));
     const lines = p.output().slice(before);
     assert.equal((lines.match(/storage node suspect: it did not answer in time/g) ?? []).length, 1, 'one worker found it; the other was told');
     tc.nodes[1]!.proc.kill('SIGCONT');

@@ -59,7 +59,8 @@ export class EmbeddedNode {
     writeFileSync(file, `${JSON.stringify(embeddedNodeDocument(e, this.maxFrame, this.logs, this.port || e.address.port, this.redirect), null, 2)}\n`);
     // BACKRUNNER_CPU_PROFILE_DIR: the node writes a V8 CPU profile there too when it exits (bench/proxy --profile).
     const cpuDir = process.env.BACKRUNNER_CPU_PROFILE_DIR;
-    const execArgv = [...process.execArgv, ...(cpuDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuDir}`, '--cpu-prof-name=storage-node.cpuprofile'] : [])];
+    // --expose-gc: at rest the node hands its idle buffer pools back and asks for one collection (startIdleReclaim).
+    const execArgv = [...process.execArgv, '--expose-gc', ...(cpuDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuDir}`, '--cpu-prof-name=storage-node.cpuprofile'] : [])];
     const proc = fork(ENTRY, [file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [MANAGED_NODE_ENV]: '1' }, execArgv });
     const ready = await new Promise<NodeToParent>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -5,6 +5,7 @@ import type { us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { loadBackrunnerConfig, logOptions } from '../config/backrunner-config.js';
 import { Cluster } from '../elliptics/cluster.js';
 import { createLogger, reopenLogs } from '../util/logger.js';
+import { startIdleReclaim } from '../util/buffer-pool.js';
 import { setPrimaryChannel } from './handlers/control.js';
 import { loadUws } from '../util/uws.js';
 import { activeRequests, handleRequest, sweepIdle } from './router.js';
@@ -44,6 +45,7 @@ export async function runWorker(configFile: string): Promise<void> {
   const e = config.elliptics;
   const log = createLogger('worker', logOptions(e));
   const uws = loadUws();
+  startIdleReclaim();
   const snapshot = await firstSnapshot();
   const cluster = await Cluster.connect({
     remotes: snapshot.remotes,

@@ -1,6 +1,7 @@
 // Runs a storage node as the current process: load the config, start, stop on SIGTERM/SIGINT.
 // Used by `backrunner node` and by the embedded node the proxy's primary forks.
 
+import { startIdleReclaim } from '../util/buffer-pool.js';
 import { formatEndpoint } from '../elliptics/protocol/addr.js';
 import { ConfigError } from '../config/reader.js';
 import { createLogger, reopenLogs } from '../util/logger.js';
@@ -37,6 +38,7 @@ export async function runStorageNode(configFile: string): Promise<StorageNode> {
     const log = createLogger('storage-node', { level: config.logLevel, file: config.logFile });
     for (const w of config.warnings) log.warn(`${configFile}: ${w}`);
     node = await StorageNode.start(config, log);
+    startIdleReclaim();
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;

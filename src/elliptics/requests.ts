@@ -3,7 +3,7 @@
 // tests and benchmarks.
 
 import {
-  Command, CommandFlags, Errno, FlagsHigh, IO_ATTR_SIZE, RecordFlags,
+  Command, CommandFlags, Errno, FlagsHigh, IO_ATTR_SIZE, RecordFlags, encodeAlsoGroups,
   decodeBackendStatusList, decodeFileInfoReply, decodeIoAttr, decodeLocation, decodeMonitorStatReply, decodeRouteList, encodeBackendControl,
   encodeIoAttr, encodeMonitorStatRequest, makeHeader, makeIoAttr, timeNow,
   type BackendControl, type BackendStatus, type DnetAddr, type DnetTime, type FileInfoReply, type Header, type IoAttr, type Location,
@@ -65,6 +65,16 @@ export function writeRequest(t: Target, data: Buffer | readonly Buffer[], f: Wri
     userFlags: f.userFlags ?? 0n,
   });
   return { header: dataHeader(Command.WRITE, t), payload: [encodeIoAttr(io), ...parts] };
+}
+
+/**
+ * The same WRITE for `t.group` and `also` (groups on the same node of ours): FlagsHigh.ALSO_GROUPS,
+ * and the list of the other groups after the data.
+ */
+export function sharedWriteRequest(t: Target, data: readonly Buffer[], also: readonly number[], f: WriteFields = {}): Request {
+  const r = writeRequest({ ...t, flagsHigh: (t.flagsHigh ?? 0) | FlagsHigh.ALSO_GROUPS }, data, f);
+  r.payload.push(encodeAlsoGroups(also));
+  return r;
 }
 
 export interface ReadFields {

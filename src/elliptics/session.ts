@@ -12,7 +12,7 @@ import {
 } from './protocol/index.js';
 import {
   backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, isLocated, locateReplyOf, lookupRequest, monitorStatOf, monitorStatRequest,
-  ReadReply, readReplyOf, readRequest, removeRequest, routeListRequest, writeRequest, type Request, type Target,
+  ReadReply, readReplyOf, readRequest, removeRequest, routeListRequest, sharedWriteRequest, writeRequest, type Request, type Target, type WriteFields,
 } from './requests.js';
 import type { LocalFiles } from './local-files.js';
 import { decodeRouteList } from './protocol/containers.js';
@@ -43,7 +43,9 @@ export interface SessionOptions {
   stale?: StaleSet;
   /**
    * Our storage node on this host (its endpoint as dialled) and the reader of its files: reads of
-   * it take the bytes from the blob files (FlagsHigh.LOCATE) instead of the socket.
+   * it take the bytes from the blob files (FlagsHigh.LOCATE) instead of the socket (when
+   * `localFiles` is given), and a write to several of its groups goes to it once
+   * (FlagsHigh.ALSO_GROUPS).
    */
   localNode?: string;
   localFiles?: LocalFiles;
@@ -200,7 +202,65 @@ export class Session {
     const parts = Buffer.isBuffer(data) ? [data] : data;
     // One timestamp for every replica: they are the same version of the object.
     const timestamp = opts.timestamp ?? timeNow();
-    return this.inAllGroups(id, (t) => writeRequest(t, parts, { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp, userFlags: opts.userFlags }), 'write');
+    const fields: WriteFields = { offset: opts.offset ?? 0, ioFlags: opts.ioFlags ?? this.opts.ioFlags ?? 0, timestamp, userFlags: opts.userFlags };
+    const build = (t: Target): Request => writeRequest(t, parts, fields);
+    const groups = this.groups;
+    const shared = this.opts.localNode !== undefined && groups.length > 1 ? this.groupsOnLocalNode(id, groups) : undefined;
+    if (!shared) return this.inAllGroups(id, build, 'write');
+    // Replicas on our node on this host: one WRITE stores them all; the other groups as usual.
+    const together = this.sharedWrite(id, shared, parts, fields);
+    const skipped = this.unhealthyGroups(id, groups);
+    return Promise.all(groups.map((g) => (shared.includes(g) ? together.then((m) => m.get(g)!) : skipped.get(g) ?? this.resultOf(g, id, build, 'write'))));
+  }
+
+  /** The groups (two or more) whose owner of `id` is our node on this host and is up; undefined otherwise. */
+  private groupsOnLocalNode(id: Buffer, groups: readonly number[]): number[] | undefined {
+    let out: number[] | undefined;
+    for (const g of groups) {
+      const r = this.cluster.routes.lookup(g, id);
+      const pool = r && this.cluster.node(r.node);
+      if (pool && pool.endpoint === this.opts.localNode && !pool.unhealthy) (out ??= []).push(g);
+    }
+    return out && out.length > 1 ? out : undefined;
+  }
+
+  /**
+   * One WRITE of `parts` for every group of `groups` (all on our node): the node answers one ACK per
+   * group, each timed as it arrives. A transaction that fails as a whole fails every group.
+   */
+  private async sharedWrite(id: Buffer, groups: readonly number[], parts: readonly Buffer[], fields: WriteFields): Promise<Map<number, GroupResult>> {
+    const started = performance.now();
+    const out = new Map<number, GroupResult>();
+    const [first, ...also] = groups as [number, ...number[]];
+    let address = '';
+    const arrived = new Map<number, { packet: Packet; micros: number }>();
+    try {
+      const route = this.cluster.route(first, id);
+      address = route.pool.address ?? route.pool.endpoint;
+      const r = sharedWriteRequest({ id, group: first, backendId: route.backendId, cflags: this.opts.cflags ?? 0, traceId: this.opts.traceId ?? 0n }, parts, also, fields);
+      await route.pool.request(r.header, r.payload, { timeoutMs: this.timeoutMs, discard: true, onPacket: (p) => arrived.set(p.header.group, { packet: p, micros: microsSince(started) }) });
+    } catch (err) {
+      const error = err instanceof EllipticsError ? err : new EllipticsError(statusOf(err, Errno.EIO), (err as Error).message);
+      for (const g of groups) if (!arrived.has(g)) out.set(g, failedResult(g, 0, address, error, microsSince(started)));
+    }
+    for (const g of groups) {
+      if (out.has(g)) continue;
+      const a = arrived.get(g);
+      if (!a) out.set(g, failedResult(g, 0, address, new EllipticsError(Errno.EIO, `write in group ${g}: the node did not answer for it`), microsSince(started)));
+      else out.set(g, this.writeResultOf(g, a.packet, address, a.micros));
+    }
+    return out;
+  }
+
+  private writeResultOf(group: number, p: Packet, address: string, micros: number): GroupResult {
+    try {
+      const last = finalPacket([p], `write in group ${group}`);
+      const fi = last.payload.length > 0 ? decodeFileInfoReply(last.payload) : undefined;
+      return { group, backendId: last.header.backendId, address, status: 0, error: undefined, info: fi?.info, storage: fi?.addr, micros };
+    } catch (err) {
+      const error = err instanceof EllipticsError ? err : new EllipticsError(Errno.EIO, (err as Error).message);
+      return failedResult(group, p.header.backendId, address, error, micros);
+    }
   }
 
   /** READ from the groups in order until one succeeds (spec §3.3). */
@@ -380,6 +440,10 @@ export class Session {
 
 /** Deadline of a MONITOR_STAT request: a node that takes longer is treated as hung for this poll. */
 const STATS_TIMEOUT_MS = 5000;
+
+function failedResult(group: number, backendId: number, address: string, error: EllipticsError, micros: number): GroupResult {
+  return { group, backendId, address, status: error.status, error, info: undefined, storage: undefined, micros };
+}
 
 function microsSince(started: number): number {
   return Math.round((performance.now() - started) * 1000);

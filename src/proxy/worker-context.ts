@@ -50,7 +50,10 @@ export class WorkerContext {
   inFlight = 0;
   /** What this worker takes on at once (requests, upload bytes, read buffers). */
   readonly admission = new Admission(() => this.config);
-  /** The embedded node's endpoint and the reader of its blob files (reads skip its socket), when there is one. */
+  /**
+   * The embedded node's endpoint (a write to several of its groups goes to it once) and the reader of
+   * its blob files (reads skip its socket; proxy.local-reads), when there is one.
+   */
   readonly localNode: string | undefined;
   readonly localFiles: LocalFiles | undefined;
   readonly startedAt = Date.now();
@@ -75,10 +78,8 @@ export class WorkerContext {
     this.hints = new HintReporter(sendHints, log);
     this.readRepair = new ReadRepair(cluster, this.stats, this.hints, log, () => this.config.readRepairMaxSize);
     this.metadata = new MetadataStore(cluster, metadataGroups);
-    if (snapshot.localNode && snapshot.proxy.localReads) {
-      this.localNode = snapshot.localNode.endpoint;
-      this.localFiles = new LocalFiles(snapshot.localNode.dir + path.sep);
-    }
+    this.localNode = snapshot.localNode?.endpoint;
+    if (snapshot.localNode && snapshot.proxy.localReads) this.localFiles = new LocalFiles(snapshot.localNode.dir + path.sep);
     this.snapshot = snapshot;
     this.apply(snapshot);
   }

@@ -3,10 +3,10 @@
 // out of here: a bad request costs that request, never the node.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, CommandFlags, Errno, isReply, ProtocolError, replyHeader, type Header, type Payload } from '../elliptics/protocol/index.js';
+import { Command, CommandFlags, Errno, FlagsHigh, isReply, ProtocolError, replyHeader, type Header, type Payload } from '../elliptics/protocol/index.js';
 import type { Backend } from './engine/backend.js';
 import { StorageError } from './engine/storage-error.js';
-import { bulkRead, lookup, read, remove, write, type DataHandler } from './handlers/data.js';
+import { bulkRead, lookup, read, remove, sharedWrite, write, type DataHandler } from './handlers/data.js';
 import { auth, join, reverseLookup, routeList } from './handlers/cluster.js';
 import { iterator } from './handlers/iterator.js';
 import { backendControl, backendStatus, monitorStat, nodeStatus } from './handlers/control.js';
@@ -35,6 +35,14 @@ async function dispatch(ctx: NodeContext, conn: ServerConnection, h: Header, pay
   let backend: Backend | undefined;
   let bytes = 0;
   try {
+    if (h.cmd === Command.WRITE && h.flagsHigh & FlagsHigh.ALSO_GROUPS) {
+      // One command on the wire; each group answers for itself and counts in its backend's statistics.
+      const { ok, bytes: n } = await sharedWrite(ctx, conn, h, payload,
+        (b, ok1, n1, t0) => b && ctx.backendStats(b).record(h.cmd, ok1, n1, microsSince(t0)),
+        (err) => ({ status: errorStatus(ctx, conn, h, err), body: err instanceof StorageError ? err.payload : undefined }));
+      count(ctx, conn, undefined, h.cmd, ok, n, started);
+      return;
+    }
     const data = DATA.get(h.cmd);
     if (data) {
       backend = ctx.backendByGroup(h.group);
@@ -97,8 +105,12 @@ function errorStatus(ctx: NodeContext, conn: ServerConnection, h: Header, err: u
   return Errno.EIO;
 }
 
+function microsSince(started: bigint): number {
+  return Number((process.hrtime.bigint() - started) / 1000n);
+}
+
 function count(ctx: NodeContext, conn: ServerConnection, backend: Backend | undefined, cmd: number, ok: boolean, bytes: number, started: bigint): void {
-  const micros = Number((process.hrtime.bigint() - started) / 1000n);
+  const micros = microsSince(started);
   ctx.stats.record(cmd, ok, bytes, micros);
   conn.stats.record(cmd, ok, bytes, micros);
   if (backend) ctx.backendStats(backend).record(cmd, ok, bytes, micros);

@@ -93,6 +93,13 @@ export const FlagsHigh = {
    * io_attr, then a Location (location.ts) — and the reader takes them from the file itself.
    */
   LOCATE: 0x0002_0000,
+  /**
+   * Ours (bit 50), on WRITE to our node on the same host: after the data the payload lists more
+   * groups (u32 count, u32 each) served by the same node, and the node stores the same bytes in each
+   * of them — one transfer and one checksum pass for every replica it holds. It answers one ACK per
+   * group (the reply's group field says which; MORE on all but the last to finish).
+   */
+  ALSO_GROUPS: 0x0004_0000,
 } as const;
 
 /** I/O flags (`dnet_io_attr.flags`, u32). */

@@ -102,6 +102,8 @@ export interface ReplyOptions {
   /** Set (true) or clear (false) MORE on top of the flags. */
   more?: boolean;
   backendId?: number;
+  /** The group the reply speaks for (a WRITE with FlagsHigh.ALSO_GROUPS answers for several). */
+  group?: number;
   /** Replace the flags entirely (REVERSE_LOOKUP / ROUTE_LIST answer with exactly NOLOCK|REPLY). */
   flags?: number;
   id?: Buffer;
@@ -117,7 +119,7 @@ export function replyHeader(req: Header, opts: ReplyOptions = {}): Header {
   else if (opts.more === false) flags &= ~CommandFlags.MORE;
   return {
     id: opts.id ?? req.id,
-    group: req.group,
+    group: opts.group ?? req.group,
     reserved: req.reserved,
     status: opts.status ?? 0,
     cmd: req.cmd,

@@ -15,3 +15,4 @@ export * from './key.js';
 export * from './frame.js';
 export * from './iterator.js';
 export * from './location.js';
+export * from './also-groups.js';

@@ -26,6 +26,13 @@ export class ChunkCrcBuilder {
     this.position += data.length;
   }
 
+  /** The chunk CRCs of `data` (the chunks of one object, in order). */
+  static of(data: readonly Buffer[]): Uint32Array {
+    const b = new ChunkCrcBuilder();
+    for (const part of data) b.feed(part);
+    return b.finish();
+  }
+
   /** The chunk CRCs of the bytes fed so far. */
   finish(): Uint32Array {
     const out = new Uint32Array(chunkCount(this.position));

@@ -25,6 +25,11 @@ export interface WriteRequest {
   ioFlags: number;
   timestamp: DnetTime;
   userFlags: bigint;
+  /**
+   * The chunk CRCs of `data`, when the caller has them (a WRITE for several groups computes them
+   * once); used where the record is exactly `data`.
+   */
+  crcs?: Uint32Array;
 }
 
 export interface WriteResult {
@@ -172,7 +177,7 @@ export class WritePath {
     const crcs = await giveBackOnFailure(blob, at, recordSpan(size), async () => {
       if (keepOld || offset !== 0) return writeComposed(blob, at, header, w, offset, keepOld ? old : undefined, pad);
       // The common case: the whole object arrives in this request; one writev puts it on disk.
-      const whole = chunkCrcsOf(w.data);
+      const whole = w.crcs ?? ChunkCrcBuilder.of(w.data);
       const parts = [encodeRecordHeader(header), ...w.data];
       if (size > 0) parts.push(encodeFooter(size, whole), pad);
       await writeRecord(blob, parts, at);
@@ -255,10 +260,4 @@ function stampTime(w: WriteRequest): DnetTime {
 function stamp(w: WriteRequest): Pick<RecordHeader, 'tsec' | 'tnsec' | 'userFlags'> {
   const t = stampTime(w);
   return { tsec: t.sec, tnsec: t.nsec, userFlags: w.userFlags };
-}
-
-function chunkCrcsOf(data: readonly Buffer[]): Uint32Array {
-  const b = new ChunkCrcBuilder();
-  for (const part of data) b.feed(part);
-  return b.finish();
 }

@@ -3,14 +3,16 @@
 // trailing ACK), an error ACK from the dispatcher on failure.
 
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Command, CommandFlags, Errno, FlagsHigh, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags, RecordFlags,
-  decodeIoAttr, encodeFileInfoReply, encodeLocation, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
+  decodeAlsoGroups, decodeIoAttr, isEmptyTime, timeNow, encodeFileInfoReply, encodeLocation, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
   type Payload,
 } from '../../elliptics/protocol/index.js';
 import { type Backend, type ReadResult, wireRecordFlags } from '../engine/backend.js';
 import { dataOffset, type RecordRef } from '../engine/key-index.js';
 import { StorageError } from '../engine/storage-error.js';
+import { ChunkCrcBuilder } from '../engine/chunk-crc.js';
 import { encodeRecordHeader } from '../engine/record.js';
 import type { NodeContext } from '../node-context.js';
 import type { ServerConnection } from '../server-connection.js';
@@ -65,12 +67,28 @@ export const lookup: DataHandler = async (ctx, conn, h, _payload, backend) => {
 };
 
 export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
+  const io = writeIoAttr(payload);
+  // The data goes to disk as the chunks it arrived in: no copy of the payload.
+  const data = payload.slice(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
+  sendAck(conn, replyHeader(h, { backendId: backend.id }), await writeInto(ctx, backend, io, data, undefined));
+  return io.size;
+};
+
+function writeIoAttr(payload: Payload): IoAttr {
   const io = ioAttrOf(payload, 'WRITE');
   if (io.size > payload.length - IO_ATTR_SIZE) {
     throw new StorageError(Errno.EINVAL, `WRITE io_attr announces ${io.size} bytes, the frame carries ${payload.length - IO_ATTR_SIZE}`);
   }
-  // The data goes to disk as the chunks it arrived in: no copy of the payload.
-  const data = payload.slice(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
+  return io;
+}
+
+function sendAck(conn: ServerConnection, header: Header, body: Buffer | undefined): void {
+  if (body) conn.send(header, body);
+  else conn.send(header);
+}
+
+/** Stores a WRITE's data in `backend`; the ACK's payload (the file info, or nothing). */
+async function writeInto(ctx: NodeContext, backend: Backend, io: IoAttr, data: Buffer[], crcs: Uint32Array | undefined): Promise<Buffer | undefined> {
   const result = await backend.write({
     id: Buffer.from(io.id), // the index keeps it: do not pin the socket buffer
     data,
@@ -80,11 +98,55 @@ export const write: DataHandler = async (ctx, conn, h, payload, backend) => {
     ioFlags: io.flags,
     timestamp: io.timestamp,
     userFlags: io.userFlags,
+    crcs,
   });
-  if (io.flags & IoFlags.WRITE_NO_FILE_INFO) conn.send(replyHeader(h, { backendId: backend.id }));
-  else conn.send(replyHeader(h, { backendId: backend.id }), encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(result.ref, result.pending) }));
-  return io.size;
-};
+  if (io.flags & IoFlags.WRITE_NO_FILE_INFO) return undefined;
+  return encodeFileInfoReply({ addr: ctx.self, info: fileInfoOf(result.ref, result.pending) });
+}
+
+/** Flags under which a WRITE's data is the whole new record (so its chunk CRCs are the record's). */
+const PARTIAL_WRITE = IoFlags.APPEND | IoFlags.PREPARE | IoFlags.PLAIN_WRITE | IoFlags.COMMIT;
+
+/**
+ * A WRITE with FlagsHigh.ALSO_GROUPS: the same bytes stored in its own group and every group listed
+ * after the data, in parallel, with the chunk CRCs computed once. Each group gets its own ACK (its
+ * own status; MORE on all but the last to finish) and counts in its backend's statistics as if it
+ * had come alone. A malformed list fails the whole command (the dispatcher answers for the
+ * command's group).
+ */
+export async function sharedWrite(ctx: NodeContext, conn: ServerConnection, h: Header, payload: Payload, count: (backend: Backend | undefined, ok: boolean, bytes: number, started: bigint) => void, failure: (err: unknown) => { status: number; body: Buffer | undefined }): Promise<{ ok: boolean; bytes: number }> {
+  const io = writeIoAttr(payload);
+  const tail = payload.length > IO_ATTR_SIZE + io.size ? payload.slice(IO_ATTR_SIZE + io.size) : [];
+  const also = tail.length > 0 ? decodeAlsoGroups(tail.length === 1 ? tail[0]! : Buffer.concat(tail)) : undefined;
+  const groups = also ? [h.group, ...also] : [];
+  if (!also || new Set(groups).size !== groups.length) {
+    throw new StorageError(Errno.EINVAL, 'WRITE with ALSO_GROUPS: no valid list of further groups after the data');
+  }
+  const data = payload.slice(IO_ATTR_SIZE, IO_ATTR_SIZE + io.size);
+  // One version in every group: a write without a time gets one now, the same for all.
+  if (isEmptyTime(io.timestamp)) io.timestamp = timeNow();
+  const crcs = io.offset === 0 && !(io.flags & PARTIAL_WRITE) ? ChunkCrcBuilder.of(data) : undefined;
+  let left = groups.length;
+  let failed = 0;
+  await Promise.all(groups.map(async (group) => {
+    const started = process.hrtime.bigint();
+    const backend = ctx.backendByGroup(group);
+    let status = 0;
+    let body: Buffer | undefined;
+    try {
+      if (!backend || !backend.enabled) throw new StorageError(Errno.ENOTSUP, `group ${group} is not served by this node`);
+      if (backend.delay > 0) await sleep(backend.delay);
+      body = await writeInto(ctx, backend, io, data, crcs);
+    } catch (err) {
+      ({ status, body } = failure(err));
+    }
+    left--;
+    if (status !== 0) failed++;
+    sendAck(conn, replyHeader(h, { group, status, backendId: backend ? backend.id : -1, more: left > 0 }), body);
+    count(backend, status === 0, status === 0 ? io.size : 0, started);
+  }));
+  return { ok: failed === 0, bytes: io.size * (groups.length - failed) };
+}
 
 /**
  * The whole encoded READ reply (header + io_attr + data) in the buffer the data was read into, with

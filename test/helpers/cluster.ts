@@ -49,6 +49,20 @@ export interface Placement {
 const LOCAL: Placement = { hosts: ['127.0.0.1', '127.0.0.1'], prefix: () => [] };
 
 /** `backend(group)`: settings of the backend serving that group (e.g. a blob-size-limit). */
+/** A client of the node at host:port (and the cluster it knows), with the tests' settings. */
+export function connectTo(host: string, port: number, opts: Partial<ClusterOptions> = {}): Promise<Cluster> {
+  return Cluster.connect({
+    remotes: [{ host, port }],
+    protocolVersion: VERSION_2_26,
+    poolSize: 2,
+    timeoutMs: 10_000,
+    checkIntervalMs: 1000,
+    maxFrame: 200 * 1024 * 1024,
+    log: createLogger('test-client', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...opts,
+  });
+}
+
 export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (group: number) => Partial<BackendSpec> = () => ({}), placement: Placement = LOCAL): Promise<TestCluster> {
   const tmp = tempDir('backrunner-cluster-');
   const b = (id: number, group: number): BackendSpec => ({ ...backend(group), id, group });
@@ -80,16 +94,7 @@ export async function startTestCluster(extra: Partial<NodeSpec> = {}, backend: (
       await joined(nodes[0]!.port, 2, hosts[0]);
     },
     async connect(opts: Partial<ClusterOptions> = {}) {
-      const c = await Cluster.connect({
-        remotes: [{ host: hosts[0], port: nodes[0]!.port }],
-        protocolVersion: VERSION_2_26,
-        poolSize: 2,
-        timeoutMs: 10_000,
-        checkIntervalMs: 1000,
-        maxFrame: 200 * 1024 * 1024,
-        log: createLogger('test-client', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-        ...opts,
-      });
+      const c = await connectTo(hosts[0], nodes[0]!.port, opts);
       clients.push(c);
       return c;
     },

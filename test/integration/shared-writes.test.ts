@@ -6,15 +6,15 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster, Session } from '../../src/elliptics/index.js';
+import { type Cluster, Session } from '../../src/elliptics/index.js';
 import {
-  BackendCommand, Command, Errno, FlagsHigh, VERSION_2_26, encodeAlsoGroups, keyToId,
+  BackendCommand, Command, Errno, FlagsHigh, encodeAlsoGroups, keyToId,
 } from '../../src/elliptics/protocol/index.js';
 import { sharedWriteRequest, writeRequest } from '../../src/elliptics/requests.js';
 import type { StorageNode } from '../../src/storage-node/node.js';
-import { createLogger } from '../../src/util/logger.js';
 import { readFileSync } from 'node:fs';
 import { startNode, tempDir } from '../helpers/nodes.js';
+import { connectTo } from '../helpers/cluster.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { startEmbeddedProxy } from '../helpers/embedded-proxy.js';
 import { KeepAliveClient } from '../helpers/keep-alive.js';
@@ -42,15 +42,7 @@ describe('writes to several groups of the local node', () => {
 
   before(async () => {
     node = await startNode(tmp.dir, { backends: [{ id: 1, group: 1 }, { id: 2, group: 2 }, { id: 3, group: 3 }] });
-    cluster = await Cluster.connect({
-      remotes: [{ host: '127.0.0.1', port: node.port }],
-      protocolVersion: VERSION_2_26,
-      poolSize: 1,
-      timeoutMs: 10_000,
-      checkIntervalMs: 1000,
-      maxFrame: 200 * 1024 * 1024,
-      log: createLogger('test-client', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    });
+    cluster = await connectTo('127.0.0.1', node.port, { poolSize: 1 });
     const endpoint = cluster.route(1, keyToId('x', 'b')).pool.endpoint;
     local = new Session(cluster, { namespace: 'b', groups: [1, 2, 3], localNode: endpoint });
     raw = await RawClient.connect(node.port);

@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponse } from '@trufflesuite/uws-js-unofficial'
 import { uploadCharge, type Charge } from './admission.js';
 import { errorBody, HttpError, overloaded, toHttpError } from './errors.js';
 import { ClientGone, Exchange } from './http/exchange.js';
+import { LinkedSet } from '../util/linked-set.js';
 import { decodePath, PathError, splitHandler, splitParams, type DecodedPath } from './http/path.js';
 import { bulkRemove, remove } from './handlers/delete.js';
 import { exit, profile, updateLocalConfig } from './handlers/control.js';
@@ -54,7 +55,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
 const STATIC: Route = { storage: true, params: 0, methods: ['GET'], run: staticFile };
 
 /** Exchanges in progress, for idle-timeout and draining. */
-const active = new Set<Exchange>();
+const active = new LinkedSet<Exchange>();
 
 /** The request target decoded once (spec §2's two passes) and split at the handler name. */
 interface Target extends DecodedPath {

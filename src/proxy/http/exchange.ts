@@ -65,6 +65,9 @@ export class Exchange {
   private body: BodyQueue | undefined;
   private writable: ((offset: number) => boolean) | undefined;
   private readonly abortHandlers: (() => void)[] = [];
+  /** Neighbours in the router's list of exchanges in progress (a LinkedSet). */
+  listPrev: Exchange | undefined = undefined;
+  listNext: Exchange | undefined = undefined;
 
   constructor(
     private readonly res: HttpResponse,

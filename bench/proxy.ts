@@ -9,7 +9,7 @@
 // of the whole proxy tree (workers + primary + embedded node) per request is what the targets
 // bound.
 //
-//   npm run bench:proxy [-- --seconds 5] [--rounds 3] [--only get4,get1m,up4,up1m,memory] [--profile]
+//   npm run bench:proxy [-- --seconds 5] [--rounds 3] [--rest 20] [--only get4,get1m,up4,up1m,memory] [--profile]
 //
 // Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 

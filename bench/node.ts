@@ -122,11 +122,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-node-'));
   const node = await startBenchNode(path.join(dir, 'node'), [1], VERIFY_TTL === undefined ? {} : { 'verify-ttl': Number(VERIFY_TTL) });
   const ceiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', []);
+  // The same server appending each request to a file in the node's directory: the storage ceiling.
+  const fileCeiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', [path.join(dir, 'ceiling.blob')]);
   const rows: (string | number)[][] = [];
   try {
     const conn = await Connection.open('127.0.0.1', node.port, { maxFrame: 200 * 1024 * 1024, timeoutMs: 30_000 });
     await conn.handshake(VERSION_2_26);
     const bare = await CeilingClient.connect(ceiling.message.port);
+    const bareFile = await CeilingClient.connect(fileCeiling.message.port);
     const send = async (r: Request): Promise<void> => {
       const packets = await conn.request(r.header, r.payload);
       finalPacket(packets, 'bench');
@@ -143,6 +146,7 @@ async function main(): Promise<void> {
           if (ONLY && !`${op}-${sizeLabel(size).replace(' ', '')}-${c}`.includes(ONLY)) continue;
           const viaNode: Result = { ops: 0, seconds: 0, bytes: 0, serverCpu: 0, clientCpu: 0 };
           const viaTcp: Result = { ops: 0, seconds: 0, bytes: 0, serverCpu: 0, clientCpu: 0 };
+          const viaFile: Result = { ops: 0, seconds: 0, bytes: 0, serverCpu: 0, clientCpu: 0 };
           for (let round = 0; round < ROUNDS; round++) {
             add(viaNode, await drive(node.proc.pid!, c, size, (i) =>
               op === 'read' ? send(readRequest({ id: ids[i % KEYS]!, group: 1 })) : send(writeRequest({ id: ids[i % KEYS]!, group: 1 }, body)),
@@ -151,17 +155,24 @@ async function main(): Promise<void> {
               op === 'read'
                 ? bare.call(HEADER_SIZE + IO_ATTR_SIZE, HEADER_SIZE + IO_ATTR_SIZE + size)
                 : bare.call(HEADER_SIZE + IO_ATTR_SIZE + size, HEADER_SIZE + WRITE_REPLY, body), Infinity, SECONDS / ROUNDS));
+            if (op === 'write') {
+              add(viaFile, await drive(fileCeiling.proc.pid!, c, size, () => bareFile.call(HEADER_SIZE + IO_ATTR_SIZE + size, HEADER_SIZE + WRITE_REPLY, body),
+                (1024 * 1024 * 1024) / ROUNDS, SECONDS / ROUNDS));
+            }
           }
           const nodeOps = viaNode.ops / viaNode.seconds;
           const tcpOps = viaTcp.ops / viaTcp.seconds;
+          const fileOps = viaFile.ops / viaFile.seconds;
+          const stored = op === 'write' ? [fileOps, cpu(viaFile, 'serverCpu'), percent(nodeOps, fileOps)] : ['-', '-', '-'];
           rows.push([op, sizeLabel(size), c, nodeOps, viaNode.bytes / viaNode.seconds / 1e6, cpu(viaNode, 'serverCpu'), cpu(viaNode, 'clientCpu'),
-            tcpOps, viaTcp.bytes / viaTcp.seconds / 1e6, cpu(viaTcp, 'serverCpu'), cpu(viaTcp, 'clientCpu'), percent(nodeOps, tcpOps)]);
+            tcpOps, viaTcp.bytes / viaTcp.seconds / 1e6, cpu(viaTcp, 'serverCpu'), cpu(viaTcp, 'clientCpu'), percent(nodeOps, tcpOps), ...stored]);
         }
       }
     }
     printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'})`,
-      ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp'], rows);
+      ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp', 'tcp+file ops/s', 'server cpu', 'node/tcp+file'], rows);
     process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
+    process.stdout.write('tcp+file: the bare TCP server also appending each request to a file beside the node\'s blobs (page cache, no fsync): the most any node can write here\n');
     say(`chart: ${writeBarChart('node', {
       title: 'Storage node vs bare TCP, same run (ops/s as % of bare TCP)',
       yLabel: '% of bare TCP',
@@ -187,9 +198,11 @@ async function main(): Promise<void> {
       [[`${(before / 2 ** 20).toFixed(0)} MiB`, `${(peak / 2 ** 20).toFixed(0)} MiB`, `${(after / 2 ** 20).toFixed(0)} MiB`, `${((peak - before) / 2 ** 20).toFixed(0)} MiB`, ((performance.now() - t0) / 1000).toFixed(1)]]);
     conn.destroy();
     bare.close();
+    bareFile.close();
   } finally {
     await stop(node.proc);
     await stop(ceiling.proc);
+    await stop(fileCeiling.proc);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,13 +1,31 @@
 // The ceiling for any request/response protocol on this machine: a TCP server that reads each
 // request (u32 request length, u32 response length, then filler) and answers with that many bytes
 // of a preallocated buffer. No decoding, no storage: only the kernel and the event loop.
+//
+// With a file path as its argument it is the ceiling of a storage server instead: each request's
+// bytes are also appended to that file (one writev in the thread pool, as the node does) and the
+// answer goes out once they are in the page cache, in request order. What this costs on a machine
+// (the copy into fresh page-cache pages) bounds any node's writes there.
 
+import fs from 'node:fs';
 import net from 'node:net';
 
 const RESPONSE = Buffer.alloc(8 * 1024 * 1024, 0x5a);
 
+const file = process.argv[2];
+const fd = file ? fs.openSync(file, 'w') : -1;
+let appendAt = 0;
+
+/** Appends the request's bytes; resolves once they are written. */
+function append(parts: Buffer[], length: number): Promise<void> {
+  const at = appendAt;
+  appendAt += length;
+  return new Promise((resolve, reject) => fs.writev(fd, parts, at, (err) => (err ? reject(err) : resolve())));
+}
+
 const server = net.createServer((socket) => {
   socket.setNoDelay(true);
+  let answered: Promise<void> = Promise.resolve();
   let pending: Buffer[] = [];
   let buffered = 0;
   let need = 0; // bytes of the current request still to arrive (0: waiting for a prefix)
@@ -24,21 +42,29 @@ const server = net.createServer((socket) => {
         respond = head.readUInt32LE(4);
       }
       if (buffered < need) return;
-      // Drop the request bytes.
+      // Take the request bytes off the queue (kept only when they are to be stored).
+      const parts: Buffer[] = [];
       let drop = need;
       while (drop > 0) {
         const c = pending[0]!;
         if (c.length <= drop) {
           drop -= c.length;
+          if (fd >= 0) parts.push(c);
           pending.shift();
         } else {
+          if (fd >= 0) parts.push(c.subarray(0, drop));
           pending[0] = c.subarray(drop);
           drop = 0;
         }
       }
       buffered -= need;
+      const answer = RESPONSE.subarray(0, respond);
+      if (fd < 0) socket.write(answer);
+      else {
+        const stored = append(parts, need);
+        answered = Promise.all([answered, stored]).then(() => void socket.write(answer));
+      }
       need = 0;
-      socket.write(RESPONSE.subarray(0, respond));
     }
   });
   socket.on('error', () => undefined);

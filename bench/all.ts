@@ -13,7 +13,7 @@ import { argValue } from './lib/args.js';
 import { resultsDir } from './lib/svg.js';
 
 /** In the order a reader wants them: the storage layer first, then what is built on it. */
-const BENCHES = ['node', 'engine', 'client', 'hash', 'proxy', 'selection', 'faults', 'recovery', 'redirect'];
+const BENCHES = ['page-cache', 'node', 'engine', 'client', 'hash', 'proxy', 'selection', 'faults', 'recovery', 'redirect'];
 const SKIP = new Set(argValue('--skip')?.split(',') ?? []);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 

@@ -42,7 +42,7 @@ describe('storage node', () => {
     tmp.cleanup();
   });
 
-  it('requests issued in one turn leave in one write, and every reply reaches its own request', async () => {
+  it('requests issued in one turn leave in one write, their replies too, and every reply reaches its own request', async () => {
     // Distinct size and bytes per key: a reply handed to another request's promise fails the checks.
     const n = 240;
     const body = (i: number): Buffer => Buffer.alloc(1 + ((i * 53) % 9000), `batch-${i}-`);
@@ -53,6 +53,8 @@ describe('storage node', () => {
 
     // Reads, lookups and misses interleaved in one turn, spread over two backends.
     const mark = client.conn.flushes;
+    const nodeWrites = (): number => [...node.connections].reduce((sum, c) => sum + c.socketWrites, 0);
+    const repliesBefore = nodeWrites();
     const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => {
       const g = 1 + (i % 2);
       if (i % 3 === 0) return client.read(g, `batch-${i}`).then((r) => ({ i, kind: 'read', data: r.data }));
@@ -60,6 +62,10 @@ describe('storage node', () => {
       return client.read(g, `batch-missing-${i}`).then(() => ({ i, kind: 'miss', status: 0 }), (e: { status: number }) => ({ i, kind: 'miss', status: e.status }));
     }));
     assert.ok(client.conn.flushes - mark <= 2, `${n} mixed requests took ${client.conn.flushes - mark} socket writes`);
+    // Served from the page cache, their replies are ready within the turn that read the requests.
+    // Each read of the socket takes what fits; the replies of one read leave together.
+    const replyWrites = nodeWrites() - repliesBefore;
+    assert.ok(replyWrites >= 1 && replyWrites <= n / 8, `${n} replies took ${replyWrites} socket writes`);
     for (const o of outcomes) {
       if (o.kind === 'read') assert.deepEqual((o as { data: Buffer }).data, body(o.i), `read ${o.i}`);
       else if (o.kind === 'lookup') assert.equal((o as { size: number }).size, body(o.i).length, `lookup ${o.i}`);

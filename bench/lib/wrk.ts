@@ -23,6 +23,8 @@ export interface WrkOptions {
   /** A Lua script (path). */
   script?: string;
   headers?: Record<string, string>;
+  /** Seconds before wrk counts a reply as a timeout error (wrk's default: 2). */
+  timeoutSeconds?: number;
 }
 
 /** Exits with a message naming the Debian packages when `cmd` is not installed. */
@@ -37,7 +39,7 @@ export function need(cmd: string, bench: string): void {
 
 export function wrk(url: string, o: WrkOptions): Promise<WrkResult> {
   const headers = Object.entries(o.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const args = ['-t', '1', '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', ...headers, ...(o.script ? ['-s', o.script] : []), url];
+  const args = ['-t', '1', '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', ...(o.timeoutSeconds ? ['--timeout', `${o.timeoutSeconds}s`] : []), ...headers, ...(o.script ? ['-s', o.script] : []), url];
   return new Promise((resolve, reject) => {
     const sh = spawn('sh', ['-c', 'wrk "$@"; times', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

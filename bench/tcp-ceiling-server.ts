@@ -3,24 +3,27 @@
 // of a preallocated buffer. No decoding, no storage: only the kernel and the event loop.
 //
 // With a file path as its argument it is the ceiling of a storage server instead: each request's
-// bytes are also appended to that file (one writev in the thread pool, as the node does) and the
-// answer goes out once they are in the page cache, in request order. What this costs on a machine
+// bytes are also appended to that file (in the thread pool, one write at a time with contiguous
+// ones together: the node's WriteLane) and the answer goes out once they are in the page cache,
+// in request order. What this costs on a machine
 // (the copy into fresh page-cache pages) bounds any node's writes there.
 
 import fs from 'node:fs';
 import net from 'node:net';
+import { WriteLane } from '../src/storage-node/engine/write-lane.js';
 
 const RESPONSE = Buffer.alloc(8 * 1024 * 1024, 0x5a);
 
 const file = process.argv[2];
 const fd = file ? fs.openSync(file, 'w') : -1;
+const lane = new WriteLane(fd);
 let appendAt = 0;
 
 /** Appends the request's bytes; resolves once they are written. */
 function append(parts: Buffer[], length: number): Promise<void> {
   const at = appendAt;
   appendAt += length;
-  return new Promise((resolve, reject) => fs.writev(fd, parts, at, (err) => (err ? reject(err) : resolve())));
+  return lane.write(parts, at, length);
 }
 
 const server = net.createServer((socket) => {

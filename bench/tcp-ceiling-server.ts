@@ -5,8 +5,8 @@
 // With a file path as its argument it is the ceiling of a storage server instead: each request's
 // bytes are also appended to that file (in the thread pool, one write at a time with contiguous
 // ones together: the node's WriteLane) and the answer goes out once they are in the page cache,
-// in request order. What this costs on a machine
-// (the copy into fresh page-cache pages) bounds any node's writes there.
+// in request order. What this costs on a machine (the copy into fresh page-cache pages) bounds
+// any node's writes there.
 
 import fs from 'node:fs';
 import net from 'node:net';

@@ -38,23 +38,25 @@ export class ServerConnection {
   socketWrites = 0;
   private readonly decoder: FrameDecoder;
   private paused = false;
+  /** Replies are held (corked) until this turn's microtasks have run: holdReplies. */
+  private holding = false;
+  /** A reply was queued while holding. */
+  private held = false;
   closed = false;
 
   /** `accepted` comes from a server listening with pauseOnConnect. */
   constructor(accepted: net.Socket, opts: ServerConnectionOptions) {
     // A client on the Unix socket has no address: it is a process of this host.
     this.remote = accepted.remoteAddress ? `${accepted.remoteAddress.replace(/^::ffff:/, '')}:${accepted.remotePort ?? 0}` : 'local';
-    const decoder = (this.decoder = new FrameDecoder((h, p) => opts.onFrame(this, h, p), opts.maxFrame, { pool: opts.frames, above: LARGE_FRAME }));
-    const reader = frameReader(decoder, (err) => {
+    const onFrame = (h: Header, p: Payload): void => {
+      this.holdReplies();
+      opts.onFrame(this, h, p);
+    };
+    const decoder = (this.decoder = new FrameDecoder(onFrame, opts.maxFrame, { pool: opts.frames, above: LARGE_FRAME }));
+    this.socket = readAcceptedWith(accepted, frameReader(decoder, (err) => {
       this.socket.pause();
       opts.onBadInput(this, err);
-    });
-    const received = reader.callback;
-    reader.callback = (bytes, buf) => {
-      this.holdReplies();
-      return received(bytes, buf);
-    };
-    this.socket = readAcceptedWith(accepted, reader);
+    }));
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 10_000);
     this.socket.on('close', () => (this.closed = true));
@@ -67,9 +69,9 @@ export class ServerConnection {
   }
 
   /**
-   * Replies to the requests of one socket read leave in one writev. A pipelining client sends
-   * several requests per read (the proxy's workers send what one turn of their loop produced), and
-   * the replies of those served from memory or the page cache are ready before this turn's
+   * Called for each frame decoded: replies to the requests of one socket read leave in one writev.
+   * A pipelining client sends several requests per read (the proxy's workers send what one turn of
+   * their loop produced), and the replies of those served from memory or the page cache are ready before this turn's
    * microtasks run out; one send to the kernel instead of one each saves most of the per-reply
    * cost on loopback, where the sender also runs the receiver's TCP path. The socket is uncorked
    * by a tick queued from the first microtask: Node runs it once every microtask has run, so no
@@ -83,9 +85,6 @@ export class ServerConnection {
     queueMicrotask(this.releaseSoon);
   }
 
-  private holding = false;
-  /** A reply was queued while holding. */
-  private held = false;
   private readonly releaseSoon = (): void => {
     process.nextTick(this.releaseReplies);
   };

@@ -51,6 +51,33 @@ describe('WriteLane', () => {
     assert.equal(lane.batches, 4);
   }));
 
+  it('a batch that fails part way: the write that landed whole succeeds, the one that did not fails', async (t) => {
+    // The file size limit of the filesystem: ext4 stops files at 16 TiB − 4 KiB (EFBIG beyond).
+    const limit = 2 ** 44 - 4096;
+    await withFile(async (fd, file) => {
+      try {
+        fs.writeSync(fd, Buffer.alloc(1), 0, 1, limit);
+        return t.skip(`the filesystem of ${file} takes writes at 16 TiB (no size limit there to fail against)`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EFBIG') throw err;
+      }
+      const lane = new WriteLane(fd);
+      // The first write goes alone; the two behind it continue one another and leave as one batch,
+      // of which the kernel takes the first half (a short write) and refuses the rest.
+      const first = lane.write([piece(0, 4096)], 0, 4096);
+      const landed = lane.write([piece(1, 4096)], limit - 4096, 4096);
+      const refused = lane.write([piece(2, 4096)], limit, 4096);
+      const [a, b, c] = await Promise.allSettled([first, landed, refused]);
+      assert.equal(a.status, 'fulfilled');
+      assert.equal(b.status, 'fulfilled', 'the write below the limit landed whole: it must not be reported failed');
+      assert.equal(c.status === 'rejected' && (c.reason as NodeJS.ErrnoException).code, 'EFBIG');
+      assert.equal(lane.batches, 2);
+      const back = Buffer.alloc(4096);
+      fs.readSync(fd, back, 0, 4096, limit - 4096);
+      assert.ok(back.equals(piece(1, 4096)));
+    });
+  });
+
   it('a failed write rejects its own promise and those of its batch, and the lane goes on', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'write-lane-'));
     const file = path.join(dir, 'blob');

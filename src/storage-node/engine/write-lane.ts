@@ -39,16 +39,17 @@ export class WriteLane {
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
       this.batches++;
-      if (batch.length === 1) await run(this.fd, batch[0]!);
-      else {
-        try {
-          await pwriteAll(this.fd, batch.flatMap((j) => j.buffers), batch[0]!.position);
-          for (const j of batch) j.resolve();
-        } catch {
-          // Each write gets its own outcome (a full disk may take the first and refuse the next):
-          // a write reported failed must not be one that landed whole.
-          for (const j of batch) await run(this.fd, j);
-        }
+      if (batch.length === 1) {
+        await run(this.fd, batch[0]!);
+        continue;
+      }
+      try {
+        await pwriteAll(this.fd, batch.flatMap((j) => j.buffers), batch[0]!.position);
+        for (const j of batch) j.resolve();
+      } catch {
+        // Each write gets its own outcome (a full disk may take the first and refuse the next):
+        // a write reported failed must not be one that landed whole.
+        for (const j of batch) await run(this.fd, j);
       }
     }
     this.draining = false;

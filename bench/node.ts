@@ -1,7 +1,7 @@
 // Storage node throughput through the codec over TCP, next to the bare TCP ceiling measured in the
 // same run, and the node's memory while 1 GiB passes through it.
 //
-//   npm run bench:node [-- --seconds 3]
+//   npm run bench:node [-- --seconds 3] [--only write-1MiB] [--page-cache-cap 512]
 
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { printTable, percent, say, sizeLabel } from './lib/table.js';
 import { writeBarChart } from './lib/svg.js';
 import { cpuSecondsOf, forkReady, rssOf, startBenchNode, stop } from './lib/processes.js';
 import { argValue } from './lib/args.js';
+import { MemoryCap } from './lib/memory-cap.js';
 
 const SECONDS = Number(argValue('--seconds') ?? 3);
 /** `--only read` / `--only 4KiB` / `--only read-4KiB-16`: run the matching cells only. */
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
   const ceiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', []);
   // The same server appending each request to a file in the node's directory: the storage ceiling.
   const fileCeiling = await forkReady<{ port: number }>('bench/tcp-ceiling-server.js', [path.join(dir, 'ceiling.blob')]);
+  // Both writers of files share the cap (they take turns); the bare TCP server writes none.
+  const cap = MemoryCap.fromArgs('bench/node');
+  for (const pid of [node.proc.pid!, fileCeiling.proc.pid!]) cap?.add(pid);
   const rows: (string | number)[][] = [];
   try {
     const conn = await Connection.open('127.0.0.1', node.port, { maxFrame: 200 * 1024 * 1024, timeoutMs: 30_000 });
@@ -169,7 +173,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'})`,
+    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'}${cap ? `; ${cap.label}` : ''})`,
       ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp', 'tcp+file ops/s', 'server cpu', 'node/tcp+file'], rows);
     process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
     process.stdout.write('tcp+file: the bare TCP server also appending each request to a file beside the node\'s blobs (page cache, no fsync): the most any node can write here\n');
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
     await stop(node.proc);
     await stop(ceiling.proc);
     await stop(fileCeiling.proc);
+    cap?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

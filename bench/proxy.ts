@@ -9,7 +9,9 @@
 // of the whole proxy tree (workers + primary + embedded node) per request is what the targets
 // bound.
 //
-//   npm run bench:proxy [-- --seconds 5] [--rounds 3] [--rest 20] [--only get4,get1m,up4,up1m,memory] [--profile]
+//   npm run bench:proxy [-- --seconds 5] [--rounds 3] [--rest 20] [--only get4,get1m,up4,up1m,memory] [--profile] [--page-cache-cap 512]
+//
+// --page-cache-cap: the embedded node in a memory cgroup of that many MiB (bench/lib/memory-cap.ts).
 //
 // Needs wrk and nginx (Debian: apt-get install wrk nginx-light).
 
@@ -28,6 +30,7 @@ import { writeBarChart } from './lib/svg.js';
 import { percent, printTable, say } from './lib/table.js';
 import { argValue } from './lib/args.js';
 import { need, wrk } from './lib/wrk.js';
+import { MemoryCap } from './lib/memory-cap.js';
 
 const SECONDS = Number(argValue('--seconds') ?? 5);
 const ROUNDS = Number(argValue('--rounds') ?? 3);
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'backrunner-bench-proxy-'));
   const procs: ChildProcess[] = [];
+  const cap = MemoryCap.fromArgs('bench/proxy');
   try {
     const small = Buffer.alloc(4096, 0x61);
     const big = Buffer.alloc(MIB, 0x62);
@@ -154,6 +158,10 @@ async function main(): Promise<void> {
       primary: () => [proxy.pid!],
       node: () => childrenOf(proxy.pid!, 'storage-node'),
     };
+    if (cap) {
+      for (const pid of kinds.node!()) cap.add(pid);
+      say(cap.label);
+    }
     for (const [name, body] of [['k4', small], ['k1m', big]] as const) {
       const r = await fetchStatus(port, 'POST', `/upload/b1/${name}`, body);
       if (r !== 200) throw new Error(`upload of ${name} answered ${r}`);
@@ -169,6 +177,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
+    cap?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -215,12 +224,14 @@ async function throughput(dir: string, port: number, nodePort: number, small: Bu
   const uploadLua = (size: number, fresh: boolean): string => script(`up-${size}-${fresh}`, [
     'wrk.method = "POST"',
     `wrk.body = string.rep("u", ${size})`,
-    // New keys: a fresh one per request. Overwrites: 16 keys in turn, as the client baseline (one key
-    // would serialise every write on the node's per-key lock).
+    // Overwrites: 16 keys in turn, as the client baseline (one key would serialise every write on the
+    // node's per-key lock), their requests built once — wrk.format per request makes a new Lua string
+    // of the body each time, which cost wrk 4.6 ms of CPU per 1 MiB request, more than the whole tree.
+    // New keys: a fresh one per request, so each request is built (wrk's cost shows in `load gen`).
     'local n = 0',
     fresh
       ? 'request = function()\n  n = n + 1\n  return wrk.format(nil, "/upload/b1/new-" .. tostring(n) .. "-" .. tostring(math.random(1e9)))\nend'
-      : `request = function()\n  n = n + 1\n  return wrk.format(nil, "/upload/b1/over-${size}-" .. tostring(n % 16))\nend`,
+      : `local built = {}\ninit = function()\n  for i = 0, 15 do built[i] = wrk.format(nil, "/upload/b1/over-${size}-" .. i) end\nend\nrequest = function()\n  n = n + 1\n  return built[n % 16]\nend`,
   ].join('\n'));
 
   const rows: Row[] = [];

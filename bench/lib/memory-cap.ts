@@ -15,8 +15,10 @@ const V1_ROOT = '/sys/fs/cgroup/memory';
 
 export class MemoryCap {
   private constructor(
-    private readonly dir: string,
+    /** The cgroup's directory. */
+    readonly dir: string,
     readonly mib: number,
+    private readonly version: 1 | 2,
   ) {}
 
   /** The cap `--page-cache-cap` asks for, or undefined without it. */
@@ -38,13 +40,13 @@ export class MemoryCap {
         const dir = path.join(V2_ROOT, name);
         mkdirSync(dir);
         writeFileSync(path.join(dir, 'memory.max'), bytes);
-        return new MemoryCap(dir, mib);
+        return new MemoryCap(dir, mib, 2);
       }
       if (existsSync(path.join(V1_ROOT, 'memory.limit_in_bytes'))) {
         const dir = path.join(V1_ROOT, name);
         mkdirSync(dir);
         writeFileSync(path.join(dir, 'memory.limit_in_bytes'), bytes);
-        return new MemoryCap(dir, mib);
+        return new MemoryCap(dir, mib, 1);
       }
     } catch (err) {
       throw new Error(`--page-cache-cap: cannot create a memory cgroup (${(err as Error).message}): run the bench as root, or without the option`);
@@ -55,6 +57,11 @@ export class MemoryCap {
   /** Moves a running process into the cgroup; the pages it allocates from now on count against the cap. */
   add(pid: number): void {
     writeFileSync(path.join(this.dir, 'cgroup.procs'), String(pid));
+  }
+
+  /** The most memory (own and page cache) its processes held at once, in bytes. */
+  peakBytes(): number {
+    return Number(readFileSync(path.join(this.dir, this.version === 2 ? 'memory.peak' : 'memory.max_usage_in_bytes'), 'utf8'));
   }
 
   /** Removes the cgroup once its processes have exited (a cgroup with members cannot be removed). */

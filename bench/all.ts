@@ -3,6 +3,9 @@
 // results folder (bench-results/, or $BENCH_RESULTS; kept out of git); this adds index.md, which
 // lists what ran, how long it took, and links every table and chart.
 //
+// As root on a machine with a memory cgroup controller, the write cases of bench/node and bench/proxy
+// run a second time with --page-cache-cap 512 (<bench>-capped.*): see bench/lib/memory-cap.ts.
+//
 //   npm run bench [-- --skip proxy,faults]
 
 import { spawn } from 'node:child_process';
@@ -10,18 +13,33 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { argValue } from './lib/args.js';
+import { MemoryCap } from './lib/memory-cap.js';
 import { resultsDir } from './lib/svg.js';
 
+interface Bench {
+  /** The script (bench/<script>.ts), and the name its results go under. */
+  script: string;
+  name: string;
+  args: string[];
+}
+
+const CAP = ['--page-cache-cap', '512'];
 /** In the order a reader wants them: the storage layer first, then what is built on it. */
-const BENCHES = ['page-cache', 'node', 'engine', 'client', 'hash', 'proxy', 'selection', 'faults', 'recovery', 'redirect'];
+const BENCHES: Bench[] = [
+  ...['page-cache', 'node'].map((s) => ({ script: s, name: s, args: [] })),
+  { script: 'node', name: 'node-capped', args: ['--only', 'write', ...CAP] },
+  ...['engine', 'client', 'hash', 'proxy'].map((s) => ({ script: s, name: s, args: [] })),
+  { script: 'proxy', name: 'proxy-capped', args: ['--only', 'up4,up1m', '--rest', '1', ...CAP] },
+  ...['selection', 'faults', 'recovery', 'redirect'].map((s) => ({ script: s, name: s, args: [] })),
+];
 const SKIP = new Set(argValue('--skip')?.split(',') ?? []);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-function run(name: string): Promise<{ code: number | null; seconds: number }> {
+function run(b: Bench): Promise<{ code: number | null; seconds: number }> {
   const t0 = performance.now();
-  process.stdout.write(`\n=== bench/${name} ===\n`);
+  process.stdout.write(`\n=== bench/${b.script} ${b.args.join(' ')} ===\n`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(HERE, `${name}.js`)], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [path.join(HERE, `${b.script}.js`), ...b.args], { stdio: 'inherit' });
     child.on('exit', (code) => resolve({ code, seconds: (performance.now() - t0) / 1000 }));
   });
 }
@@ -30,17 +48,25 @@ async function main(): Promise<void> {
   const dir = resultsDir();
   const lines = [`# Benchmark results, ${new Date().toISOString()}`, '', '| bench | exit | seconds | tables | charts |', '|---|---|---|---|---|'];
   let failed = 0;
-  for (const name of BENCHES) {
-    if (SKIP.has(name)) {
+  for (const b of BENCHES) {
+    const name = b.name;
+    if (SKIP.has(name) || SKIP.has(b.script)) {
       lines.push(`| ${name} | skipped | | | |`);
       continue;
     }
+    const cannot = b.args.includes(CAP[0]!) ? MemoryCap.unavailable() : undefined;
+    if (cannot) {
+      lines.push(`| ${name} | skipped: ${cannot} | | | |`);
+      continue;
+    }
     // What an earlier run left under this bench's name must not pass for this run's results.
-    for (const f of readdirSync(dir)) if (f.startsWith(name) && /\.(svg|txt)$/.test(f)) rmSync(path.join(dir, f));
-    const { code, seconds } = await run(name);
+    const capped = name.endsWith('-capped');
+    const ours = (f: string): boolean => f.startsWith(b.script) && f.endsWith('-capped.svg') === capped && (f.endsWith('.svg') || f === `${name}.txt`);
+    for (const f of readdirSync(dir)) if (ours(f)) rmSync(path.join(dir, f));
+    const { code, seconds } = await run(b);
     if (code !== 0) failed++;
     const files = readdirSync(dir);
-    const charts = files.filter((f) => f.startsWith(name) && f.endsWith('.svg')).map((f) => `[${f}](${f})`);
+    const charts = files.filter((f) => ours(f) && f.endsWith('.svg')).map((f) => `[${f}](${f})`);
     const tables = files.includes(`${name}.txt`) ? `[${name}.txt](${name}.txt)` : '';
     lines.push(`| ${name} | ${code} | ${seconds.toFixed(0)} | ${tables} | ${charts.join(' ')} |`);
   }

@@ -173,7 +173,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'}${cap ? `; ${cap.label}` : ''})`,
+    printTable(`storage node vs bare TCP request/response (${SECONDS} s per side and cell in ${ROUNDS} alternating rounds; one connection, requests pipelined; verify-ttl ${VERIFY_TTL ?? 'default'}${cap ? `; ${cap.label}, ${cap.report()}` : ''})`,
       ['op', 'size', 'conc', 'node ops/s', 'node MB/s', 'node cpu', 'client cpu', 'tcp ops/s', 'tcp MB/s', 'server cpu', 'client cpu', 'node/tcp', 'tcp+file ops/s', 'server cpu', 'node/tcp+file'], rows);
     process.stdout.write('cpu: share of one core used by the server process / by this client process during the cell\n');
     process.stdout.write('tcp+file: the bare TCP server also appending each request to a file beside the node\'s blobs (page cache, no fsync): the most any node can write here\n');

@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     }
 
     if (!ONLY || ONLY.some((k) => k !== 'memory')) await throughput(dir, port, nodePort, small, big, procs, kinds);
+    if (cap) say(`${cap.label}: ${cap.report()}`);
     if (wanted('memory')) await memory(port, proxy.pid!);
     if (PROFILE) {
       proxy.kill('SIGTERM');

@@ -11,3 +11,6 @@ export function argNumber(name: string, def: number): number {
   const v = argValue(name);
   return v === undefined ? def : Number(v);
 }
+
+/** Results of a run under `--page-cache-cap` go to their own files (<bench>-capped.txt / .svg). */
+export const RESULT_SUFFIX = process.argv.includes('--page-cache-cap') ? '-capped' : '';

@@ -30,6 +30,13 @@ export class MemoryCap {
     return MemoryCap.create(`backrunner-bench-${process.pid}`, mib);
   }
 
+  /** Why no cap can be made here (not root, no memory controller), or undefined when one can. */
+  static unavailable(): string | undefined {
+    if (process.getuid?.() !== 0) return 'needs root';
+    if (!controllers(V2_ROOT).includes('memory') && !existsSync(path.join(V1_ROOT, 'memory.limit_in_bytes'))) return 'no memory cgroup controller';
+    return undefined;
+  }
+
   /** A new memory cgroup of `mib` MiB (cgroup v2 with the memory controller, else v1). */
   static create(name: string, mib: number): MemoryCap {
     const bytes = String(mib * 1024 * 1024);
@@ -62,6 +69,16 @@ export class MemoryCap {
   /** The most memory (own and page cache) its processes held at once, in bytes. */
   peakBytes(): number {
     return Number(readFileSync(path.join(this.dir, this.version === 2 ? 'memory.peak' : 'memory.max_usage_in_bytes'), 'utf8'));
+  }
+
+  /**
+   * What the run held in the cap, for its table title; throws when nothing was charged to it (the
+   * processes never ran in it, and the figures would be uncapped ones under a capped label).
+   */
+  report(): string {
+    const peak = this.peakBytes();
+    if (peak < 1024 * 1024) throw new Error(`--page-cache-cap: nothing was charged to ${this.dir} (peak ${peak} bytes): the storage processes did not run in it`);
+    return `peak ${(peak / 1024 / 1024).toFixed(0)} MiB of the ${this.mib} MiB cap`;
   }
 
   /** Removes the cgroup once its processes have exited (a cgroup with members cannot be removed). */

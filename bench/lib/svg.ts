@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RESULT_SUFFIX } from './args.js';
 
 export interface Series {
   name: string;
@@ -73,7 +74,7 @@ export function resultsDir(): string {
 
 /** Writes a chart into the results folder; returns its path. */
 export function writeChart(name: string, spec: ChartSpec): string {
-  const file = path.join(resultsDir(), `${name}.svg`);
+  const file = path.join(resultsDir(), `${name}${RESULT_SUFFIX}.svg`);
   writeFileSync(file, lineChart(spec));
   return file;
 }
@@ -123,7 +124,7 @@ export function barChart(spec: BarSpec): string {
 
 /** Writes a bar chart into the results folder; returns its path. */
 export function writeBarChart(name: string, spec: BarSpec): string {
-  const file = path.join(resultsDir(), `${name}.svg`);
+  const file = path.join(resultsDir(), `${name}${RESULT_SUFFIX}.svg`);
   writeFileSync(file, barChart(spec));
   return file;
 }

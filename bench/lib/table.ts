@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { resultsDir } from './svg.js';
+import { RESULT_SUFFIX } from './args.js';
 
 const printed: string[] = [];
 let hooked = false;
@@ -23,7 +24,7 @@ export function note(text: string): void {
   if (hooked) return;
   hooked = true;
   process.once('exit', () => {
-    const name = path.basename(process.argv[1] ?? 'bench', '.js');
+    const name = path.basename(process.argv[1] ?? 'bench', '.js') + RESULT_SUFFIX;
     writeFileSync(path.join(resultsDir(), `${name}.txt`), `${new Date().toISOString()}\n${printed.join('')}`);
   });
 }

@@ -228,9 +228,10 @@ export function isLocated(packets: readonly Packet[]): boolean {
 
 /**
  * The answer to a READ with FlagsHigh.LOCATE: the io_attr of the window (held to what was asked,
- * as readReplyOf holds a READ's) and where it lies.
+ * as readReplyOf holds a READ's), where it lies, and whether the node read its bytes a moment ago
+ * (FlagsHigh.WARM: they are in the page cache).
  */
-export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location } {
+export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location; warm: boolean } {
   const p = finalPacket(packets, what, group);
   if (p.body.length <= IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: located READ reply shorter than io_attr and a location`);
   const body = p.payload;
@@ -238,7 +239,7 @@ export function locateReplyOf(packets: readonly Packet[], what: string, group: n
   const wrong = windowProblem(io, asked);
   if (wrong) throw new EllipticsError(Errno.EIO, `${what}: located READ reply ${wrong} (group ${group})`);
   try {
-    return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))) };
+    return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))), warm: (p.header.flagsHigh & FlagsHigh.WARM) !== 0 };
   } catch (err) {
     throw new EllipticsError(Errno.EIO, `${what}: located READ reply: ${(err as Error).message} (group ${group})`);
   }

@@ -337,8 +337,8 @@ export class Session {
     const packets = await pool.request(r.header, r.payload, { timeoutMs });
     // A small window comes back as its bytes (the node clears LOCATE in such a reply).
     if (!isLocated(packets)) return readReplyOf(packets, what, target.group, asked);
-    const { io: found, location } = locateReplyOf(packets, what, target.group, asked);
-    const got = await local.read(location, found.offset, found.size);
+    const { io: found, location, warm } = locateReplyOf(packets, what, target.group, asked);
+    const got = await local.read(location, found.offset, found.size, warm);
     if (!got) return undefined;
     const reply = new ReadReply(found, [got.data], new Payload([got.data], got.data.length, got.release));
     reply.group = target.group;

@@ -44,6 +44,8 @@ export interface NodeSpec {
   'unix-socket'?: string;
   /** Where the node logs (a file beside its backends, `node.log`, when set to true), and at which level. */
   log?: { level: string };
+  /** Seconds a verified chunk is trusted (node config `verify-ttl`; 0: every read verifies). */
+  'verify-ttl'?: number;
 }
 
 /** A node config object with backend dirs under `root`. */
@@ -57,6 +59,7 @@ export function nodeConfig(root: string, spec: NodeSpec): Record<string, unknown
     'log-level': spec.log?.level ?? process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(spec.log ? { 'log-file': path.join(root, 'node.log') } : {}),
     ...(spec['unix-socket'] ? { 'unix-socket': spec['unix-socket'] } : {}),
+    ...(spec['verify-ttl'] !== undefined ? { 'verify-ttl': spec['verify-ttl'] } : {}),
   };
 }
 

@@ -2,7 +2,8 @@
 // used by GETs of `npm start`'s deployment, right byte for byte, and still right while the object is
 // overwritten, removed, or moved by a compaction under the reader — each of those races run for
 // real against a reader loop. Bytes that differ from every acknowledged version are never served;
-// a descriptor of a compacted-away file is not held.
+// a descriptor of a compacted-away file is not held. Windows the node has just read (to verify
+// them: FlagsHigh.WARM) are read on the event loop, the others through the thread pool.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,13 @@ import { startEmbeddedProxy, type EmbeddedProxy } from '../helpers/embedded-prox
 import { authorization } from '../helpers/proxy.js';
 import { defragAll } from '../helpers/defrag.js';
 import { KeepAliveClient } from '../helpers/keep-alive.js';
+import path from 'node:path';
+import { Session, type Cluster } from '../../src/elliptics/index.js';
+import { LocalFiles } from '../../src/elliptics/local-files.js';
+import { IoFlags, keyToId } from '../../src/elliptics/protocol/index.js';
+import type { StorageNode } from '../../src/storage-node/node.js';
+import { startNode, tempDir } from '../helpers/nodes.js';
+import { connectTo } from '../helpers/cluster.js';
 
 const WRITER = { user: 'writer', token: 'change this writer token' };
 const MIB = 1024 * 1024;
@@ -223,5 +231,78 @@ describe('reads from the embedded node\'s blob files', { timeout: 240_000 }, () 
       const deleted = held.filter((f) => f.includes(p.dir) && f.endsWith('(deleted)'));
       assert.deepEqual(deleted, [], `worker ${pid} still holds deleted blob files`);
     }
+  });
+});
+
+describe('warm windows are read on the event loop (FlagsHigh.WARM)', () => {
+  const tmp = tempDir('backrunner-warm-reads-');
+  const nodes: StorageNode[] = [];
+  const clusters: Cluster[] = [];
+  const files: LocalFiles[] = [];
+
+  /** A node (verify-ttl `ttl`) and a session reading its files as the proxy's workers do. */
+  async function reader(name: string, ttl?: number): Promise<{ session: Session; local: LocalFiles }> {
+    const root = path.join(tmp.dir, name);
+    const node = await startNode(root, { backends: [{ id: 1, group: 1 }], ...(ttl === undefined ? {} : { 'verify-ttl': ttl }) });
+    nodes.push(node);
+    const cluster = await connectTo('127.0.0.1', node.port, { poolSize: 1 });
+    clusters.push(cluster);
+    const local = new LocalFiles(root + path.sep);
+    files.push(local);
+    const localNode = cluster.route(1, keyToId('x', 'b')).pool.endpoint;
+    return { session: new Session(cluster, { namespace: 'b', groups: [1], localNode, localFiles: local }), local };
+  }
+
+  after(async () => {
+    for (const f of files) f.close();
+    for (const c of clusters) c.close();
+    for (const n of nodes) await n.stop();
+    tmp.cleanup();
+  });
+
+  it('a window the node verified is read inline; one it did not read, or one too big, through the pool; the bytes right either way', async () => {
+    const { session, local } = await reader('default');
+    const body = versionBody(7, 3 * MIB + 5);
+    await session.write('obj', body);
+    const count = (): [number, number, number] => [local.served, local.inline, local.missed];
+    const window = async (offset: number, size: number, ioFlags = 0): Promise<void> => {
+      const r = await session.read('obj', { offset, size, ioFlags });
+      assert.ok(r.data.equals(body.subarray(offset, offset + size)), `window ${offset}+${size}`);
+      r.release();
+    };
+
+    // Not verified before: the node reads (verifies) it now, and says so.
+    await window(0, MIB);
+    assert.deepEqual(count(), [1, 1, 0]);
+    // Verified a moment ago: still warm. From the middle of the data (header and window apart): the same.
+    await window(0, MIB);
+    await window(MIB + 3, MIB);
+    assert.deepEqual(count(), [3, 3, 0]);
+    // Without verification of a window nobody read: the node has not touched it, the pool reads it.
+    await window(2 * MIB + 4, MIB, IoFlags.NOCSUM);
+    assert.deepEqual(count(), [4, 3, 0]);
+    // Warm, but more than the loop may copy at once (2 MiB): through the pool.
+    await window(0, 3 * MIB + 5);
+    assert.deepEqual(count(), [5, 3, 0]);
+
+    // Overwritten (a new record elsewhere): the node locates the new one; no stale bytes inline either.
+    const next = versionBody(8, 3 * MIB + 5);
+    await session.write('obj', next);
+    const r = await session.read('obj', { offset: 0, size: MIB });
+    assert.ok(r.data.equals(next.subarray(0, MIB)));
+    r.release();
+    assert.deepEqual(count(), [6, 4, 0]);
+  });
+
+  it('with verify-ttl 0 every located window was just read by the node: inline', async () => {
+    const { session, local } = await reader('ttl0', 0);
+    const body = versionBody(9, 2 * MIB);
+    await session.write('obj', body);
+    for (let i = 0; i < 3; i++) {
+      const r = await session.read('obj', { offset: 0, size: MIB });
+      assert.ok(r.data.equals(body.subarray(0, MIB)));
+      r.release();
+    }
+    assert.deepEqual([local.served, local.inline], [3, 3]);
   });
 });

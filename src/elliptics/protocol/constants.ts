@@ -100,6 +100,12 @@ export const FlagsHigh = {
    * group (the reply's group field says which; MORE on all but the last to finish).
    */
   ALSO_GROUPS: 0x0004_0000,
+  /**
+   * Ours (bit 51), in the answer to a LOCATE: the node read the window's bytes a moment ago (to
+   * verify them, now or within WARM_SECONDS), so they are in the page cache and the reader may take
+   * them synchronously — a hop through the thread pool would cost more than the copy.
+   */
+  WARM: 0x0008_0000,
 } as const;
 
 /** I/O flags (`dnet_io_attr.flags`, u32). */

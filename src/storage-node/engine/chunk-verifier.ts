@@ -26,6 +26,15 @@ export class ChunkVerifier {
     return true;
   }
 
+  /** Whether every chunk of [from, to) was verified (and so read) less than `seconds` ago. */
+  seenWithin(ref: RecordRef, from: number, to: number, seconds: number): boolean {
+    const seen = ref.verifiedAt;
+    if (!ref.crcs || !seen) return false;
+    const now = Math.floor((Date.now() - START) / 1000) + 1;
+    for (let c = Math.floor(from / CHUNK_SIZE); c * CHUNK_SIZE < to; c++) if (!(seen[c]! > 0 && now - seen[c]! < seconds)) return false;
+    return true;
+  }
+
   /** Checks `data` (record bytes starting at chunk boundary `from`); throws -EILSEQ on a mismatch. */
   verify(ref: RecordRef, data: Buffer, from: number): void {
     const crcs = ref.crcs;

@@ -24,6 +24,19 @@ export interface ReadResult {
   release: () => void;
 }
 
+/** A window located (FlagsHigh.LOCATE): its record and length, and whether its bytes were read a moment ago. */
+export interface Located {
+  ref: RecordRef;
+  length: number;
+  warm: boolean;
+}
+
+/**
+ * Bytes this node read (verified) less than this long ago count as in the page cache. The verifier
+ * keeps only whole seconds; a few of them are a moment against how long the kernel keeps a page.
+ */
+const WARM_SECONDS = 10;
+
 /** A damaged blob file is named in the log at most this often. */
 const LOG_EVERY_MS = 10_000;
 
@@ -93,13 +106,17 @@ export class ReadPath {
    * keeping the bytes (FlagsHigh.LOCATE: a reader on this host takes them from the file): the record
    * and the window's length. A window of at most `inlineMax` bytes is cheaper read and sent than
    * located: it is read, as `read` would (`headroom` in front), with the one index lookup.
+   * `warm`: this node read the window's bytes now or within WARM_SECONDS (FlagsHigh.WARM).
    */
-  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<{ ref: RecordRef; length: number } | { read: ReadResult }> {
+  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<Located | { read: ReadResult }> {
     const ref = this.committed(id);
     const length = windowLength(ref.header.size, offset, size);
     if (length <= inlineMax) return { read: await this.readWindow(ref, offset, length, verify, headroom) };
-    if (verify && !this.verifier.fresh(ref, offset, offset + length)) (await this.readWindow(ref, offset, length, verify, 0)).release();
-    return { ref, length };
+    if (verify && ref.crcs && !this.verifier.fresh(ref, offset, offset + length)) {
+      (await this.readWindow(ref, offset, length, verify, 0)).release();
+      return { ref, length, warm: true };
+    }
+    return { ref, length, warm: this.verifier.seenWithin(ref, offset, offset + length, WARM_SECONDS) };
   }
 
   /**

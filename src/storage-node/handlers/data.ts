@@ -209,6 +209,7 @@ export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   }
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
+  if (r.warm) header.flagsHigh |= FlagsHigh.WARM;
   const location = encodeLocation({ path: r.ref.blob.path, recordOffset: r.ref.offset, header: encodeRecordHeader(r.ref.header) });
   conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), location);
   return 0;

@@ -13,24 +13,22 @@ import { StorageError } from './storage-error.js';
 
 const START = Date.now();
 
+/** Seconds since start, +1 so that 0 means "never verified". */
+const clock = (): number => Math.floor((Date.now() - START) / 1000) + 1;
+
 export class ChunkVerifier {
   constructor(private readonly ttlSeconds: number) {}
 
   /** Whether every chunk of [from, to) was verified less than the TTL ago (then a read would not hash them). */
   fresh(ref: RecordRef, from: number, to: number): boolean {
-    if (!ref.crcs) return true;
-    const seen = ref.verifiedAt;
-    if (!seen || this.ttlSeconds <= 0) return false;
-    const now = Math.floor((Date.now() - START) / 1000) + 1;
-    for (let c = Math.floor(from / CHUNK_SIZE); c * CHUNK_SIZE < to; c++) if (!(seen[c]! > 0 && now - seen[c]! < this.ttlSeconds)) return false;
-    return true;
+    return !ref.crcs || (this.ttlSeconds > 0 && this.seenWithin(ref, from, to, this.ttlSeconds));
   }
 
   /** Whether every chunk of [from, to) was verified (and so read) less than `seconds` ago. */
   seenWithin(ref: RecordRef, from: number, to: number, seconds: number): boolean {
     const seen = ref.verifiedAt;
     if (!ref.crcs || !seen) return false;
-    const now = Math.floor((Date.now() - START) / 1000) + 1;
+    const now = clock();
     for (let c = Math.floor(from / CHUNK_SIZE); c * CHUNK_SIZE < to; c++) if (!(seen[c]! > 0 && now - seen[c]! < seconds)) return false;
     return true;
   }
@@ -40,8 +38,7 @@ export class ChunkVerifier {
     const crcs = ref.crcs;
     if (!crcs) return;
     const first = from / CHUNK_SIZE;
-    // Seconds since start, +1 so that 0 means "never verified".
-    const now = Math.floor((Date.now() - START) / 1000) + 1;
+    const now = clock();
     const remember = this.ttlSeconds > 0;
     const seen = remember ? (ref.verifiedAt ??= new Uint32Array(crcs.length)) : undefined;
     for (let i = 0; i * CHUNK_SIZE < data.length; i++) {

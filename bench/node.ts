@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     await stop(node.proc);
     await stop(ceiling.proc);
     await stop(fileCeiling.proc);
-    cap?.remove();
+    await cap?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
-    cap?.remove();
+    await cap?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -81,12 +81,19 @@ export class MemoryCap {
     return `peak ${(peak / 1024 / 1024).toFixed(0)} MiB of the ${this.mib} MiB cap`;
   }
 
-  /** Removes the cgroup once its processes have exited (a cgroup with members cannot be removed). */
-  remove(): void {
-    try {
-      rmdirSync(this.dir);
-    } catch {
-      // Still in use: the kernel keeps it; an empty cgroup costs nothing.
+  /**
+   * Removes the cgroup once its processes have exited (the kernel refuses while one is left, and a
+   * stopped node may take a moment to go): tries for a few seconds, then leaves it (an empty cgroup
+   * costs nothing; its name says which bench made it).
+   */
+  async remove(): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        rmdirSync(this.dir);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

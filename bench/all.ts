@@ -24,13 +24,14 @@ interface Bench {
 }
 
 const CAP = ['--page-cache-cap', '512'];
+const plain = (script: string): Bench => ({ script, name: script, args: [] });
+/** The write cases of `script` again, the node in a memory cgroup (results under <script>-capped). */
+const capped = (script: string, only: string[]): Bench => ({ script, name: `${script}-capped`, args: [...only, ...CAP] });
 /** In the order a reader wants them: the storage layer first, then what is built on it. */
 const BENCHES: Bench[] = [
-  ...['page-cache', 'node'].map((s) => ({ script: s, name: s, args: [] })),
-  { script: 'node', name: 'node-capped', args: ['--only', 'write', ...CAP] },
-  ...['engine', 'client', 'hash', 'proxy'].map((s) => ({ script: s, name: s, args: [] })),
-  { script: 'proxy', name: 'proxy-capped', args: ['--only', 'up4,up1m', '--rest', '1', ...CAP] },
-  ...['selection', 'faults', 'recovery', 'redirect'].map((s) => ({ script: s, name: s, args: [] })),
+  plain('page-cache'), plain('node'), capped('node', ['--only', 'write']),
+  plain('engine'), plain('client'), plain('hash'), plain('proxy'), capped('proxy', ['--only', 'up4,up1m', '--rest', '1']),
+  plain('selection'), plain('faults'), plain('recovery'), plain('redirect'),
 ];
 const SKIP = new Set(argValue('--skip')?.split(',') ?? []);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -54,14 +55,15 @@ async function main(): Promise<void> {
       lines.push(`| ${name} | skipped | | | |`);
       continue;
     }
-    const cannot = b.args.includes(CAP[0]!) ? MemoryCap.unavailable() : undefined;
+    const isCapped = b.args.includes(CAP[0]!);
+    const cannot = isCapped ? MemoryCap.unavailable() : undefined;
     if (cannot) {
       lines.push(`| ${name} | skipped: ${cannot} | | | |`);
       continue;
     }
     // What an earlier run left under this bench's name must not pass for this run's results.
-    const capped = name.endsWith('-capped');
-    const ours = (f: string): boolean => f.startsWith(b.script) && f.endsWith('-capped.svg') === capped && (f.endsWith('.svg') || f === `${name}.txt`);
+    // Its table, and its charts: <script>*.svg, those of a capped run ending in -capped.svg.
+    const ours = (f: string): boolean => f === `${name}.txt` || (f.startsWith(b.script) && f.endsWith('.svg') && f.endsWith('-capped.svg') === isCapped);
     for (const f of readdirSync(dir)) if (ours(f)) rmSync(path.join(dir, f));
     const { code, seconds } = await run(b);
     if (code !== 0) failed++;

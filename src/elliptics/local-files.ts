@@ -49,30 +49,17 @@ export interface LocalRead {
   release: () => void;
 }
 
-/** readRecord on the event loop. */
+/** readRecord on the event loop (a buffer not given back when a read throws is left to the GC). */
 function readRecordSync(fd: number, loc: Location, windowOffset: number, length: number): LocalRead | undefined {
   const h = loc.header.length;
   if (windowOffset === 0) {
     const buf = buffers.acquire(h + length);
-    return recordRead(buf, loc, length, readFully(fd, buf, h + length, loc.recordOffset, () => buffers.release(buf)));
+    return recordRead(buf, loc, length, fs.readSync(fd, buf, 0, h + length, loc.recordOffset));
   }
   const head = Buffer.allocUnsafe(h);
   const buf = buffers.acquire(length);
-  const release = (): void => buffers.release(buf);
-  const got = readFully(fd, buf, length, loc.recordOffset + h + windowOffset, release);
-  return windowRead(head, readFully(fd, head, h, loc.recordOffset, release), buf, length, got, loc);
-}
-
-/** readSync until `length` bytes or the end of the file; `release` runs if it throws. */
-function readFully(fd: number, buf: Buffer, length: number, position: number, release: () => void): number {
-  let done = 0;
-  try {
-    for (let n = -1; done < length && n !== 0; done += n) n = fs.readSync(fd, buf, done, length - done, position + done);
-  } catch (err) {
-    release();
-    throw err;
-  }
-  return done;
+  const got = fs.readSync(fd, buf, 0, length, loc.recordOffset + h + windowOffset);
+  return windowRead(head, fs.readSync(fd, head, 0, h, loc.recordOffset), buf, length, got, loc);
 }
 
 /** `buf` holds the record header and the window after it (`n` bytes read): the window, if the header is the one the node saw. */

@@ -112,7 +112,7 @@ export class ReadPath {
     const ref = this.committed(id);
     const length = windowLength(ref.header.size, offset, size);
     if (length <= inlineMax) return { read: await this.readWindow(ref, offset, length, verify, headroom) };
-    if (verify && ref.crcs && !this.verifier.fresh(ref, offset, offset + length)) {
+    if (verify && !this.verifier.fresh(ref, offset, offset + length)) {
       (await this.readWindow(ref, offset, length, verify, 0)).release();
       return { ref, length, warm: true };
     }

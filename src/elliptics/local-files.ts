@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { Location } from './protocol/location.js';
 import { BufferPool } from '../util/buffer-pool.js';
+import { KeptLocations } from './kept-locations.js';
 
 const read = promisify(fs.read);
 const open = promisify(fs.open);
@@ -86,11 +87,14 @@ function windowRead(head: Buffer, headBytes: number, buf: Buffer, length: number
 export class LocalFiles {
   private readonly open = new Map<string, Descriptor>();
   private readonly timer: NodeJS.Timeout;
+  /** Windows the node let us keep (FlagsHigh.KEEP), read again with readKept. */
+  readonly kept = new KeptLocations();
   /** Reads served from the files, and those that fell back to the node (a header that differed, a file gone). */
   served = 0;
   missed = 0;
-  /** Of the served reads, those done on the event loop (warm). */
+  /** Of the served reads, those done on the event loop (warm), and of those the ones the node was not asked for (kept). */
   inline = 0;
+  keptReads = 0;
 
   constructor(
     /** Only files below this directory are opened (the node's own). */
@@ -132,6 +136,43 @@ export class LocalFiles {
       }
     }
     return this.miss();
+  }
+
+  /**
+   * A kept window (KeptLocations) read again without asking the node, on the event loop (the node
+   * verified its bytes within the verify-ttl, so it read them then) — or undefined: the record there
+   * is no longer that one (superseded, removed), or the file is no longer the node's (its last link
+   * is gone: a compaction renamed another over it, and the node's changes since went there — checked
+   * after the read, so a replacement made before the read began is always seen), or it is not open
+   * yet (it is opened now, in the background: a read never waits on an open here).
+   */
+  readKept(loc: Location, windowOffset: number, length: number): LocalRead | undefined {
+    if (!loc.path.startsWith(this.root) || loc.header.length + length > INLINE_READ_MAX) return undefined;
+    const d = this.open.get(loc.path);
+    if (!d || d.stale) {
+      this.acquire(loc.path, false).then((opened) => this.releaseDescriptor(loc.path, opened), () => undefined);
+      return undefined;
+    }
+    d.users++;
+    try {
+      const got = readRecordSync(d.fd, loc, windowOffset, length);
+      if (got && fs.fstatSync(d.fd).nlink > 0) {
+        this.served++;
+        this.inline++;
+        this.keptReads++;
+        return got;
+      }
+      if (got) {
+        got.release();
+        d.stale = true;
+      }
+      return undefined;
+    } catch {
+      d.stale = true;
+      return undefined;
+    } finally {
+      this.releaseDescriptor(loc.path, d);
+    }
   }
 
   private miss(): undefined {
@@ -211,6 +252,7 @@ export class LocalFiles {
 
   close(): void {
     clearInterval(this.timer);
+    this.kept.clear();
     for (const d of this.open.values()) {
       d.stale = true;
       this.closeIfUnused(d);

@@ -193,21 +193,41 @@ export class ReadReply {
  * window it read, and bytes taken from the wrong place would be given out as the object's.
  */
 export function readReplyOf(packets: readonly Packet[], what: string, group?: number, asked?: { id?: Buffer; offset: number; size: number }): ReadReply {
+  return replyOf(finalPacket(packets, what, group), false, what, group, asked).reply;
+}
+
+/**
+ * The reply to a located READ that came with the bytes (a small window): with FlagsHigh.KEEP, its
+ * location follows the data, and the reader may keep it (see FlagsHigh.KEEP).
+ */
+export function smallLocatedReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { reply: ReadReply; location: Location | undefined } {
   const p = finalPacket(packets, what, group);
+  return replyOf(p, (p.header.flagsHigh & FlagsHigh.KEEP) !== 0, what, group, asked);
+}
+
+function replyOf(p: Packet, located: boolean, what: string, group?: number, asked?: { id?: Buffer; offset: number; size: number }): { reply: ReadReply; location: Location | undefined } {
   if (p.body.length < IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: READ reply shorter than io_attr`);
   const io = decodeIoAttr(p.body.head(IO_ATTR_SIZE));
-  const data = p.body.length - IO_ATTR_SIZE;
-  const wrong =
+  const data = located ? Math.min(io.size, p.body.length - IO_ATTR_SIZE) : p.body.length - IO_ATTR_SIZE;
+  let location: Location | undefined;
+  let wrong =
     data !== io.size ? `carries ${data} data bytes, its io_attr says ${io.size}`
     : windowProblem(io, asked)
     ?? (asked && io.size === 0 && asked.offset < io.totalSize && asked.size !== 0 ? `is empty inside the object (${io.totalSize} bytes)` : undefined);
+  if (!wrong && located) {
+    try {
+      location = decodeLocation(Buffer.concat(p.body.slice(IO_ATTR_SIZE + data)));
+    } catch (err) {
+      wrong = (err as Error).message;
+    }
+  }
   if (wrong) {
     p.body.release();
     throw new EllipticsError(Errno.EIO, `${what}: READ reply ${wrong}${group !== undefined ? ` (group ${group})` : ''}`);
   }
-  const reply = new ReadReply(io, p.body.slice(IO_ATTR_SIZE), p.body);
+  const reply = new ReadReply(io, p.body.slice(IO_ATTR_SIZE, IO_ATTR_SIZE + data), p.body);
   if (group !== undefined) reply.group = group;
-  return reply;
+  return { reply, location };
 }
 
 /** What is wrong with the window a reply's io_attr describes, against the object and what was asked. */
@@ -231,7 +251,7 @@ export function isLocated(packets: readonly Packet[]): boolean {
  * as readReplyOf holds a READ's), where it lies, and whether the node read its bytes a moment ago
  * (FlagsHigh.WARM: they are in the page cache).
  */
-export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location; warm: boolean } {
+export function locateReplyOf(packets: readonly Packet[], what: string, group: number, asked: { id: Buffer; offset: number; size: number }): { io: IoAttr; location: Location; warm: boolean; keep: boolean } {
   const p = finalPacket(packets, what, group);
   if (p.body.length <= IO_ATTR_SIZE) throw new EllipticsError(Errno.EINVAL, `${what}: located READ reply shorter than io_attr and a location`);
   const body = p.payload;
@@ -239,7 +259,8 @@ export function locateReplyOf(packets: readonly Packet[], what: string, group: n
   const wrong = windowProblem(io, asked);
   if (wrong) throw new EllipticsError(Errno.EIO, `${what}: located READ reply ${wrong} (group ${group})`);
   try {
-    return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))), warm: (p.header.flagsHigh & FlagsHigh.WARM) !== 0 };
+    const f = p.header.flagsHigh;
+    return { io, location: decodeLocation(Buffer.from(body.subarray(IO_ATTR_SIZE))), warm: (f & FlagsHigh.WARM) !== 0, keep: (f & FlagsHigh.KEEP) !== 0 };
   } catch (err) {
     throw new EllipticsError(Errno.EIO, `${what}: located READ reply: ${(err as Error).message} (group ${group})`);
   }

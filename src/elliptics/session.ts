@@ -8,13 +8,13 @@ import { EllipticsError, statusOf } from './errors.js';
 import type { NodePool } from './node-pool.js';
 import {
   Errno, FlagsHigh, Payload, compareTime, decodeFileInfoReply, formatAddr, keyToId, timeNow,
-  type BackendControl, type BackendStatus, type DnetTime,
+  type BackendControl, type BackendStatus, type DnetTime, type IoAttr,
 } from './protocol/index.js';
 import {
   backendControlRequest, backendStatusOf, backendStatusRequest, finalPacket, isLocated, locateReplyOf, lookupRequest, monitorStatOf, monitorStatRequest,
-  ReadReply, readReplyOf, readRequest, removeRequest, routeListRequest, sharedWriteRequest, writeRequest, type Request, type Target, type WriteFields,
+  ReadReply, readReplyOf, readRequest, removeRequest, routeListRequest, sharedWriteRequest, smallLocatedReplyOf, writeRequest, type Request, type Target, type WriteFields,
 } from './requests.js';
-import type { LocalFiles } from './local-files.js';
+import type { LocalFiles, LocalRead } from './local-files.js';
 import { decodeRouteList } from './protocol/containers.js';
 import { parseNodeStats, STATS_CATEGORIES, type NodeStats } from './stats.js';
 import type { GroupResult, KeyResults } from './group-result.js';
@@ -330,19 +330,33 @@ export class Session {
   /**
    * A READ of our node on this host: the node checks the window and says where it lies, the bytes
    * come from the file (local-files.ts). Undefined when the file no longer holds that record: the
-   * caller then reads through the node.
+   * caller then reads through the node. A window the node let us keep (FlagsHigh.KEEP) is read
+   * again from the file without asking it, while the grant lasts (kept-locations.ts).
    */
   private async readLocated(local: LocalFiles, pool: NodePool, target: Target, io: { offset: number; size: number; ioFlags: number }, timeoutMs: number, what: string, asked: { id: Buffer; offset: number; size: number }): Promise<ReadReply | undefined> {
-    const r = readRequest({ ...target, flagsHigh: (target.flagsHigh ?? 0) | FlagsHigh.LOCATE }, io);
+    const window = [target.group, target.id, io.offset, io.size, io.ioFlags] as const;
+    const kept = local.kept.get(...window);
+    if (kept) {
+      const got = local.readKept(kept.location, kept.io.offset, kept.io.size);
+      if (got) return localReply(kept.io, got, target.group);
+      local.kept.drop(...window);
+    }
+    const r = readRequest({ ...target, flagsHigh: (target.flagsHigh ?? 0) | FlagsHigh.LOCATE | FlagsHigh.KEEP }, io);
     const packets = await pool.request(r.header, r.payload, { timeoutMs });
-    // A small window comes back as its bytes (the node clears LOCATE in such a reply).
-    if (!isLocated(packets)) return readReplyOf(packets, what, target.group, asked);
-    const { io: found, location, warm } = locateReplyOf(packets, what, target.group, asked);
+    // A small window comes back as its bytes (the node clears LOCATE in such a reply), where they lie after them.
+    if (!isLocated(packets)) {
+      const small = smallLocatedReplyOf(packets, what, target.group, asked);
+      if (small.location) local.kept.keep(...window, small.reply.io, small.location);
+      return small.reply;
+    }
+    const { io: found, location, warm, keep } = locateReplyOf(packets, what, target.group, asked);
+    if (keep) local.kept.keep(...window, found, location);
     const got = await local.read(location, found.offset, found.size, warm);
-    if (!got) return undefined;
-    const reply = new ReadReply(found, [got.data], new Payload([got.data], got.data.length, got.release));
-    reply.group = target.group;
-    return reply;
+    if (!got) {
+      local.kept.drop(...window);
+      return undefined;
+    }
+    return localReply(found, got, target.group);
   }
 
   /** LOOKUP in every group in parallel. */
@@ -458,4 +472,9 @@ export function readFailure(failures: readonly EllipticsError[], what: string): 
   return failures.find((f) => f.status !== Errno.ETIMEDOUT) ?? failures[0]!;
 }
 
-
+/** A read served from our node's file: its bytes, the memory given back once they are sent. */
+function localReply(io: IoAttr, got: LocalRead, group: number): ReadReply {
+  const reply = new ReadReply(io, [got.data], new Payload([got.data], got.data.length, got.release));
+  reply.group = group;
+  return reply;
+}

@@ -106,7 +106,19 @@ export const FlagsHigh = {
    * them synchronously — a hop through the thread pool would cost more than the copy.
    */
   WARM: 0x0008_0000,
+  /**
+   * Ours (bit 52). On a LOCATE: the reader would keep the location and serve the window from the
+   * file again without asking, for KEEP_SECONDS — so the node locates even a small window (its
+   * bytes still come in the reply, the location after them). In the answer: it may — the node
+   * verified the window's chunks recently enough that the verification holds that long
+   * (verify-ttl), or none was asked for. The reader still compares the record header on disk at
+   * each use, so an overwrite, a removal or a compaction ends the keeping at once.
+   */
+  KEEP: 0x0010_0000,
 } as const;
+
+/** How long a reader may serve a window from a location the node let it keep (FlagsHigh.KEEP). */
+export const KEEP_SECONDS = 2;
 
 /** I/O flags (`dnet_io_attr.flags`, u32). */
 export const IoFlags = {

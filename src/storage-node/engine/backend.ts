@@ -27,7 +27,7 @@ import { Housekeeping, type BackendSummary } from './housekeeping.js';
 import { loadIndex } from './index-loader.js';
 import { recordTime, type RecordRef } from './key-index.js';
 import type { MutationGate } from './mutation-gate.js';
-import { ReadPath, type Located, type ReadResult } from './read-path.js';
+import { ReadPath, type LocateOptions, type Located, type ReadResult } from './read-path.js';
 import { RecordFlag, type RecordHeader } from './record.js';
 import { removeKey, type RemoveOptions } from './removal.js';
 import { BackendState } from './state.js';
@@ -199,9 +199,9 @@ export class Backend implements DefragHost {
   }
 
   /** A window checked as `read` checks it, its bytes left on disk (FlagsHigh.LOCATE); a small one read (see ReadPath.locate). */
-  locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<Located | { read: ReadResult }> {
+  locate(id: Buffer, offset: number, size: number, opts: LocateOptions): Promise<Located | { read: ReadResult; keep: boolean }> {
     this.assertEnabled();
-    return this.reads.locate(id, offset, size, verify, inlineMax, headroom);
+    return this.reads.locate(id, offset, size, opts);
   }
 
   /** The live record whose data starts at `dataOffset` of blob file `file`, pinned (a redirect target). */

@@ -19,9 +19,17 @@ const clock = (): number => Math.floor((Date.now() - START) / 1000) + 1;
 export class ChunkVerifier {
   constructor(private readonly ttlSeconds: number) {}
 
-  /** Whether every chunk of [from, to) was verified less than the TTL ago (then a read would not hash them). */
-  fresh(ref: RecordRef, from: number, to: number): boolean {
-    return !ref.crcs || (this.ttlSeconds > 0 && this.seenWithin(ref, from, to, this.ttlSeconds));
+  /**
+   * Whether every chunk of [from, to) was verified less than the TTL ago (then a read would not hash
+   * them) — and, with `margin`, will still be for `margin` more seconds.
+   */
+  fresh(ref: RecordRef, from: number, to: number, margin = 0): boolean {
+    return !ref.crcs || (this.ttlSeconds > margin && this.seenWithin(ref, from, to, this.ttlSeconds - margin));
+  }
+
+  /** Whether a verification holds `seconds` after it was made (a reader may then keep a window that long: FlagsHigh.KEEP). */
+  holdsFor(seconds: number): boolean {
+    return this.ttlSeconds > seconds;
   }
 
   /** Whether every chunk of [from, to) was verified (and so read) less than `seconds` ago. */
@@ -33,17 +41,22 @@ export class ChunkVerifier {
     return true;
   }
 
-  /** Checks `data` (record bytes starting at chunk boundary `from`); throws -EILSEQ on a mismatch. */
-  verify(ref: RecordRef, data: Buffer, from: number): void {
+  /**
+   * Checks `data` (record bytes starting at chunk boundary `from`); throws -EILSEQ on a mismatch.
+   * Chunks verified less than the TTL ago are trusted — less than the TTL minus `margin` when the
+   * verification must hold `margin` more seconds.
+   */
+  verify(ref: RecordRef, data: Buffer, from: number, margin = 0): void {
     const crcs = ref.crcs;
     if (!crcs) return;
     const first = from / CHUNK_SIZE;
     const now = clock();
     const remember = this.ttlSeconds > 0;
     const seen = remember ? (ref.verifiedAt ??= new Uint32Array(crcs.length)) : undefined;
+    const trusted = this.ttlSeconds - margin;
     for (let i = 0; i * CHUNK_SIZE < data.length; i++) {
       const c = first + i;
-      if (seen && seen[c]! > 0 && now - seen[c]! < this.ttlSeconds) continue;
+      if (seen && seen[c]! > 0 && now - seen[c]! < trusted) continue;
       if (crc32(data.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)) !== crcs[c]) {
         throw new StorageError(Errno.EILSEQ, `checksum mismatch in ${ref.blob.path}, record at ${ref.offset}, chunk ${c}`);
       }

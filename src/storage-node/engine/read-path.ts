@@ -29,6 +29,20 @@ export interface Located {
   ref: RecordRef;
   length: number;
   warm: boolean;
+  /** The reader may keep the location (FlagsHigh.KEEP): the window's verification holds that long. */
+  keep: boolean;
+}
+
+/** How a window is located (see ReadPath.locate). */
+export interface LocateOptions {
+  /** Verify the window's chunks as a read does (not with the NOCSUM io-flag). */
+  verify: boolean;
+  /** Up to this many bytes the window is read and sent rather than located. */
+  inlineMax: number;
+  /** Bytes free in front of read bytes (for the reply's head). */
+  headroom: number;
+  /** The reader would keep the location this many seconds (FlagsHigh.KEEP); 0: it would not. */
+  keepSeconds: number;
 }
 
 /**
@@ -78,8 +92,11 @@ export class ReadPath {
     return this.readWindow(ref, offset, windowLength(ref.header.size, offset, size), verify, headroom);
   }
 
-  /** `length` bytes of `ref`'s data from `offset` (a window already checked against its size). */
-  private async readWindow(ref: RecordRef, offset: number, length: number, verify: boolean, headroom: number): Promise<ReadResult> {
+  /**
+   * `length` bytes of `ref`'s data from `offset` (a window already checked against its size); with
+   * `margin`, the verification must hold that many more seconds (see ChunkVerifier.verify).
+   */
+  private async readWindow(ref: RecordRef, offset: number, length: number, verify: boolean, headroom: number, margin = 0): Promise<ReadResult> {
     const crcs = verify ? ref.crcs : undefined;
     const from = crcs ? Math.floor(offset / CHUNK_SIZE) * CHUNK_SIZE : offset;
     const to = crcs ? Math.min(ref.header.size, Math.ceil((offset + length) / CHUNK_SIZE) * CHUNK_SIZE) : offset + length;
@@ -89,7 +106,7 @@ export class ReadPath {
     blob.pin(); // a compaction may replace the file meanwhile: this read finishes on the old one
     try {
       await blob.readExact(buf, headroom, to - from, dataOffset(ref) + from);
-      if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from);
+      if (crcs) this.verifier.verify(ref, buf.subarray(headroom, headroom + (to - from)), from, margin);
     } catch (err) {
       release();
       const e = fromFsError(err, `read of ${blob.path}`);
@@ -107,16 +124,21 @@ export class ReadPath {
    * and the window's length. A window of at most `inlineMax` bytes is cheaper read and sent than
    * located: it is read, as `read` would (`headroom` in front), with the one index lookup.
    * `warm`: this node read the window's bytes now or within WARM_SECONDS (FlagsHigh.WARM).
+   * `keep` (FlagsHigh.KEEP): the reader may serve the window from the file for `keepSeconds`
+   * without asking, as the chunks' verification holds that long — verified again now if it would
+   * not; never when the verify-ttl is shorter.
    */
-  async locate(id: Buffer, offset: number, size: number, verify: boolean, inlineMax: number, headroom: number): Promise<Located | { read: ReadResult }> {
+  async locate(id: Buffer, offset: number, size: number, o: LocateOptions): Promise<Located | { read: ReadResult; keep: boolean }> {
     const ref = this.committed(id);
     const length = windowLength(ref.header.size, offset, size);
-    if (length <= inlineMax) return { read: await this.readWindow(ref, offset, length, verify, headroom) };
-    if (verify && !this.verifier.fresh(ref, offset, offset + length)) {
-      (await this.readWindow(ref, offset, length, verify, 0)).release();
-      return { ref, length, warm: true };
+    const keep = o.keepSeconds > 0 && (!o.verify || !ref.crcs || this.verifier.holdsFor(o.keepSeconds));
+    const margin = keep && o.verify ? o.keepSeconds : 0;
+    if (length <= o.inlineMax) return { read: await this.readWindow(ref, offset, length, o.verify, o.headroom, margin), keep };
+    if (o.verify && !this.verifier.fresh(ref, offset, offset + length, margin)) {
+      (await this.readWindow(ref, offset, length, o.verify, 0, margin)).release();
+      return { ref, length, warm: true, keep };
     }
-    return { ref, length, warm: this.verifier.seenWithin(ref, offset, offset + length, WARM_SECONDS) };
+    return { ref, length, warm: this.verifier.seenWithin(ref, offset, offset + length, WARM_SECONDS), keep };
   }
 
   /**

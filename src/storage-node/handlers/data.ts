@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  Command, CommandFlags, Errno, FlagsHigh, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags, RecordFlags,
+  Command, CommandFlags, Errno, FlagsHigh, HEADER_SIZE, ID_SIZE, IO_ATTR_SIZE, IoFlags, KEEP_SECONDS, RecordFlags,
   decodeAlsoGroups, decodeIoAttr, isEmptyTime, timeNow, encodeFileInfoReply, encodeLocation, makeIoAttr, encodeHeader, encodeIoAttr, replyHeader, type FileInfo, type Header, type IoAttr,
   type Payload,
 } from '../../elliptics/protocol/index.js';
@@ -152,13 +152,15 @@ export async function sharedWrite(ctx: NodeContext, conn: ServerConnection, h: H
  * The whole encoded READ reply (header + io_attr + data) in the buffer the data was read into, with
  * the function that returns that buffer to the pool once the socket has taken it.
  */
-function readReply(h: Header, io: IoAttr, backend: Backend, flags: number, r: ReadResult): { message: Buffer; bytes: number; release: () => void } {
+function readReply(h: Header, io: IoAttr, backend: Backend, flags: number, r: ReadResult, trailer?: Buffer): { message: Buffer; bytes: number; release: () => void } {
   const data = r.buf.subarray(r.start, r.start + r.length);
   const reply = readIoAttr(io, r.ref, r.length, io.flags & IoFlags.CHECKSUM ? createHash('sha512').update(data).digest() : io.parent);
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
-  header.flagsHigh &= ~FlagsHigh.LOCATE; // the bytes themselves, not where they lie
-  header.size = IO_ATTR_SIZE + r.length;
+  header.flagsHigh &= ~(FlagsHigh.LOCATE | FlagsHigh.KEEP); // the bytes themselves, not where they lie
+  // …and where they lie after them, when the reader may keep that (sent next by the caller).
+  if (trailer) header.flagsHigh |= FlagsHigh.KEEP;
+  header.size = IO_ATTR_SIZE + r.length + (trailer?.length ?? 0);
   // The data was read READ_REPLY_HEAD bytes into the buffer: the reply head goes in front of it, no copy.
   const head = r.start - READ_REPLY_HEAD;
   encodeIoAttr(reply, r.buf, r.start - IO_ATTR_SIZE);
@@ -189,31 +191,41 @@ const LOCATE_INLINE_MAX = 64 * 1024;
 /**
  * READ; with FlagsHigh.LOCATE the window is checked and the reply says where it lies instead of
  * carrying its bytes — unless it is small (LOCATE_INLINE_MAX), when the bytes come as for a READ.
+ * With FlagsHigh.KEEP as well, and the node lets the reader keep the location (Located.keep), the
+ * reply says so with KEEP, and a small window's location follows its bytes.
  */
 export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'READ');
   const flags = (h.flags & ~(CommandFlags.NEED_ACK | CommandFlags.MORE)) | CommandFlags.REPLY;
   const verify = (io.flags & IoFlags.NOCSUM) === 0;
+  const keepSeconds = (h.flagsHigh & FlagsHigh.KEEP) !== 0 ? KEEP_SECONDS : 0;
   let r;
   try {
     r = h.flagsHigh & FlagsHigh.LOCATE
-      ? await backend.locate(io.id, io.offset, io.size, verify, LOCATE_INLINE_MAX, READ_REPLY_HEAD)
-      : { read: await backend.read(io.id, io.offset, io.size, verify, READ_REPLY_HEAD) };
+      ? await backend.locate(io.id, io.offset, io.size, { verify, inlineMax: LOCATE_INLINE_MAX, headroom: READ_REPLY_HEAD, keepSeconds })
+      : { read: await backend.read(io.id, io.offset, io.size, verify, READ_REPLY_HEAD), keep: false };
   } catch (err) {
     throw missing(h, backend, io.id, err);
   }
   if ('read' in r) {
-    const { message, bytes, release } = readReply(h, io, backend, flags, r.read);
+    const where = r.keep ? locationOf(r.read.ref) : undefined;
+    const { message, bytes, release } = readReply(h, io, backend, flags, r.read, where);
     conn.sendRaw(message, release);
+    if (where) conn.sendRaw(where);
     return bytes;
   }
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
+  header.flagsHigh &= ~FlagsHigh.KEEP;
   if (r.warm) header.flagsHigh |= FlagsHigh.WARM;
-  const location = encodeLocation({ path: r.ref.blob.path, recordOffset: r.ref.offset, header: encodeRecordHeader(r.ref.header) });
-  conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), location);
+  if (r.keep) header.flagsHigh |= FlagsHigh.KEEP;
+  conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), locationOf(r.ref));
   return 0;
 };
+
+function locationOf(ref: RecordRef): Buffer {
+  return encodeLocation({ path: ref.blob.path, recordOffset: ref.offset, header: encodeRecordHeader(ref.header) });
+}
 
 export const remove: DataHandler = async (_ctx, conn, h, payload, backend) => {
   const io = ioAttrOf(payload, 'DEL');

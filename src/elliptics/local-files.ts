@@ -86,6 +86,8 @@ function windowRead(head: Buffer, headBytes: number, buf: Buffer, length: number
 
 export class LocalFiles {
   private readonly open = new Map<string, Descriptor>();
+  /** Files preopen is opening. */
+  private readonly opening = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   /** Windows the node let us keep (FlagsHigh.KEEP), read again with readKept. */
   readonly kept = new KeptLocations();
@@ -150,7 +152,7 @@ export class LocalFiles {
     if (!loc.path.startsWith(this.root) || loc.header.length + length > INLINE_READ_MAX) return undefined;
     const d = this.open.get(loc.path);
     if (!d || d.stale) {
-      this.acquire(loc.path, false).then((opened) => this.releaseDescriptor(loc.path, opened), () => undefined);
+      this.preopen(loc.path);
       return undefined;
     }
     d.users++;
@@ -173,6 +175,17 @@ export class LocalFiles {
     } finally {
       this.releaseDescriptor(loc.path, d);
     }
+  }
+
+  /** Opens the file in the background, unless it is open: a kept window's next read finds it so. */
+  preopen(path: string): void {
+    const d = this.open.get(path);
+    if ((d && !d.stale) || this.opening.has(path) || !path.startsWith(this.root)) return;
+    this.opening.add(path);
+    this.acquire(path, false).then(
+      (opened) => this.releaseDescriptor(path, opened),
+      () => undefined,
+    ).finally(() => this.opening.delete(path));
   }
 
   private miss(): undefined {

@@ -346,7 +346,10 @@ export class Session {
     // A small window comes back as its bytes (the node clears LOCATE in such a reply), where they lie after them.
     if (!isLocated(packets)) {
       const small = smallLocatedReplyOf(packets, what, target.group, asked);
-      if (small.location) local.kept.keep(...window, small.reply.io, small.location);
+      if (small.location) {
+        local.kept.keep(...window, small.reply.io, small.location);
+        local.preopen(small.location.path);
+      }
       return small.reply;
     }
     const { io: found, location, warm, keep } = locateReplyOf(packets, what, target.group, asked);

@@ -3,7 +3,9 @@
 // overwritten, removed, or moved by a compaction under the reader — each of those races run for
 // real against a reader loop. Bytes that differ from every acknowledged version are never served;
 // a descriptor of a compacted-away file is not held. Windows the node has just read (to verify
-// them: FlagsHigh.WARM) are read on the event loop, the others through the thread pool.
+// them: FlagsHigh.WARM) are read on the event loop, the others through the thread pool. Windows the
+// node let a reader keep (FlagsHigh.KEEP) are read again without asking it, and never once another
+// worker overwrote or removed the key, also after a compaction moved the record.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,9 +18,9 @@ import { KeepAliveClient } from '../helpers/keep-alive.js';
 import path from 'node:path';
 import { Session, type Cluster } from '../../src/elliptics/index.js';
 import { LocalFiles } from '../../src/elliptics/local-files.js';
-import { IoFlags, keyToId } from '../../src/elliptics/protocol/index.js';
+import { Errno, IoFlags, KEEP_SECONDS, keyToId } from '../../src/elliptics/protocol/index.js';
 import type { StorageNode } from '../../src/storage-node/node.js';
-import { startNode, tempDir } from '../helpers/nodes.js';
+import { startNode, tempDir, type NodeSpec } from '../helpers/nodes.js';
 import { connectTo } from '../helpers/cluster.js';
 
 const WRITER = { user: 'writer', token: 'change this writer token' };
@@ -304,5 +306,123 @@ describe('warm windows are read on the event loop (FlagsHigh.WARM)', () => {
       r.release();
     }
     assert.deepEqual([local.served, local.inline], [3, 3]);
+  });
+});
+
+describe('kept windows are read again without asking the node (FlagsHigh.KEEP)', () => {
+  const tmp = tempDir('backrunner-kept-reads-');
+  const nodes: StorageNode[] = [];
+  const clusters: Cluster[] = [];
+  const files: LocalFiles[] = [];
+
+  /** A session reading the files of `node` as a proxy worker does (each its own LocalFiles: another worker). */
+  async function worker(node: StorageNode, root: string, sweepMs?: number): Promise<{ session: Session; local: LocalFiles }> {
+    const cluster = await connectTo('127.0.0.1', node.port, { poolSize: 1 });
+    clusters.push(cluster);
+    const local = new LocalFiles(root + path.sep, sweepMs);
+    files.push(local);
+    const localNode = cluster.route(1, keyToId('x', 'b')).pool.endpoint;
+    return { session: new Session(cluster, { namespace: 'b', groups: [1], localNode, localFiles: local }), local };
+  }
+
+  async function node(name: string, spec: Partial<NodeSpec> = {}): Promise<{ node: StorageNode; root: string }> {
+    const root = path.join(tmp.dir, name);
+    const n = await startNode(root, { backends: [{ id: 1, group: 1 }], ...spec });
+    nodes.push(n);
+    return { node: n, root };
+  }
+
+  /** The key's bytes as `w` reads them, and whether the node was asked (not a kept read). */
+  async function readOf(w: { session: Session; local: LocalFiles }, key: string, offset = 0, size = 0): Promise<{ data: Buffer; kept: boolean }> {
+    const before = w.local.keptReads;
+    const r = await w.session.read(key, { offset, size });
+    const data = Buffer.from(r.data);
+    r.release();
+    return { data, kept: w.local.keptReads > before };
+  }
+
+  /** Reads until one is kept (the file is opened in the background after the first answer). */
+  async function keptOnce(w: { session: Session; local: LocalFiles }, key: string, offset = 0, size = 0): Promise<Buffer> {
+    for (let i = 0; i < 50; i++) {
+      const r = await readOf(w, key, offset, size);
+      if (r.kept) return r.data;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error(`no read of ${key} was kept`);
+  }
+
+  after(async () => {
+    for (const f of files) f.close();
+    for (const c of clusters) c.close();
+    for (const n of nodes) await n.stop();
+    tmp.cleanup();
+  });
+
+  it('a window the node let the reader keep is read from the file again; the node is asked again once the grant ends', async () => {
+    const { node: n, root } = await node('grant');
+    const w = await worker(n, root);
+    const small = versionBody(1, 4096);
+    const large = versionBody(2, MIB + 40);
+    await w.session.write('small', small);
+    await w.session.write('large', large);
+    assert.ok((await keptOnce(w, 'small')).equals(small));
+    assert.ok((await keptOnce(w, 'large')).equals(large));
+    assert.ok((await keptOnce(w, 'large', 100_000, 300_000)).equals(large.subarray(100_000, 400_000)), 'a window inside the object');
+    const again = await readOf(w, 'small');
+    assert.ok(again.kept && again.data.equals(small));
+    // The grant lasts KEEP_SECONDS: then the node is asked (and grants it again).
+    await new Promise((res) => setTimeout(res, KEEP_SECONDS * 1000 + 200));
+    const later = await readOf(w, 'small');
+    assert.ok(!later.kept && later.data.equals(small), 'read through the node once the grant ended');
+    assert.ok((await readOf(w, 'small')).kept);
+  });
+
+  it('another worker\'s overwrite or removal is seen by the next read, though the window was kept', async () => {
+    const { node: n, root } = await node('changes');
+    const reader = await worker(n, root);
+    const writer = await worker(n, root);
+    for (const [key, size] of [['s', 4096], ['l', 700_000]] as const) {
+      await writer.session.write(key, versionBody(1, size));
+      assert.ok((await keptOnce(reader, key)).equals(versionBody(1, size)));
+      await writer.session.write(key, versionBody(2, size + 8));
+      const next = await readOf(reader, key);
+      assert.ok(!next.kept && next.data.equals(versionBody(2, size + 8)), `${key}: the overwrite, through the node`);
+      assert.ok((await keptOnce(reader, key)).equals(versionBody(2, size + 8)), `${key}: the new version kept`);
+      await writer.session.remove(key);
+      await assert.rejects(reader.session.read(key), (e: { status?: number }) => e.status === Errno.ENOENT, `${key}: removed`);
+    }
+  });
+
+  it('a window kept before a compaction is not read from the old file once the key changed in the new one', async () => {
+    const { node: n, root } = await node('compaction', { backends: [{ id: 1, group: 1, 'defrag-timeout': 0 }] });
+    // A long sweep: the reader still holds the old file's descriptor when it reads again.
+    const reader = await worker(n, root, 600_000);
+    const writer = await worker(n, root);
+    await writer.session.write('moved', versionBody(1, 200_000));
+    await writer.session.write('dead', versionBody(9, 300_000));
+    await writer.session.remove('dead');
+    assert.ok((await keptOnce(reader, 'moved')).equals(versionBody(1, 200_000)));
+    await defragAll(n.port, [1]);
+    // The record now lies in the compacted file renamed over the one the reader holds open; the
+    // overwrite flags it there, and the reader's copy of the old file still has it live.
+    await writer.session.write('moved', versionBody(2, 200_008));
+    const after = await readOf(reader, 'moved');
+    assert.ok(!after.kept, 'not served from the replaced file');
+    assert.ok(after.data.equals(versionBody(2, 200_008)), 'the overwrite');
+  });
+
+  it('with a verify-ttl no longer than the grant, nothing is kept: every read is verified by the node', async () => {
+    const { node: n, root } = await node('ttl', { 'verify-ttl': KEEP_SECONDS });
+    const w = await worker(n, root);
+    await w.session.write('obj', versionBody(3, 4096));
+    await w.session.write('big', versionBody(4, MIB));
+    for (let i = 0; i < 5; i++) {
+      for (const [key, v, size] of [['obj', 3, 4096], ['big', 4, MIB]] as const) {
+        const r = await readOf(w, key);
+        assert.ok(!r.kept && r.data.equals(versionBody(v, size)));
+      }
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(w.local.kept.size, 0);
   });
 });

@@ -9,7 +9,7 @@ import type { BufferPool } from '../../util/buffer-pool.js';
 import type { Logger } from '../../util/logger.js';
 import type { ChunkVerifier } from './chunk-verifier.js';
 import { dataOffset, type RecordRef } from './key-index.js';
-import { CHUNK_SIZE, decodeRecordHeader, RECORD_HEADER_SIZE, RecordFlag } from './record.js';
+import { CHUNK_SIZE, decodeRecordHeader, isLive, RECORD_HEADER_SIZE } from './record.js';
 import { pieces } from './record-io.js';
 import type { BackendState } from './state.js';
 import { fromFsError, StorageError } from './storage-error.js';
@@ -156,7 +156,7 @@ export class ReadPath {
       const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE);
       await blob.readExact(head, 0, RECORD_HEADER_SIZE, at);
       const h = decodeRecordHeader(head);
-      const ref = h && !(h.flags & (RecordFlag.REMOVED | RecordFlag.TOMBSTONE | RecordFlag.UNCOMMITTED)) ? this.s.index.committed(h.id) : undefined;
+      const ref = h && isLive(h) ? this.s.index.committed(h.id) : undefined;
       if (!ref || ref.blob !== blob || ref.offset !== at) {
         blob.unpin();
         return undefined;

@@ -43,6 +43,13 @@ export const RecordFlag = {
   NOCSUM: 0x8,
 } as const;
 
+/** A record with none of these flags is the key's live version (when the index points at it). */
+const DEAD = RecordFlag.REMOVED | RecordFlag.TOMBSTONE | RecordFlag.UNCOMMITTED;
+
+export function isLive(h: { flags: number }): boolean {
+  return (h.flags & DEAD) === 0;
+}
+
 export interface RecordHeader {
   id: Buffer;
   flags: number;

@@ -13,7 +13,7 @@ import { type Backend, type ReadResult, wireRecordFlags } from '../engine/backen
 import { dataOffset, type RecordRef } from '../engine/key-index.js';
 import { StorageError } from '../engine/storage-error.js';
 import { ChunkCrcBuilder } from '../engine/chunk-crc.js';
-import { encodeRecordHeader } from '../engine/record.js';
+import { encodeRecordHeader, isLive } from '../engine/record.js';
 import type { NodeContext } from '../node-context.js';
 import type { ServerConnection } from '../server-connection.js';
 
@@ -209,22 +209,30 @@ export const read: DataHandler = async (_ctx, conn, h, payload, backend) => {
   }
   if ('read' in r) {
     const where = r.keep ? locationOf(r.read.ref) : undefined;
-    const { message, bytes, release } = readReply(h, io, backend, flags, r.read, where);
+    const kept = where?.live ? where.location : undefined;
+    const { message, bytes, release } = readReply(h, io, backend, flags, r.read, kept);
     conn.sendRaw(message, release);
-    if (where) conn.sendRaw(where);
+    if (kept) conn.sendRaw(kept);
     return bytes;
   }
+  const where = locationOf(r.ref);
   const header = replyHeader(h, { backendId: backend.id, id: io.id, flags });
   header.cmd = Command.READ;
   header.flagsHigh &= ~FlagsHigh.KEEP;
   if (r.warm) header.flagsHigh |= FlagsHigh.WARM;
-  if (r.keep) header.flagsHigh |= FlagsHigh.KEEP;
-  conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), locationOf(r.ref));
+  if (r.keep && where.live) header.flagsHigh |= FlagsHigh.KEEP;
+  conn.send(header, encodeIoAttr(readIoAttr(io, r.ref, r.length, io.parent)), where.location);
   return 0;
 };
 
-function locationOf(ref: RecordRef): Buffer {
-  return encodeLocation({ path: ref.blob.path, recordOffset: ref.offset, header: encodeRecordHeader(ref.header) });
+/**
+ * Where a record lies, with its header as it is now — and whether it is still live: a record
+ * superseded or removed while it was read or verified has REMOVED in that header, which would go on
+ * matching the file's, so such a location is for this one read, never kept (FlagsHigh.KEEP).
+ */
+function locationOf(ref: RecordRef): { location: Buffer; live: boolean } {
+  const h = ref.header; // replaced, never changed in place (record-io.ts): one version of it
+  return { location: encodeLocation({ path: ref.blob.path, recordOffset: ref.offset, header: encodeRecordHeader(h) }), live: isLive(h) };
 }
 
 export const remove: DataHandler = async (_ctx, conn, h, payload, backend) => {

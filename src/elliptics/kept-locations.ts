@@ -8,6 +8,8 @@
 // file's last link gone (local-files.ts). Why it serves no unverified bytes: the node grants
 // KEEP_SECONDS only while its verification of the window's chunks holds that long (verify-ttl).
 // Entries name windows as asked (offset, size, io-flags): a whole-object read is its own entry.
+// Only windows whose bytes the node read a moment ago are kept (a small one it sent, a large one
+// it marked WARM): they are read again on the event loop, which a read from the disk would stall.
 
 import type { IoAttr, Location } from './protocol/index.js';
 import { KEEP_SECONDS } from './protocol/index.js';

@@ -353,7 +353,8 @@ export class Session {
       return small.reply;
     }
     const { io: found, location, warm, keep } = locateReplyOf(packets, what, target.group, asked);
-    if (keep) local.kept.keep(...window, found, location);
+    // Kept windows are read on the event loop: only those the node read a moment ago (WARM).
+    if (keep && warm) local.kept.keep(...window, found, location);
     const got = await local.read(location, found.offset, found.size, warm);
     if (!got) {
       local.kept.drop(...window);

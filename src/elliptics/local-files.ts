@@ -21,6 +21,7 @@
 
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import type { IoAttr } from './protocol/io-attr.js';
 import type { Location } from './protocol/location.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { KeptLocations } from './kept-locations.js';
@@ -177,8 +178,18 @@ export class LocalFiles {
     }
   }
 
-  /** Opens the file in the background, unless it is open: a kept window's next read finds it so. */
-  preopen(path: string): void {
+  /**
+   * Keeps a window the node let us keep (FlagsHigh.KEEP) for readKept — one that may be read on the
+   * event loop — and opens its file meanwhile, so that the next read finds it open.
+   */
+  keep(group: number, id: Buffer, asked: { offset: number; size: number; ioFlags: number }, io: IoAttr, loc: Location): void {
+    if (!loc.path.startsWith(this.root) || loc.header.length + io.size > INLINE_READ_MAX) return;
+    this.kept.keep(group, id, asked.offset, asked.size, asked.ioFlags, io, loc);
+    this.preopen(loc.path);
+  }
+
+  /** Opens the file in the background, unless it is open. */
+  private preopen(path: string): void {
     const d = this.open.get(path);
     if ((d && !d.stale) || this.opening.has(path) || !path.startsWith(this.root)) return;
     this.opening.add(path);

@@ -346,15 +346,12 @@ export class Session {
     // A small window comes back as its bytes (the node clears LOCATE in such a reply), where they lie after them.
     if (!isLocated(packets)) {
       const small = smallLocatedReplyOf(packets, what, target.group, asked);
-      if (small.location) {
-        local.kept.keep(...window, small.reply.io, small.location);
-        local.preopen(small.location.path);
-      }
+      if (small.location) local.keep(target.group, target.id, io, small.reply.io, small.location);
       return small.reply;
     }
     const { io: found, location, warm, keep } = locateReplyOf(packets, what, target.group, asked);
     // Kept windows are read on the event loop: only those the node read a moment ago (WARM).
-    if (keep && warm) local.kept.keep(...window, found, location);
+    if (keep && warm) local.keep(target.group, target.id, io, found, location);
     const got = await local.read(location, found.offset, found.size, warm);
     if (!got) {
       local.kept.drop(...window);

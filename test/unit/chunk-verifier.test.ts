@@ -50,3 +50,22 @@ test('a partial last chunk is verified over its real length', () => {
   assert.doesNotThrow(() => new ChunkVerifier(0).verify(ref, short, 0));
   assert.doesNotThrow(() => new ChunkVerifier(0).verify(ref, short.subarray(CHUNK_SIZE), CHUNK_SIZE));
 });
+
+test('with a margin a chunk is trusted only if its verification holds that much longer; holdsFor follows the TTL', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const ref = record(data);
+  const v = new ChunkVerifier(10);
+  v.verify(ref, data.subarray(0, CHUNK_SIZE), 0);
+  assert.ok(v.fresh(ref, 0, CHUNK_SIZE, 2), 'just verified: holds 2 s more');
+  // Verified 8 s ago (the clock counts whole seconds): fresh, but not for 2 s more — a margin of 2 re-verifies.
+  t.mock.timers.tick(8000);
+  assert.ok(v.fresh(ref, 0, CHUNK_SIZE));
+  assert.ok(!v.fresh(ref, 0, CHUNK_SIZE, 2));
+  const rotten = Buffer.from(data.subarray(0, CHUNK_SIZE));
+  rotten[5]! ^= 1;
+  assert.doesNotThrow(() => v.verify(ref, rotten, 0), 'within the TTL: trusted');
+  assert.throws(() => v.verify(ref, rotten, 0, 2), eilseq, 'with the margin: checked again');
+  assert.ok(new ChunkVerifier(10).holdsFor(2));
+  assert.ok(!new ChunkVerifier(2).holdsFor(2));
+  assert.ok(!new ChunkVerifier(0).holdsFor(2));
+});
